@@ -1,0 +1,64 @@
+//! Command line: `serve`, `check`, `review`, `certs`, with one shared group of
+//! policy arguments so that every command decides with the same rules.
+
+use crate::policy::{Policy, RayServiceWorkload};
+use clap::{Args, Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "kueue-ray-webhook", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the mutating and validating webhooks over HTTPS.
+    Serve(crate::server::ServeArgs),
+    /// Generate a development CA and serving certificate.
+    Certs(crate::certs::CertsArgs),
+}
+
+/// The policy flags, shared by every command that decides.
+#[derive(Clone, Debug, Args)]
+pub struct PolicyArgs {
+    /// Most worker groups a RayCluster or RayService may have (a Kueue
+    /// Workload holds 8 PodSets: the head and 7 groups).
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_MAX_WORKER_GROUPS", default_value_t = 7)]
+    pub max_worker_groups: usize,
+    /// Queue label given to top-level objects that arrive without one.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_DEFAULT_QUEUE")]
+    pub default_queue: Option<String>,
+    /// Manage every object, with or without a queue label.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_MANAGE_JOBS_WITHOUT_QUEUE_NAME")]
+    pub manage_jobs_without_queue_name: bool,
+    /// Which object Kueue admits for a RayService.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_RAYSERVICE_WORKLOAD", value_enum, default_value_t)]
+    pub rayservice_workload: RayServiceWorkload,
+}
+
+impl PolicyArgs {
+    /// The policy these flags describe; an invalid `--default-queue` is a usage error.
+    pub fn policy(&self) -> Result<Policy, String> {
+        if let Some(queue) = &self.default_queue {
+            crate::policy::check_queue_name(queue)
+                .map_err(|why| format!("--default-queue {queue:?}: {why}"))?;
+        }
+        Ok(Policy {
+            max_worker_groups: self.max_worker_groups,
+            default_queue: self.default_queue.clone().filter(|q| !q.is_empty()),
+            manage_jobs_without_queue_name: self.manage_jobs_without_queue_name,
+            rayservice_workload: self.rayservice_workload,
+        })
+    }
+}
+
+impl Cli {
+    pub fn run(self) -> ExitCode {
+        match self.command {
+            Command::Serve(args) => crate::server::run(args),
+            Command::Certs(args) => crate::certs::run(args),
+        }
+    }
+}

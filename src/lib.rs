@@ -1,0 +1,14 @@
+//! kueue-ray-webhook: an admission webhook that makes KubeRay `RayCluster` and
+//! `RayService` objects follow Kueue's rules.
+//!
+//! Data flows one way: request bytes → [`admission`] (wire format) →
+//! [`policy`] (pure decision) → [`admission`] (answer bytes). The HTTPS server
+//! ([`server`]) and the offline commands ([`offline`]) both call
+//! [`admission::review`], so a CI dry run answers exactly what the server would.
+
+pub mod admission;
+pub mod certs;
+pub mod cli;
+pub mod offline;
+pub mod policy;
+pub mod server;

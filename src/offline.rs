@@ -1,0 +1,1 @@
+//! Offline commands (`check`, `review`): same code path as the server.
