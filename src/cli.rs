@@ -18,6 +18,10 @@ pub enum Command {
     Serve(crate::server::ServeArgs),
     /// Generate a development CA and serving certificate.
     Certs(crate::certs::CertsArgs),
+    /// Admit manifests offline, as a CREATE would be (a CI dry run).
+    Check(crate::offline::CheckArgs),
+    /// Answer one AdmissionReview request from a file, as the server would.
+    Review(crate::offline::ReviewArgs),
 }
 
 /// The policy flags, shared by every command that decides.
@@ -59,6 +63,8 @@ impl Cli {
         match self.command {
             Command::Serve(args) => crate::server::run(args),
             Command::Certs(args) => crate::certs::run(args),
+            Command::Check(args) => crate::offline::run_check(args),
+            Command::Review(args) => crate::offline::run_review(args),
         }
     }
 }

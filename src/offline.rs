@@ -1,1 +1,0 @@
-//! Offline commands (`check`, `review`): same code path as the server.
