@@ -3,7 +3,12 @@
 //! [`review`] is the one entry point used by the HTTPS server and by the
 //! offline `review`/`check` commands: request bytes in, answer bytes out.
 
-use crate::policy::Policy;
+use crate::policy::{self, Decision, Operation, Policy, RayKind, Request, RequestError};
+use base64::Engine as _;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusCause, StatusDetails};
+use kube::core::GroupVersionKind;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 /// Which webhook a request was sent to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -40,8 +45,8 @@ pub struct Answer {
 pub struct Outcome {
     /// `request.uid`, when readable.
     pub uid: Option<String>,
-    /// `request.kind.kind`, e.g. `RayCluster`.
-    pub kind: Option<String>,
+    /// `RayCluster`, `RayService`, or `other` (bounded: fit for metric labels).
+    pub kind: Option<&'static str>,
     pub namespace: Option<String>,
     pub name: Option<String>,
     /// `CREATE`, `UPDATE`, `DELETE` or `CONNECT`.
@@ -58,13 +63,485 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
+/// The only AdmissionReview version this webhook speaks.
+pub const API_VERSION: &str = "admission.k8s.io/v1";
+const REVIEW_KIND: &str = "AdmissionReview";
+const JSON: &str = "application/json";
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// An incoming review: only what the policy and the answer need; the
+/// objects stay raw JSON text borrowed from the body (no copy, no tree).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReviewIn<'a> {
+    #[serde(default, borrow)]
+    api_version: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    request: Option<RequestIn<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestIn<'a> {
+    uid: String,
+    kind: GroupVersionKind,
+    #[serde(default)]
+    sub_resource: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    namespace: Option<String>,
+    operation: Operation,
+    #[serde(default, borrow)]
+    object: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    old_object: Option<&'a RawValue>,
+    #[serde(default)]
+    dry_run: Option<bool>,
+}
+
+/// The envelope alone, to answer a review whose request is unreadable.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EnvelopeOnly {
+    #[serde(default)]
+    api_version: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    request: Option<UidOnly>,
+}
+
+#[derive(Deserialize)]
+struct UidOnly {
+    #[serde(default)]
+    uid: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReviewOut<'a> {
+    api_version: &'static str,
+    kind: &'static str,
+    response: ResponseOut<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResponseOut<'a> {
+    uid: &'a str,
+    allowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<Status>,
+    /// Base64 of the JSON patch: the documented wire form (kube's own
+    /// `AdmissionResponse` writes an array of numbers, kube-rs#1781).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    warnings: &'a [String],
+}
+
 /// Answers one AdmissionReview request body for `webhook`.
 pub fn review(webhook: Webhook, body: &[u8], policy: &Policy) -> Answer {
-    let _ = (webhook, body, policy);
+    let review: ReviewIn = match serde_json::from_slice(body) {
+        Ok(review) => review,
+        Err(err) => return unreadable(body, &err),
+    };
+    if let Err(why) = check_envelope(review.api_version.as_deref(), review.kind.as_deref()) {
+        return bad_request(why);
+    }
+    let Some(req) = review.request else {
+        return bad_request("the body is an AdmissionReview without a request".to_string());
+    };
+    decide(webhook, &req, policy)
+}
+
+/// `apiVersion` and `kind`, when given, must be those of a v1 AdmissionReview.
+fn check_envelope(api_version: Option<&str>, kind: Option<&str>) -> Result<(), String> {
+    if let Some(kind) = kind.filter(|k| *k != REVIEW_KIND) {
+        return Err(format!("kind is {kind:?}, expected {REVIEW_KIND:?}"));
+    }
+    if let Some(version) = api_version.filter(|v| *v != API_VERSION) {
+        return Err(format!(
+            "apiVersion {version:?} is not supported: register the webhook with \
+             admissionReviewVersions: [v1] ({API_VERSION})"
+        ));
+    }
+    Ok(())
+}
+
+fn decide(webhook: Webhook, req: &RequestIn, policy: &Policy) -> Answer {
+    let ray_kind = RayKind::from_group_kind(&req.kind.group, &req.kind.kind);
+    let mut outcome = Outcome {
+        uid: Some(req.uid.clone()),
+        kind: Some(ray_kind.map_or("other", RayKind::as_str)),
+        namespace: req.namespace.clone(),
+        name: req.name.clone().filter(|n| !n.is_empty()),
+        operation: Some(operation_str(&req.operation)),
+        dry_run: req.dry_run.unwrap_or(false),
+        ..Outcome::default()
+    };
+    let request = Request {
+        operation: req.operation.clone(),
+        kind: ray_kind,
+        sub_resource: req.sub_resource.as_deref(),
+        object: req.object.map(RawValue::get),
+        old_object: req.old_object.map(RawValue::get),
+    };
+    let decided = match webhook {
+        Webhook::Mutate => policy::mutate(&request, policy),
+        Webhook::Validate => policy::validate(&request, policy),
+    };
+    let decision = match decided {
+        Ok(decision) => decision,
+        Err(err) => return undecidable(&req.uid, &err, outcome),
+    };
+    if outcome.name.is_none() {
+        outcome.name = decision.object_name.clone();
+    }
+    outcome.allowed = decision.allowed();
+    outcome.denials = decision
+        .violations
+        .iter()
+        .map(|v| v.rule.as_str())
+        .collect();
+    outcome.changes = decision.changes.iter().map(|c| c.as_str()).collect();
+    let status = (!decision.allowed()).then(|| invalid_status(req, ray_kind, &decision));
+    // A validating webhook never patches (the API server would reject it).
+    let patch = match webhook {
+        Webhook::Mutate if !decision.patch.0.is_empty() => {
+            match serde_json::to_vec(&decision.patch) {
+                Ok(json) => Some(base64::engine::general_purpose::STANDARD.encode(json)),
+                Err(err) => {
+                    let err = RequestError::UnreadableObject {
+                        field: "object",
+                        kind: ray_kind.map_or("other", RayKind::as_str),
+                        reason: format!("cannot encode the patch: {err}"),
+                    };
+                    return undecidable(&req.uid, &err, outcome);
+                }
+            }
+        }
+        _ => None,
+    };
+    outcome.mutated = patch.is_some();
+    respond(
+        ResponseOut {
+            uid: &req.uid,
+            allowed: decision.allowed(),
+            status,
+            patch_type: patch.as_ref().map(|_| "JSONPatch"),
+            patch,
+            warnings: &decision.warnings,
+        },
+        outcome,
+    )
+}
+
+fn operation_str(op: &Operation) -> &'static str {
+    match op {
+        Operation::Create => "CREATE",
+        Operation::Update => "UPDATE",
+        Operation::Delete => "DELETE",
+        Operation::Connect => "CONNECT",
+    }
+}
+
+/// A `422 Invalid` status listing every violation, as the API server's own
+/// validation reports them (`apierrors.NewInvalid`).
+fn invalid_status(req: &RequestIn, kind: Option<RayKind>, decision: &Decision) -> Status {
+    let kind_name: &str = match kind {
+        Some(kind) => kind.as_str(),
+        None => &req.kind.kind,
+    };
+    let name = req
+        .name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .or(decision.object_name.as_deref())
+        .unwrap_or_default();
+    let errors: Vec<String> = decision
+        .violations
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let list = match errors.as_slice() {
+        [one] => one.clone(),
+        many => format!("[{}]", many.join(", ")),
+    };
+    Status {
+        code: Some(422),
+        reason: Some("Invalid".into()),
+        status: Some("Failure".into()),
+        message: Some(format!(
+            "{kind_name}.{} {name:?} is invalid: {list}",
+            req.kind.group
+        )),
+        details: Some(StatusDetails {
+            name: Some(name.to_string()),
+            group: Some(req.kind.group.clone()),
+            kind: Some(kind_name.to_string()),
+            causes: Some(
+                decision
+                    .violations
+                    .iter()
+                    .map(|v| StatusCause {
+                        field: Some(v.path.clone()),
+                        message: Some(v.body()),
+                        reason: Some(v.kind.cause_type().into()),
+                    })
+                    .collect(),
+            ),
+            ..StatusDetails::default()
+        }),
+        ..Status::default()
+    }
+}
+
+/// A review with a readable uid that cannot be decided: a denial with code 400.
+fn undecidable(uid: &str, err: &dyn std::fmt::Display, mut outcome: Outcome) -> Answer {
+    let message = err.to_string();
+    outcome.allowed = false;
+    outcome.mutated = false;
+    outcome.error = Some(message.clone());
+    respond(
+        ResponseOut {
+            uid,
+            allowed: false,
+            status: Some(Status {
+                code: Some(400),
+                reason: Some("BadRequest".into()),
+                status: Some("Failure".into()),
+                message: Some(message),
+                ..Status::default()
+            }),
+            patch: None,
+            patch_type: None,
+            warnings: &[],
+        },
+        outcome,
+    )
+}
+
+/// The body did not parse as a review: answer in the review if its uid can be
+/// read, with HTTP 400 otherwise.
+fn unreadable(body: &[u8], err: &serde_json::Error) -> Answer {
+    let why = if body.iter().all(u8::is_ascii_whitespace) {
+        "the request body is empty: expected an AdmissionReview (JSON)".to_string()
+    } else if err.is_syntax() || err.is_eof() {
+        format!("the request body is not valid JSON: {err}")
+    } else {
+        format!("the request body is not an AdmissionReview request: {err}")
+    };
+    let Ok(envelope) = serde_json::from_slice::<EnvelopeOnly>(body) else {
+        return bad_request(why);
+    };
+    if let Err(why) = check_envelope(envelope.api_version.as_deref(), envelope.kind.as_deref()) {
+        return bad_request(why);
+    }
+    match envelope.request.and_then(|r| r.uid) {
+        Some(uid) => {
+            let outcome = Outcome {
+                uid: Some(uid.clone()),
+                ..Outcome::default()
+            };
+            undecidable(&uid, &why, outcome)
+        }
+        None => bad_request(why),
+    }
+}
+
+fn bad_request(message: String) -> Answer {
+    let mut body = message.clone().into_bytes();
+    body.push(b'\n');
     Answer {
-        status: 200,
-        content_type: "application/json",
-        body: b"{}".to_vec(),
-        outcome: Outcome::default(),
+        status: 400,
+        content_type: TEXT,
+        body,
+        outcome: Outcome {
+            error: Some(message),
+            ..Outcome::default()
+        },
+    }
+}
+
+fn respond(response: ResponseOut, outcome: Outcome) -> Answer {
+    let review = ReviewOut {
+        api_version: API_VERSION,
+        kind: REVIEW_KIND,
+        response,
+    };
+    match serde_json::to_vec(&review) {
+        Ok(body) => Answer {
+            status: 200,
+            content_type: JSON,
+            body,
+            outcome,
+        },
+        // Serialising plain strings and numbers cannot fail; answer anyway.
+        Err(err) => Answer {
+            status: 500,
+            content_type: TEXT,
+            body: format!("cannot encode the AdmissionReview answer: {err}\n").into_bytes(),
+            outcome,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn review_json(operation: &str, object: Value) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "apiVersion": API_VERSION, "kind": REVIEW_KIND,
+            "request": {
+                "uid": "u-1", "operation": operation, "namespace": "ns", "name": "c",
+                "kind": {"group": "ray.io", "version": "v1", "kind": "RayCluster"},
+                "resource": {"group": "ray.io", "version": "v1", "resource": "rayclusters"},
+                "userInfo": {"username": "alice"},
+                "object": object,
+            }
+        }))
+        .unwrap()
+    }
+
+    fn answer(webhook: Webhook, body: &[u8]) -> (Answer, Value) {
+        let answer = review(webhook, body, &Policy::default());
+        let json = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+        (answer, json)
+    }
+
+    #[test]
+    fn mutating_answer_carries_a_base64_patch() {
+        let body = review_json(
+            "CREATE",
+            json!({"metadata": {"name": "c", "labels": {"kueue.x-k8s.io/queue-name": "q"}}, "spec": {}}),
+        );
+        let (a, json) = answer(Webhook::Mutate, &body);
+        println!("{}", String::from_utf8_lossy(&a.body));
+        assert_eq!(a.status, 200);
+        assert_eq!(json["apiVersion"], API_VERSION);
+        assert_eq!(json["kind"], REVIEW_KIND);
+        assert_eq!(json["response"]["uid"], "u-1");
+        assert_eq!(json["response"]["allowed"], true);
+        assert_eq!(json["response"]["patchType"], "JSONPatch");
+        let patch = base64::engine::general_purpose::STANDARD
+            .decode(json["response"]["patch"].as_str().unwrap())
+            .unwrap();
+        let patch: Value = serde_json::from_slice(&patch).unwrap();
+        assert_eq!(
+            patch,
+            json!([{"op": "add", "path": "/spec/suspend", "value": true}])
+        );
+        assert!(a.outcome.mutated);
+        assert_eq!(a.outcome.changes, ["suspend"]);
+        // The validating route never patches.
+        let (_, json) = answer(Webhook::Validate, &body);
+        assert_eq!(json["response"].get("patch"), None);
+        assert_eq!(json["response"].get("patchType"), None);
+    }
+
+    #[test]
+    fn denial_lists_every_violation() {
+        let groups: Vec<Value> = (0..8)
+            .map(|i| json!({"groupName": format!("g{i}")}))
+            .collect();
+        let body = review_json(
+            "CREATE",
+            json!({"metadata": {"labels": {"kueue.x-k8s.io/queue-name": "q"}},
+                   "spec": {"enableInTreeAutoscaling": true, "workerGroupSpecs": groups}}),
+        );
+        let (a, json) = answer(Webhook::Validate, &body);
+        println!("{}", String::from_utf8_lossy(&a.body));
+        let status = &json["response"]["status"];
+        assert_eq!(json["response"]["allowed"], false);
+        assert_eq!(status["code"], 422);
+        assert_eq!(status["reason"], "Invalid");
+        assert_eq!(
+            status["message"],
+            "RayCluster.ray.io \"c\" is invalid: [spec.workerGroupSpecs: Too many: 8: must have at most 7 items, \
+             spec.enableInTreeAutoscaling: Invalid value: true: Kueue sizes the cluster, so KubeRay's in-tree \
+             autoscaler must be off; set it to false or remove it]"
+        );
+        assert_eq!(
+            status["details"]["causes"][0]["field"],
+            "spec.workerGroupSpecs"
+        );
+        assert_eq!(
+            status["details"]["causes"][0]["reason"],
+            "FieldValueTooMany"
+        );
+        assert_eq!(
+            a.outcome.denials,
+            ["too_many_worker_groups", "autoscaling_enabled"]
+        );
+    }
+
+    #[test]
+    fn unreadable_bodies() {
+        for (body, status, needle) in [
+            (&b""[..], 400, "empty"),
+            (b"{\"request\":", 400, "not valid JSON"),
+            (b"[1]", 400, "not an AdmissionReview"),
+            (b"{\"kind\":\"AdmissionReview\"}", 400, "without a request"),
+            (
+                b"{\"apiVersion\":\"admission.k8s.io/v1beta1\",\"request\":{}}",
+                400,
+                "v1beta1",
+            ),
+        ] {
+            let (a, _) = answer(Webhook::Mutate, body);
+            let text = String::from_utf8_lossy(&a.body);
+            assert_eq!(a.status, status, "{text}");
+            assert!(text.contains(needle), "{text}");
+        }
+        // Nesting where a review should be: a 400 that says so.
+        let deep = |n| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let (a, _) = answer(Webhook::Mutate, deep(100_000).as_bytes());
+        assert_eq!(a.status, 400);
+        assert!(String::from_utf8_lossy(&a.body).contains("not an AdmissionReview"));
+        // Nesting inside an object is skipped without recursion: no stack overflow,
+        // and a wrong type where the rules read is a field error.
+        let object = format!(
+            r#"{{"metadata":{{"labels":{{"kueue.x-k8s.io/queue-name":"q"}}}},
+                "spec":{{"suspend":true,"x":{d},"workerGroupSpecs":[{d}]}}}}"#,
+            d = deep(100_000)
+        );
+        let body = format!(
+            r#"{{"request":{{"uid":"u","operation":"CREATE","object":{object},
+                "kind":{{"group":"ray.io","version":"v1","kind":"RayCluster"}}}}}}"#
+        );
+        let (a, json) = answer(Webhook::Validate, body.as_bytes());
+        assert_eq!(a.status, 200);
+        assert_eq!(
+            json["response"]["status"]["details"]["causes"][0]["field"],
+            "spec.workerGroupSpecs[0]"
+        );
+    }
+
+    #[test]
+    fn readable_uid_gets_a_denial_with_code_400() {
+        let body = br#"{"request":{"uid":"u-2","operation":"CREATE","kind":{"group":"ray.io","version":"v1","kind":"RayCluster"}}}"#;
+        let (a, json) = answer(Webhook::Mutate, body);
+        assert_eq!(a.status, 200);
+        assert_eq!(json["response"]["uid"], "u-2");
+        assert_eq!(json["response"]["allowed"], false);
+        assert_eq!(json["response"]["status"]["code"], 400);
+        assert!(
+            json["response"]["status"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("without request.object")
+        );
+        let body = br#"{"request":{"uid":"u-3","operation":"EXPLODE"}}"#;
+        let (_, json) = answer(Webhook::Validate, body);
+        assert_eq!(json["response"]["uid"], "u-3");
+        assert_eq!(json["response"]["status"]["code"], 400);
     }
 }

@@ -1,8 +1,20 @@
 //! Kueue's rules for Ray objects, as pure functions: no I/O, no HTTP types.
 //!
-//! [`decide`] takes one admission [`Request`] and the [`Policy`] configuration
-//! and returns a [`Decision`]: allowed or the list of violated rules, the JSON
-//! patch (mutating webhook only) and warnings for the user.
+//! [`mutate`] and [`validate`] take one admission [`Request`] and the
+//! [`Policy`] configuration and return a [`Decision`]: the violated rules (none
+//! means allowed), the JSON patch (mutating webhook only) and warnings.
+
+pub mod errors;
+pub mod json;
+pub mod mutate;
+pub mod names;
+pub mod ray;
+pub mod validate;
+
+pub use errors::{ErrorKind, FieldError, RequestError, Rule};
+pub use kube::core::admission::Operation;
+pub use mutate::Change;
+pub use ray::{QUEUE_NAME_KEY, RayKind, RayObject};
 
 /// Which object Kueue admits for a RayService.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -42,6 +54,114 @@ impl Default for Policy {
 
 /// Checks that `name` can be a LocalQueue name (a DNS-1123 subdomain).
 pub fn check_queue_name(name: &str) -> Result<(), String> {
-    let _ = name;
-    Ok(())
+    names::dns1123_subdomain(name)
+}
+
+/// One admission request, as far as the policy reads it.
+#[derive(Clone, Debug)]
+pub struct Request<'a> {
+    pub operation: Operation,
+    /// `None` for kinds this webhook does not handle: they are allowed unchanged.
+    pub kind: Option<RayKind>,
+    /// `status`, `scale`, …: requests for subresources are allowed unchanged.
+    pub sub_resource: Option<&'a str>,
+    /// The raw JSON of `request.object`.
+    pub object: Option<&'a str>,
+    /// The raw JSON of `request.oldObject`.
+    pub old_object: Option<&'a str>,
+}
+
+impl Request<'_> {
+    /// Requests the rules do not look at: other kinds and subresources.
+    fn out_of_scope(&self) -> bool {
+        self.kind.is_none() || self.sub_resource.is_some_and(|s| !s.is_empty())
+    }
+}
+
+/// What the policy decided for one request.
+#[derive(Debug, Default)]
+pub struct Decision {
+    /// Every violated rule; empty means allowed.
+    pub violations: Vec<FieldError>,
+    /// RFC 6902 operations (mutating webhook, allowed requests only).
+    pub patch: json_patch::Patch,
+    /// What the patch does, in words.
+    pub changes: Vec<Change>,
+    /// Messages for the user (`kubectl` prints them).
+    pub warnings: Vec<String>,
+    /// `metadata.name` (or `generateName`) of the object, for messages.
+    pub object_name: Option<String>,
+}
+
+impl Decision {
+    pub fn allowed(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    fn deny_if_violated(mut self) -> Self {
+        if !self.allowed() {
+            // A denied object is not stored: nothing was changed.
+            self.patch.0.clear();
+            self.changes.clear();
+            self.warnings.clear();
+        }
+        self
+    }
+}
+
+fn object<'a>(req: &Request<'a>, operation: &'static str) -> Result<&'a str, RequestError> {
+    req.object.ok_or(RequestError::MissingObject { operation })
+}
+
+/// The mutating webhook: on CREATE, default the queue label and suspend the
+/// workload, then validate the result (so a cluster registered with only the
+/// mutating webhook still gets the whole policy). Other operations pass.
+pub fn mutate(req: &Request, policy: &Policy) -> Result<Decision, RequestError> {
+    let Some(kind) = req.kind else {
+        return Ok(Decision::default());
+    };
+    if req.out_of_scope() || req.operation != Operation::Create {
+        return Ok(Decision::default());
+    }
+    let mut obj = RayObject::parse(kind, object(req, "CREATE")?, "object")?;
+    let mut mutation = mutate::Mutation::default();
+    mutate::queue_label(&mut obj, policy, &mut mutation);
+    mutate::suspend(&mut obj, policy, &mut mutation);
+    Ok(Decision {
+        violations: validate::violations(&obj, None, policy),
+        patch: json_patch::Patch(mutation.patch),
+        changes: mutation.changes,
+        warnings: mutation.warnings,
+        object_name: obj.name,
+    }
+    .deny_if_violated())
+}
+
+/// The validating webhook: CREATE and UPDATE of managed objects must follow
+/// the rules; deletes, connects, subresources and objects being deleted pass.
+pub fn validate(req: &Request, policy: &Policy) -> Result<Decision, RequestError> {
+    let Some(kind) = req.kind else {
+        return Ok(Decision::default());
+    };
+    let operation = match req.operation {
+        _ if req.out_of_scope() => return Ok(Decision::default()),
+        Operation::Create => "CREATE",
+        Operation::Update => "UPDATE",
+        Operation::Delete | Operation::Connect => return Ok(Decision::default()),
+    };
+    let obj = RayObject::parse(kind, object(req, operation)?, "object")?;
+    let old = match req.operation {
+        // Finalizers must always be removable.
+        Operation::Update if obj.deleting => return Ok(Decision::default()),
+        Operation::Update => {
+            let old = req.old_object.ok_or(RequestError::MissingOldObject)?;
+            Some(RayObject::parse(kind, old, "oldObject")?)
+        }
+        _ => None,
+    };
+    Ok(Decision {
+        violations: validate::violations(&obj, old.as_ref(), policy),
+        object_name: obj.name,
+        ..Decision::default()
+    })
 }

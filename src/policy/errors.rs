@@ -1,0 +1,135 @@
+//! Field errors in the style of Kubernetes' `field.Error`, and request errors.
+
+use std::fmt;
+
+/// The kind of a field error: Kubernetes' `field.ErrorType`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    Invalid,
+    Required,
+    Duplicate,
+    TooMany,
+    TypeInvalid,
+}
+
+impl ErrorKind {
+    /// The `reason` of a `StatusCause` (Kubernetes' `CauseType`).
+    pub fn cause_type(self) -> &'static str {
+        match self {
+            ErrorKind::Invalid => "FieldValueInvalid",
+            ErrorKind::Required => "FieldValueRequired",
+            ErrorKind::Duplicate => "FieldValueDuplicate",
+            ErrorKind::TooMany => "FieldValueTooMany",
+            ErrorKind::TypeInvalid => "FieldValueTypeInvalid",
+        }
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            ErrorKind::Invalid | ErrorKind::TypeInvalid => "Invalid value",
+            ErrorKind::Required => "Required value",
+            ErrorKind::Duplicate => "Duplicate value",
+            ErrorKind::TooMany => "Too many",
+        }
+    }
+}
+
+/// Which rule a violation breaks: a small fixed set, fit for metric labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Rule {
+    TooManyWorkerGroups,
+    AutoscalingEnabled,
+    InvalidGroupName,
+    InvalidQueueName,
+    QueueNameImmutable,
+    WrongFieldType,
+}
+
+impl Rule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::TooManyWorkerGroups => "too_many_worker_groups",
+            Rule::AutoscalingEnabled => "autoscaling_enabled",
+            Rule::InvalidGroupName => "invalid_group_name",
+            Rule::QueueNameImmutable => "queue_name_immutable",
+            Rule::InvalidQueueName => "invalid_queue_name",
+            Rule::WrongFieldType => "wrong_field_type",
+        }
+    }
+}
+
+/// One violation: `path: Kind: value: detail`, as `kubectl` shows them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// JSON path in Kubernetes notation, e.g. `spec.workerGroupSpecs[2].groupName`.
+    pub path: String,
+    pub kind: ErrorKind,
+    /// The offending value, already rendered (`"Head"`, `true`, `8`).
+    pub value: Option<String>,
+    /// What is wrong and how to fix it.
+    pub detail: String,
+    pub rule: Rule,
+}
+
+impl FieldError {
+    /// The message without the path (a `StatusCause`'s `message`).
+    pub fn body(&self) -> String {
+        let mut out = self.kind.words().to_string();
+        if let Some(value) = &self.value {
+            out.push_str(": ");
+            out.push_str(value);
+        }
+        if !self.detail.is_empty() {
+            out.push_str(": ");
+            out.push_str(&self.detail);
+        }
+        out
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.body())
+    }
+}
+
+/// Renders a string value the way Kubernetes field errors quote it.
+pub fn quoted(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
+/// Why a request cannot be decided at all (answered with code 400).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RequestError {
+    #[error("{operation} request without request.object")]
+    MissingObject { operation: &'static str },
+    #[error("UPDATE request without request.oldObject")]
+    MissingOldObject,
+    #[error("request.{field} is not a readable {kind} object: {reason}")]
+    UnreadableObject {
+        field: &'static str,
+        kind: &'static str,
+        reason: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_like_kubernetes() {
+        let e = FieldError {
+            path: "spec.workerGroupSpecs".into(),
+            kind: ErrorKind::TooMany,
+            value: Some("8".into()),
+            detail: "must have at most 7 items".into(),
+            rule: Rule::TooManyWorkerGroups,
+        };
+        assert_eq!(
+            e.to_string(),
+            "spec.workerGroupSpecs: Too many: 8: must have at most 7 items"
+        );
+        assert_eq!(quoted("a\"b"), r#""a\"b""#);
+    }
+}

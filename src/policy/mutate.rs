@@ -1,0 +1,135 @@
+//! Defaulting on CREATE: the queue label and suspension, as a minimal JSON patch.
+//!
+//! Each step changes the [`RayObject`] view as the patch changes the object,
+//! so validation afterwards sees the object as it will be stored.
+
+use super::ray::{Owner, QUEUE_NAME_KEY, RayKind, RayObject};
+use super::{Policy, RayServiceWorkload};
+use json_patch::jsonptr::PointerBuf;
+use json_patch::{AddOperation, PatchOperation};
+use serde_json::Value;
+
+/// One change the mutating webhook makes (bounded set, fit for metric labels).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Change {
+    /// Queue label copied from the legacy annotation.
+    QueueLabelFromAnnotation,
+    /// Queue label set to `--default-queue`.
+    DefaultQueueLabel,
+    /// `spec.suspend` (RayService: `spec.rayClusterConfig.suspend`) set to true.
+    Suspend,
+}
+
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::QueueLabelFromAnnotation => "queue_label_from_annotation",
+            Change::DefaultQueueLabel => "default_queue_label",
+            Change::Suspend => "suspend",
+        }
+    }
+}
+
+/// The patch being built, with what it does in words.
+#[derive(Debug, Default)]
+pub struct Mutation {
+    pub patch: Vec<PatchOperation>,
+    pub changes: Vec<Change>,
+    pub warnings: Vec<String>,
+}
+
+impl Mutation {
+    fn add(&mut self, path: &[&str], value: Value) {
+        self.patch.push(PatchOperation::Add(AddOperation {
+            path: PointerBuf::from_tokens(path.iter().copied()),
+            value,
+        }));
+    }
+
+    /// Adds `value` at `path`, creating the missing parent maps first.
+    fn add_with_parents(&mut self, path: &[&str], missing_parents: &[bool], value: Value) {
+        for (depth, missing) in missing_parents.iter().enumerate() {
+            if *missing {
+                self.add(&path[..=depth], Value::Object(Default::default()));
+            }
+        }
+        self.add(path, value);
+    }
+}
+
+/// Step 1: give the object a queue label if it has none.
+pub fn queue_label(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
+    if obj.queue_name.is_some() || !obj.identity_errors.is_empty() {
+        return;
+    }
+    let (queue, change, warning) = if let Some(legacy) = &obj.legacy_queue_name {
+        (
+            legacy.clone(),
+            Change::QueueLabelFromAnnotation,
+            format!(
+                "set label {QUEUE_NAME_KEY}={legacy:?} from the legacy annotation of that name: \
+                 Kueue v0.15 and later read only the label"
+            ),
+        )
+    } else if let (Some(default), Owner::TopLevel) = (&policy.default_queue, obj.owner) {
+        (
+            default.clone(),
+            Change::DefaultQueueLabel,
+            format!(
+                "set label {QUEUE_NAME_KEY}={default:?}: no queue was given, so the default queue applies"
+            ),
+        )
+    } else {
+        return;
+    };
+    out.add_with_parents(
+        &["metadata", "labels", QUEUE_NAME_KEY],
+        &[!obj.has_metadata, !obj.has_labels],
+        Value::from(queue.as_str()),
+    );
+    obj.has_metadata = true;
+    obj.has_labels = true;
+    obj.queue_name = Some(queue);
+    out.changes.push(change);
+    out.warnings.push(warning);
+}
+
+/// Whether Kueue's workload for `obj` is `obj` itself, so that it must be created suspended.
+pub fn is_suspended_workload(obj: &RayObject, policy: &Policy) -> bool {
+    match (obj.kind, obj.owner, policy.rayservice_workload) {
+        (RayKind::RayCluster, Owner::TopLevel, _) => true,
+        (RayKind::RayCluster, Owner::RayService, mode) => mode == RayServiceWorkload::Raycluster,
+        (RayKind::RayCluster, Owner::RayJob, _) => false,
+        (RayKind::RayService, _, mode) => mode == RayServiceWorkload::Rayservice,
+    }
+}
+
+/// Step 2: suspend a managed workload so that Kueue starts it on admission.
+pub fn suspend(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
+    let managed = obj.queue_name.is_some() || policy.manage_jobs_without_queue_name;
+    if !managed || !is_suspended_workload(obj, policy) || obj.cluster.suspend == Some(true) {
+        return;
+    }
+    let value = Value::Bool(true);
+    match obj.kind {
+        RayKind::RayCluster => out.add_with_parents(&["spec", "suspend"], &[!obj.has_spec], value),
+        RayKind::RayService => out.add_with_parents(
+            &["spec", "rayClusterConfig", "suspend"],
+            &[!obj.has_spec, !obj.has_cluster_spec],
+            value,
+        ),
+    }
+    obj.has_spec = true;
+    obj.has_cluster_spec = true;
+    obj.cluster.suspend = Some(true);
+    let admitted_by = match &obj.queue_name {
+        Some(queue) => format!("LocalQueue {queue:?} admits it"),
+        None => "Kueue admits it".to_string(),
+    };
+    out.changes.push(Change::Suspend);
+    out.warnings.push(format!(
+        "set {}.suspend=true: Kueue starts this {} when {admitted_by}",
+        obj.kind.cluster_spec_path(),
+        obj.kind.as_str(),
+    ));
+}

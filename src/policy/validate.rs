@@ -1,0 +1,159 @@
+//! The rules a Kueue-managed Ray object must follow.
+
+use super::errors::{ErrorKind, FieldError, Rule, quoted};
+use super::names::{dns1123_label, dns1123_subdomain};
+use super::ray::{Group, Owner, QUEUE_NAME_KEY, RayKind, RayObject};
+use super::{Policy, RayServiceWorkload};
+use std::collections::HashMap;
+
+/// The PodSet name Kueue gives the head group; no worker group may take it.
+const HEAD_POD_SET: &str = "head";
+
+/// All violations of `obj` (with `old`, the stored object, on UPDATE).
+pub fn violations(obj: &RayObject, old: Option<&RayObject>, policy: &Policy) -> Vec<FieldError> {
+    let mut errors = obj.identity_errors.clone();
+    let managed = obj.queue_name.is_some() || policy.manage_jobs_without_queue_name;
+    if managed {
+        errors.extend(obj.type_errors.iter().cloned());
+        queue_name(obj, &mut errors);
+        worker_groups(obj, policy, &mut errors);
+        autoscaling(obj, &mut errors);
+    }
+    if let Some(old) = old {
+        queue_name_unchanged(obj, old, policy, &mut errors);
+    }
+    errors
+}
+
+fn queue_label_path() -> String {
+    format!("metadata.labels[{QUEUE_NAME_KEY}]")
+}
+
+fn queue_name(obj: &RayObject, errors: &mut Vec<FieldError>) {
+    if let Some(queue) = &obj.queue_name
+        && let Err(detail) = dns1123_subdomain(queue)
+    {
+        errors.push(FieldError {
+            path: queue_label_path(),
+            kind: ErrorKind::Invalid,
+            value: Some(quoted(queue)),
+            detail,
+            rule: Rule::InvalidQueueName,
+        });
+    }
+}
+
+fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Vec<FieldError>) {
+    let base = format!("{}.workerGroupSpecs", obj.kind.cluster_spec_path());
+    let groups = &obj.cluster.groups;
+    if groups.len() > policy.max_worker_groups {
+        errors.push(FieldError {
+            path: base.clone(),
+            kind: ErrorKind::TooMany,
+            value: Some(groups.len().to_string()),
+            detail: format!("must have at most {} items", policy.max_worker_groups),
+            rule: Rule::TooManyWorkerGroups,
+        });
+    }
+    // PodSet names are the lower-cased group names: unique, not "head", DNS-1123 labels.
+    let mut first_index: HashMap<String, usize> = HashMap::with_capacity(groups.len());
+    for (i, group) in groups.iter().enumerate() {
+        let path = format!("{base}[{i}].groupName");
+        let name = match group {
+            Group::Named(name) => name,
+            Group::Unnamed => {
+                errors.push(FieldError {
+                    path,
+                    kind: ErrorKind::Required,
+                    value: None,
+                    detail: "every worker group needs a name: Kueue names its PodSet after it"
+                        .into(),
+                    rule: Rule::InvalidGroupName,
+                });
+                continue;
+            }
+            Group::Unreadable => continue,
+        };
+        let pod_set = name.to_lowercase();
+        let invalid = |detail: String| FieldError {
+            path: path.clone(),
+            kind: ErrorKind::Invalid,
+            value: Some(quoted(name)),
+            detail,
+            rule: Rule::InvalidGroupName,
+        };
+        if pod_set == HEAD_POD_SET {
+            errors.push(invalid(format!(
+                "{HEAD_POD_SET:?} is the name of the head's PodSet in Kueue; rename this worker group"
+            )));
+        } else if let Err(detail) = dns1123_label(&pod_set) {
+            errors.push(invalid(format!(
+                "Kueue uses the lower-cased group name {pod_set:?} as a PodSet name: {detail}"
+            )));
+        } else if let Some(first) = first_index.get(&pod_set) {
+            errors.push(FieldError {
+                kind: ErrorKind::Duplicate,
+                detail: format!(
+                    "same PodSet name {pod_set:?} as {base}[{first}].groupName after lower-casing; \
+                     group names must be unique"
+                ),
+                ..invalid(String::new())
+            });
+        } else {
+            first_index.insert(pod_set, i);
+        }
+    }
+}
+
+fn autoscaling(obj: &RayObject, errors: &mut Vec<FieldError>) {
+    if obj.cluster.autoscaling == Some(true) {
+        errors.push(FieldError {
+            path: format!("{}.enableInTreeAutoscaling", obj.kind.cluster_spec_path()),
+            kind: ErrorKind::Invalid,
+            value: Some("true".into()),
+            detail: "Kueue sizes the cluster, so KubeRay's in-tree autoscaler must be off; \
+                     set it to false or remove it"
+                .into(),
+            rule: Rule::AutoscalingEnabled,
+        });
+    }
+}
+
+/// The queue label may change only while the workload is suspended.
+fn queue_name_unchanged(
+    obj: &RayObject,
+    old: &RayObject,
+    policy: &Policy,
+    errors: &mut Vec<FieldError>,
+) {
+    if obj.queue_name == old.queue_name || !obj.identity_errors.is_empty() {
+        return;
+    }
+    let suspended = obj.cluster.suspend == Some(true);
+    let how_to_fix = match (obj.kind, obj.owner, policy.rayservice_workload) {
+        // Kueue's workload is the RayJob (or, in rayservice mode, the RayService).
+        (RayKind::RayCluster, Owner::RayJob, _) => return,
+        (RayKind::RayCluster, Owner::RayService, RayServiceWorkload::Rayservice) => return,
+        (RayKind::RayCluster, _, _) if suspended => return,
+        (RayKind::RayService, _, RayServiceWorkload::Rayservice) if suspended => return,
+        (RayKind::RayCluster, _, _) => "set spec.suspend: true in the same update to change it",
+        (RayKind::RayService, _, RayServiceWorkload::Rayservice) => {
+            "set spec.rayClusterConfig.suspend: true in the same update to change it"
+        }
+        (RayKind::RayService, _, RayServiceWorkload::Raycluster) => {
+            "its RayCluster already runs under the queue it was created with; \
+             delete and recreate the RayService to move it to another queue"
+        }
+    };
+    let from = old.queue_name.as_deref().map_or("none".to_string(), quoted);
+    errors.push(FieldError {
+        path: queue_label_path(),
+        kind: ErrorKind::Invalid,
+        value: Some(obj.queue_name.as_deref().map_or("\"\"".to_string(), quoted)),
+        detail: format!(
+            "field is immutable while the {} is running (was {from}): {how_to_fix}",
+            obj.kind.as_str()
+        ),
+        rule: Rule::QueueNameImmutable,
+    });
+}
