@@ -165,3 +165,6 @@ pub fn validate(req: &Request, policy: &Policy) -> Result<Decision, RequestError
         ..Decision::default()
     })
 }
+
+#[cfg(test)]
+mod tests;

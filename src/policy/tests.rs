@@ -1,0 +1,620 @@
+//! Every rule and mode of the policy, and the patches it builds.
+
+use super::*;
+use serde_json::{Value, json};
+
+const RC: Option<RayKind> = Some(RayKind::RayCluster);
+const RS: Option<RayKind> = Some(RayKind::RayService);
+
+fn request<'a>(
+    op: Operation,
+    kind: Option<RayKind>,
+    obj: &'a str,
+    old: Option<&'a str>,
+) -> Request<'a> {
+    Request {
+        operation: op,
+        kind,
+        sub_resource: None,
+        object: Some(obj),
+        old_object: old,
+    }
+}
+
+fn mutate_with(policy: &Policy, kind: Option<RayKind>, obj: &Value) -> Decision {
+    let text = obj.to_string();
+    mutate(&request(Operation::Create, kind, &text, None), policy).unwrap()
+}
+
+fn validate_with(
+    policy: &Policy,
+    op: Operation,
+    kind: Option<RayKind>,
+    obj: &Value,
+    old: Option<&Value>,
+) -> Decision {
+    let text = obj.to_string();
+    let old = old.map(Value::to_string);
+    validate(&request(op, kind, &text, old.as_deref()), policy).unwrap()
+}
+
+fn patch_json(d: &Decision) -> Value {
+    serde_json::to_value(&d.patch).unwrap()
+}
+
+fn errors(d: &Decision) -> Vec<String> {
+    d.violations.iter().map(ToString::to_string).collect()
+}
+
+/// Applies the decision's patch and checks that the webhook leaves the result alone.
+fn apply_and_rerun(policy: &Policy, kind: Option<RayKind>, obj: &Value, d: &Decision) -> Value {
+    let mut patched = obj.clone();
+    json_patch::patch(&mut patched, &d.patch).unwrap();
+    let again = mutate_with(policy, kind, &patched);
+    assert!(
+        again.patch.0.is_empty(),
+        "not idempotent: {}",
+        patch_json(&again)
+    );
+    assert!(again.allowed());
+    patched
+}
+
+fn labelled(queue: &str) -> Value {
+    json!({"metadata": {"name": "c", "labels": {QUEUE_NAME_KEY: queue}}, "spec": {"workerGroupSpecs": [{"groupName": "small-group"}]}})
+}
+
+fn service_mode() -> Policy {
+    Policy {
+        rayservice_workload: RayServiceWorkload::Rayservice,
+        ..Policy::default()
+    }
+}
+
+fn with_groups(mut obj: Value, pointer: &str, names: &[&str]) -> Value {
+    let groups: Vec<Value> = names
+        .iter()
+        .map(|n| json!({"groupName": n, "replicas": 1}))
+        .collect();
+    *obj.pointer_mut(pointer).unwrap() = Value::from(groups);
+    obj
+}
+
+// --- Mutation -------------------------------------------------------------
+
+#[test]
+fn labelled_raycluster_is_suspended() {
+    let policy = Policy::default();
+    let obj = labelled("user-queue");
+    let d = mutate_with(&policy, RC, &obj);
+    assert!(d.allowed());
+    assert_eq!(
+        patch_json(&d),
+        json!([{"op": "add", "path": "/spec/suspend", "value": true}])
+    );
+    assert_eq!(d.changes, [Change::Suspend]);
+    assert_eq!(
+        d.warnings,
+        [
+            "set spec.suspend=true: Kueue starts this RayCluster when LocalQueue \"user-queue\" admits it"
+        ]
+    );
+    let patched = apply_and_rerun(&policy, RC, &obj, &d);
+    assert_eq!(patched["spec"]["suspend"], true);
+    assert_eq!(
+        patched["spec"]["workerGroupSpecs"],
+        obj["spec"]["workerGroupSpecs"]
+    );
+}
+
+#[test]
+fn suspend_false_is_replaced_and_suspend_true_is_left_alone() {
+    let mut obj = labelled("q");
+    obj["spec"]["suspend"] = json!(false);
+    let d = mutate_with(&Policy::default(), RC, &obj);
+    assert_eq!(
+        patch_json(&d),
+        json!([{"op": "add", "path": "/spec/suspend", "value": true}])
+    );
+    obj["spec"]["suspend"] = json!(true);
+    let d = mutate_with(&Policy::default(), RC, &obj);
+    assert!(d.patch.0.is_empty() && d.warnings.is_empty() && d.allowed());
+}
+
+#[test]
+fn legacy_annotation_becomes_the_label_with_an_escaped_path() {
+    let policy = Policy::default();
+    let obj =
+        json!({"metadata": {"name": "c", "annotations": {QUEUE_NAME_KEY: "team-a"}}, "spec": {}});
+    let d = mutate_with(&policy, RC, &obj);
+    assert_eq!(
+        patch_json(&d),
+        json!([
+            {"op": "add", "path": "/metadata/labels", "value": {}},
+            {"op": "add", "path": "/metadata/labels/kueue.x-k8s.io~1queue-name", "value": "team-a"},
+            {"op": "add", "path": "/spec/suspend", "value": true},
+        ])
+    );
+    assert_eq!(
+        d.changes,
+        [Change::QueueLabelFromAnnotation, Change::Suspend]
+    );
+    assert!(
+        d.warnings[0].contains("legacy annotation"),
+        "{:?}",
+        d.warnings
+    );
+    let patched = apply_and_rerun(&policy, RC, &obj, &d);
+    assert_eq!(patched["metadata"]["annotations"][QUEUE_NAME_KEY], "team-a");
+    assert_eq!(patched["metadata"]["labels"][QUEUE_NAME_KEY], "team-a");
+}
+
+#[test]
+fn missing_parents_are_created_first() {
+    let policy = Policy {
+        default_queue: Some("default-q".into()),
+        ..Policy::default()
+    };
+    for obj in [json!({}), json!({"metadata": null, "spec": null})] {
+        let d = mutate_with(&policy, RC, &obj);
+        assert_eq!(
+            patch_json(&d),
+            json!([
+                {"op": "add", "path": "/metadata", "value": {}},
+                {"op": "add", "path": "/metadata/labels", "value": {}},
+                {"op": "add", "path": "/metadata/labels/kueue.x-k8s.io~1queue-name", "value": "default-q"},
+                {"op": "add", "path": "/spec", "value": {}},
+                {"op": "add", "path": "/spec/suspend", "value": true},
+            ])
+        );
+        apply_and_rerun(&policy, RC, &obj, &d);
+    }
+}
+
+#[test]
+fn default_queue_goes_to_top_level_objects_only() {
+    let policy = Policy {
+        default_queue: Some("default-q".into()),
+        ..Policy::default()
+    };
+    let top = json!({"metadata": {"labels": {"app": "x"}}, "spec": {}});
+    let d = mutate_with(&policy, RC, &top);
+    assert_eq!(d.changes, [Change::DefaultQueueLabel, Change::Suspend]);
+    assert_eq!(
+        patch_json(&d)[0]["path"],
+        "/metadata/labels/kueue.x-k8s.io~1queue-name"
+    );
+    apply_and_rerun(&policy, RC, &top, &d);
+    // The RayService itself is top-level; in raycluster mode it is not suspended.
+    let d = mutate_with(&policy, RS, &top);
+    assert_eq!(d.changes, [Change::DefaultQueueLabel]);
+    for owner in ["RayJob", "RayService"] {
+        let child = json!({"metadata": {"ownerReferences": [
+            {"apiVersion": "ray.io/v1", "kind": owner, "name": "o", "uid": "1", "controller": true}
+        ]}, "spec": {}});
+        let d = mutate_with(&policy, RC, &child);
+        assert!(d.patch.0.is_empty(), "{owner}: {}", patch_json(&d));
+    }
+}
+
+#[test]
+fn an_existing_label_wins_over_annotation_and_default() {
+    let policy = Policy {
+        default_queue: Some("default-q".into()),
+        ..Policy::default()
+    };
+    let obj = json!({"metadata": {"labels": {QUEUE_NAME_KEY: "mine"}, "annotations": {QUEUE_NAME_KEY: "old"}}, "spec": {"suspend": true}});
+    assert!(mutate_with(&policy, RC, &obj).patch.0.is_empty());
+    // The annotation wins over the default.
+    let obj =
+        json!({"metadata": {"annotations": {QUEUE_NAME_KEY: "old"}}, "spec": {"suspend": true}});
+    assert_eq!(
+        patch_json(&mutate_with(&policy, RC, &obj))[1]["value"],
+        "old"
+    );
+}
+
+#[test]
+fn unmanaged_objects_are_left_alone() {
+    let obj = json!({"metadata": {"name": "c"}, "spec": {"enableInTreeAutoscaling": true, "workerGroupSpecs": [
+        {"groupName": "head"}, {"groupName": "a"}, {"groupName": "a"}, {"groupName": "b"},
+        {"groupName": "c"}, {"groupName": "d"}, {"groupName": "e"}, {"groupName": "f"}]}});
+    for kind in [RC, RS] {
+        let d = mutate_with(&Policy::default(), kind, &obj);
+        assert!(d.allowed() && d.patch.0.is_empty() && d.warnings.is_empty());
+        let d = validate_with(&Policy::default(), Operation::Create, kind, &obj, None);
+        assert!(d.allowed());
+    }
+}
+
+#[test]
+fn manage_jobs_without_queue_name_suspends_and_validates_everything() {
+    let policy = Policy {
+        manage_jobs_without_queue_name: true,
+        ..Policy::default()
+    };
+    let obj = json!({"spec": {"workerGroupSpecs": []}});
+    let d = mutate_with(&policy, RC, &obj);
+    assert_eq!(
+        patch_json(&d),
+        json!([{"op": "add", "path": "/spec/suspend", "value": true}])
+    );
+    assert!(d.warnings[0].ends_with("when Kueue admits it"));
+    let obj = json!({"spec": {"enableInTreeAutoscaling": true}});
+    let d = validate_with(&policy, Operation::Create, RC, &obj, None);
+    assert_eq!(d.violations[0].rule, Rule::AutoscalingEnabled);
+}
+
+#[test]
+fn children_follow_the_rayservice_mode() {
+    let child = |owner: &str| {
+        json!({"metadata": {"labels": {QUEUE_NAME_KEY: "q"}, "ownerReferences": [
+            {"apiVersion": "ray.io/v1", "kind": owner, "name": "o", "uid": "1", "controller": true}
+        ]}, "spec": {}})
+    };
+    let cluster_mode = Policy::default();
+    let d = mutate_with(&cluster_mode, RC, &child("RayService"));
+    assert_eq!(d.changes, [Change::Suspend]);
+    assert!(
+        mutate_with(&service_mode(), RC, &child("RayService"))
+            .patch
+            .0
+            .is_empty()
+    );
+    for policy in [cluster_mode, service_mode()] {
+        assert!(
+            mutate_with(&policy, RC, &child("RayJob"))
+                .patch
+                .0
+                .is_empty()
+        );
+    }
+}
+
+#[test]
+fn rayservice_is_suspended_only_in_rayservice_mode() {
+    let obj = json!({"metadata": {"labels": {QUEUE_NAME_KEY: "q"}}, "spec": {"rayClusterConfig": {"headGroupSpec": {}}}});
+    let d = mutate_with(&Policy::default(), RS, &obj);
+    assert!(d.patch.0.is_empty() && d.allowed());
+    let d = mutate_with(&service_mode(), RS, &obj);
+    assert_eq!(
+        patch_json(&d),
+        json!([{"op": "add", "path": "/spec/rayClusterConfig/suspend", "value": true}])
+    );
+    assert!(
+        d.warnings[0]
+            .starts_with("set spec.rayClusterConfig.suspend=true: Kueue starts this RayService")
+    );
+    apply_and_rerun(&service_mode(), RS, &obj, &d);
+    let bare = json!({"metadata": {"labels": {QUEUE_NAME_KEY: "q"}}, "spec": {}});
+    let d = mutate_with(&service_mode(), RS, &bare);
+    assert_eq!(
+        patch_json(&d),
+        json!([
+            {"op": "add", "path": "/spec/rayClusterConfig", "value": {}},
+            {"op": "add", "path": "/spec/rayClusterConfig/suspend", "value": true},
+        ])
+    );
+    apply_and_rerun(&service_mode(), RS, &bare, &d);
+}
+
+#[test]
+fn the_mutating_webhook_denies_what_validation_denies_and_then_patches_nothing() {
+    let obj = json!({"metadata": {"annotations": {QUEUE_NAME_KEY: "Bad_Queue"}}, "spec": {"enableInTreeAutoscaling": true}});
+    let d = mutate_with(&Policy::default(), RC, &obj);
+    assert_eq!(
+        errors(&d)
+            .iter()
+            .map(|e| e.split(':').next().unwrap().to_string())
+            .collect::<Vec<_>>(),
+        [
+            "metadata.labels[kueue.x-k8s.io/queue-name]",
+            "spec.enableInTreeAutoscaling"
+        ]
+    );
+    assert!(d.patch.0.is_empty() && d.warnings.is_empty() && d.changes.is_empty());
+}
+
+#[test]
+fn mutating_webhook_passes_everything_but_create() {
+    let obj = labelled("q");
+    let text = obj.to_string();
+    for op in [Operation::Update, Operation::Delete, Operation::Connect] {
+        let d = mutate(&request(op, RC, &text, None), &Policy::default()).unwrap();
+        assert!(d.allowed() && d.patch.0.is_empty());
+    }
+    let mut req = request(Operation::Create, RC, &text, None);
+    req.sub_resource = Some("status");
+    assert!(mutate(&req, &Policy::default()).unwrap().patch.0.is_empty());
+    // Other kinds, however odd their object.
+    let req = request(Operation::Create, None, "[1,2]", None);
+    assert!(mutate(&req, &Policy::default()).unwrap().allowed());
+}
+
+// --- Validation -----------------------------------------------------------
+
+#[test]
+fn too_many_worker_groups() {
+    let names = ["a", "b", "c", "d", "e", "f", "g", "h"];
+    let obj = with_groups(labelled("q"), "/spec/workerGroupSpecs", &names);
+    let d = validate_with(&Policy::default(), Operation::Create, RC, &obj, None);
+    assert_eq!(
+        errors(&d),
+        ["spec.workerGroupSpecs: Too many: 8: must have at most 7 items"]
+    );
+    assert_eq!(d.violations[0].kind, ErrorKind::TooMany);
+    let seven = with_groups(labelled("q"), "/spec/workerGroupSpecs", &names[..7]);
+    assert!(validate_with(&Policy::default(), Operation::Create, RC, &seven, None).allowed());
+    let roomier = Policy {
+        max_worker_groups: 8,
+        ..Policy::default()
+    };
+    assert!(validate_with(&roomier, Operation::Create, RC, &obj, None).allowed());
+    let service =
+        json!({"metadata": {"labels": {QUEUE_NAME_KEY: "q"}}, "spec": {"rayClusterConfig": {}}});
+    let service = with_groups(service, "/spec/rayClusterConfig", &[]);
+    let mut service = service;
+    service["spec"]["rayClusterConfig"] = json!({"workerGroupSpecs": []});
+    let service = with_groups(service, "/spec/rayClusterConfig/workerGroupSpecs", &names);
+    let d = validate_with(&Policy::default(), Operation::Create, RS, &service, None);
+    assert_eq!(
+        errors(&d),
+        ["spec.rayClusterConfig.workerGroupSpecs: Too many: 8: must have at most 7 items"]
+    );
+}
+
+#[test]
+fn autoscaling_must_be_off() {
+    let mut obj = labelled("q");
+    obj["spec"]["enableInTreeAutoscaling"] = json!(true);
+    let d = validate_with(&Policy::default(), Operation::Create, RC, &obj, None);
+    assert_eq!(d.violations.len(), 1);
+    assert_eq!(d.violations[0].path, "spec.enableInTreeAutoscaling");
+    assert!(errors(&d)[0].starts_with("spec.enableInTreeAutoscaling: Invalid value: true: "));
+    obj["spec"]["enableInTreeAutoscaling"] = json!(false);
+    assert!(validate_with(&Policy::default(), Operation::Create, RC, &obj, None).allowed());
+}
+
+#[test]
+fn group_names_become_pod_set_names() {
+    let long = "x".repeat(64);
+    let obj = with_groups(
+        labelled("q"),
+        "/spec/workerGroupSpecs",
+        &["Head", "GPU", "cpu", "gpu", "gpu_a", &long, "ok-Group"],
+    );
+    let d = validate_with(&Policy::default(), Operation::Create, RC, &obj, None);
+    let found: Vec<(String, ErrorKind)> = d
+        .violations
+        .iter()
+        .map(|v| (v.path.clone(), v.kind))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "spec.workerGroupSpecs[0].groupName".to_string(),
+                ErrorKind::Invalid
+            ),
+            (
+                "spec.workerGroupSpecs[3].groupName".to_string(),
+                ErrorKind::Duplicate
+            ),
+            (
+                "spec.workerGroupSpecs[4].groupName".to_string(),
+                ErrorKind::Invalid
+            ),
+            (
+                "spec.workerGroupSpecs[5].groupName".to_string(),
+                ErrorKind::Invalid
+            ),
+        ]
+    );
+    assert!(
+        errors(&d)[1].contains("same PodSet name \"gpu\" as spec.workerGroupSpecs[1].groupName")
+    );
+    assert!(errors(&d)[3].contains("must be no more than 63 characters"));
+    assert!(
+        d.violations
+            .iter()
+            .all(|v| v.rule == Rule::InvalidGroupName)
+    );
+    let obj = json!({"metadata": {"labels": {QUEUE_NAME_KEY: "q"}}, "spec": {"workerGroupSpecs": [{"replicas": 1}, null]}});
+    let d = validate_with(&Policy::default(), Operation::Create, RC, &obj, None);
+    assert_eq!(d.violations.len(), 2);
+    assert!(d.violations.iter().all(|v| v.kind == ErrorKind::Required));
+}
+
+#[test]
+fn queue_name_must_be_a_dns_subdomain() {
+    let d = validate_with(
+        &Policy::default(),
+        Operation::Create,
+        RC,
+        &labelled("Team_A"),
+        None,
+    );
+    assert_eq!(d.violations.len(), 1);
+    assert!(errors(&d)[0].starts_with("metadata.labels[kueue.x-k8s.io/queue-name]: Invalid value: \"Team_A\": a lowercase RFC 1123 subdomain"));
+    assert!(check_queue_name("team-a.gpu").is_ok());
+    assert!(check_queue_name("Team").is_err());
+}
+
+#[test]
+fn wrong_types_are_denials_that_name_the_field() {
+    let mut obj = labelled("q");
+    obj["spec"]["enableInTreeAutoscaling"] = json!("yes");
+    obj["spec"]["suspend"] = json!(1);
+    let d = mutate_with(&Policy::default(), RC, &obj);
+    assert_eq!(
+        errors(&d),
+        [
+            "spec.suspend: Invalid value: \"number\": must be of type boolean",
+            "spec.enableInTreeAutoscaling: Invalid value: \"string\": must be of type boolean",
+        ]
+    );
+    assert!(
+        d.violations
+            .iter()
+            .all(|v| v.rule == Rule::WrongFieldType && v.kind == ErrorKind::TypeInvalid)
+    );
+    // Unmanaged: not this webhook's business.
+    obj["metadata"]["labels"] = json!({});
+    assert!(mutate_with(&Policy::default(), RC, &obj).allowed());
+    // A queue label of the wrong type: whether it is managed cannot be known.
+    obj["metadata"]["labels"] = json!({QUEUE_NAME_KEY: ["q"]});
+    let d = validate_with(&Policy::default(), Operation::Create, RC, &obj, None);
+    assert_eq!(
+        errors(&d)[0],
+        "metadata.labels[kueue.x-k8s.io/queue-name]: Invalid value: \"array\": must be of type string"
+    );
+    obj["metadata"] = json!("c");
+    let d = mutate_with(&Policy::default(), RC, &obj);
+    assert_eq!(
+        errors(&d),
+        ["metadata: Invalid value: \"string\": must be of type object"]
+    );
+}
+
+#[test]
+fn all_violations_are_reported_together() {
+    let obj = json!({"metadata": {"labels": {QUEUE_NAME_KEY: "q"}}, "spec": {"rayClusterConfig": {
+        "enableInTreeAutoscaling": true,
+        "workerGroupSpecs": [{"groupName": "head"}, {"groupName": "a"}, {"groupName": "A"},
+            {"groupName": "b"}, {"groupName": "c"}, {"groupName": "d"}, {"groupName": "e"}, {"groupName": "f"}]
+    }}});
+    let d = validate_with(&Policy::default(), Operation::Create, RS, &obj, None);
+    let rules: Vec<Rule> = d.violations.iter().map(|v| v.rule).collect();
+    assert_eq!(
+        rules,
+        [
+            Rule::TooManyWorkerGroups,
+            Rule::InvalidGroupName,
+            Rule::InvalidGroupName,
+            Rule::AutoscalingEnabled
+        ]
+    );
+}
+
+#[test]
+fn deletes_connects_subresources_and_terminating_objects_pass() {
+    let bad = json!({"metadata": {"labels": {QUEUE_NAME_KEY: "q"}, "deletionTimestamp": "2026-01-01T00:00:00Z"},
+        "spec": {"enableInTreeAutoscaling": true}});
+    let text = bad.to_string();
+    for op in [Operation::Delete, Operation::Connect] {
+        assert!(
+            validate(&request(op, RC, &text, Some(&text)), &Policy::default())
+                .unwrap()
+                .allowed()
+        );
+    }
+    // Finalizers must always be removable, even without oldObject.
+    let req = request(Operation::Update, RC, &text, None);
+    assert!(validate(&req, &Policy::default()).unwrap().allowed());
+    let mut req = request(Operation::Create, RC, &text, None);
+    req.sub_resource = Some("status");
+    assert!(validate(&req, &Policy::default()).unwrap().allowed());
+}
+
+#[test]
+fn undecidable_requests_are_errors() {
+    let req = Request {
+        operation: Operation::Create,
+        kind: RC,
+        sub_resource: None,
+        object: None,
+        old_object: None,
+    };
+    assert_eq!(
+        mutate(&req, &Policy::default()).unwrap_err(),
+        RequestError::MissingObject {
+            operation: "CREATE"
+        }
+    );
+    let text = labelled("q").to_string();
+    let req = request(Operation::Update, RC, &text, None);
+    assert_eq!(
+        validate(&req, &Policy::default()).unwrap_err(),
+        RequestError::MissingOldObject
+    );
+    let req = request(Operation::Update, RC, &text, Some("[]"));
+    assert!(matches!(
+        validate(&req, &Policy::default()).unwrap_err(),
+        RequestError::UnreadableObject {
+            field: "oldObject",
+            ..
+        }
+    ));
+}
+
+// --- Queue label changes on UPDATE ------------------------------------------
+
+fn cluster(queue: Option<&str>, suspend: bool) -> Value {
+    let labels = queue.map_or(json!({}), |q| json!({QUEUE_NAME_KEY: q}));
+    json!({"metadata": {"labels": labels}, "spec": {"suspend": suspend}})
+}
+
+#[test]
+fn queue_label_is_fixed_while_a_raycluster_runs() {
+    let p = Policy::default();
+    let update =
+        |new: &Value, old: &Value| validate_with(&p, Operation::Update, RC, new, Some(old));
+    let d = update(&cluster(Some("b"), false), &cluster(Some("a"), false));
+    assert_eq!(d.violations.len(), 1);
+    assert_eq!(d.violations[0].rule, Rule::QueueNameImmutable);
+    assert!(errors(&d)[0].contains("was \"a\""), "{:?}", errors(&d));
+    // Added or removed while running: denied too.
+    assert!(!update(&cluster(Some("b"), false), &cluster(None, false)).allowed());
+    assert!(!update(&cluster(None, false), &cluster(Some("a"), false)).allowed());
+    // Suspended in the same update: allowed.
+    assert!(update(&cluster(Some("b"), true), &cluster(Some("a"), false)).allowed());
+    assert!(update(&cluster(None, true), &cluster(Some("a"), true)).allowed());
+    // Unchanged, or never labelled: allowed.
+    assert!(update(&cluster(Some("a"), false), &cluster(Some("a"), false)).allowed());
+    assert!(update(&cluster(None, false), &cluster(None, false)).allowed());
+    // Empty is the same as absent.
+    let mut empty = cluster(None, false);
+    empty["metadata"]["labels"][QUEUE_NAME_KEY] = json!("");
+    assert!(update(&empty, &cluster(None, false)).allowed());
+}
+
+#[test]
+fn raycluster_children_are_exempt_where_their_owner_is_the_workload() {
+    let child = |queue: &str, owner: &str| {
+        let mut c = cluster(Some(queue), false);
+        c["metadata"]["ownerReferences"] = json!([{"apiVersion": "ray.io/v1", "kind": owner, "name": "o", "uid": "1", "controller": true}]);
+        c
+    };
+    let update = |p: &Policy, owner: &str| {
+        validate_with(
+            p,
+            Operation::Update,
+            RC,
+            &child("b", owner),
+            Some(&child("a", owner)),
+        )
+        .allowed()
+    };
+    assert!(update(&Policy::default(), "RayJob"));
+    assert!(!update(&Policy::default(), "RayService"));
+    assert!(update(&service_mode(), "RayService"));
+}
+
+#[test]
+fn rayservice_queue_label_follows_the_mode() {
+    let service = |queue: &str, suspend: bool| json!({"metadata": {"labels": {QUEUE_NAME_KEY: queue}}, "spec": {"rayClusterConfig": {"suspend": suspend}}});
+    let update = |p: &Policy, suspend: bool| {
+        validate_with(
+            p,
+            Operation::Update,
+            RS,
+            &service("b", suspend),
+            Some(&service("a", false)),
+        )
+    };
+    let d = update(&Policy::default(), true);
+    assert_eq!(d.violations[0].rule, Rule::QueueNameImmutable);
+    assert!(errors(&d)[0].contains("delete and recreate the RayService"));
+    assert!(!update(&service_mode(), false).allowed());
+    assert!(update(&service_mode(), true).allowed());
+}
