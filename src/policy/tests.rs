@@ -350,11 +350,8 @@ fn too_many_worker_groups() {
         ..Policy::default()
     };
     assert!(validate_with(&roomier, Operation::Create, RC, &obj, None).allowed());
-    let service =
-        json!({"metadata": {"labels": {QUEUE_NAME_KEY: "q"}}, "spec": {"rayClusterConfig": {}}});
-    let service = with_groups(service, "/spec/rayClusterConfig", &[]);
-    let mut service = service;
-    service["spec"]["rayClusterConfig"] = json!({"workerGroupSpecs": []});
+    let service = json!({"metadata": {"labels": {QUEUE_NAME_KEY: "q"}},
+        "spec": {"rayClusterConfig": {"workerGroupSpecs": []}}});
     let service = with_groups(service, "/spec/rayClusterConfig/workerGroupSpecs", &names);
     let d = validate_with(&Policy::default(), Operation::Create, RS, &service, None);
     assert_eq!(
