@@ -1,0 +1,92 @@
+//! The load benchmark: the real `kueue-ray-webhook serve` (release build)
+//! against the floor server over loopback TLS, every shape × body, with the
+//! webhook/floor ratios as the headline. A table on stdout, JSON in
+//! `target/bench/load.json`.
+//!
+//! `cargo bench --bench load`; environment knobs: `BENCH_SECONDS` (measured
+//! seconds per server per shape × body, default 2), `BENCH_BODIES` (comma
+//! separated body names, default all).
+
+mod support;
+
+use std::process::ExitCode;
+use std::time::Duration;
+use support::{bodies, floor, load};
+
+fn config() -> Result<load::Config, String> {
+    let mut config = load::Config::bench();
+    if let Ok(seconds) = std::env::var("BENCH_SECONDS") {
+        let seconds: f64 = seconds
+            .parse()
+            .map_err(|e| format!("BENCH_SECONDS={seconds}: {e}"))?;
+        config.duration =
+            Duration::try_from_secs_f64(seconds).map_err(|e| format!("BENCH_SECONDS: {e}"))?;
+    }
+    if let Ok(names) = std::env::var("BENCH_BODIES") {
+        config.bodies = names
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(String::from)
+            .collect();
+    }
+    Ok(config)
+}
+
+fn bench() -> Result<(), String> {
+    let config = config()?;
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_kueue-ray-webhook"));
+    let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+    // The client gets the same two workers as each server: on a 2-core
+    // machine everything shares the cores, as in the floor's runs.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let report = runtime.block_on(load::run(&config, binary, work.path()))?;
+    println!("{}", report.table());
+    let out = bodies::output_dir();
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let path = out.join("load.json");
+    let json = serde_json::to_vec_pretty(&report.to_json(&config)).map_err(|e| e.to_string())?;
+    std::fs::write(&path, json).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("written to {}", path.display());
+    let failed: Vec<String> = report
+        .cells
+        .iter()
+        .flat_map(|c| [(&c.webhook, "webhook"), (&c.floor, "floor")].map(|(m, who)| (c, m, who)))
+        .filter(|(_, m, _)| m.result.errors > 0)
+        .map(|(c, m, who)| {
+            format!(
+                "{} {} {who}: {} errors, first: {:?}",
+                c.shape.name(),
+                c.body,
+                m.result.errors,
+                m.result.first_error
+            )
+        })
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("\n"))
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some((flag, rest)) = args.split_first()
+        && flag == floor::FLAG
+    {
+        return floor::main(rest);
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match bench() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(why) => {
+            eprintln!("load benchmark: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
