@@ -4,7 +4,7 @@ CARGO ?= cargo
 BIN := target/debug/kueue-ray-webhook
 CERTS := certs
 
-.PHONY: run test build certs
+.PHONY: run test build certs bench
 
 ## build: compile the debug binary
 build:
@@ -25,3 +25,9 @@ test:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test
+
+## bench: release build; Criterion on the pure path, then the load benchmark
+## (webhook vs TLS floor server); tables on stdout, JSON in target/bench/
+bench:
+	$(CARGO) bench --bench pure
+	$(CARGO) bench --bench load
