@@ -1,0 +1,554 @@
+//! `kueue-ray-webhook check` as a CI job runs it: the built binary, real files,
+//! exit codes and the three report formats.
+
+mod offline_support;
+
+use offline_support::{AUTOSCALING_SAMPLES, QUEUE_LABEL, run, run_in, sample_files, samples};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// Parses a YAML stream as the test's own reference reader.
+fn yaml_documents(text: &str) -> Vec<Value> {
+    serde_yaml_ng::Deserializer::from_str(text)
+        .map(|doc| serde::Deserialize::deserialize(doc).unwrap())
+        .filter(|value: &Value| !value.is_null())
+        .collect()
+}
+
+fn is_ray_object(value: &Value) -> bool {
+    value["apiVersion"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("ray.io/"))
+        && matches!(value["kind"].as_str(), Some("RayCluster" | "RayService"))
+}
+
+/// Copies every sample into `dir`, with the queue label on each RayCluster
+/// and RayService, and returns how many such objects there are.
+fn labelled_samples(dir: &Path) -> usize {
+    let mut objects = 0;
+    for file in sample_files() {
+        let text = std::fs::read_to_string(samples().join(&file)).unwrap();
+        let mut out = String::new();
+        for mut value in yaml_documents(&text) {
+            if is_ray_object(&value) {
+                objects += 1;
+                let metadata = value["metadata"].as_object_mut().unwrap();
+                let labels = metadata.entry("labels").or_insert_with(|| json!({}));
+                labels[QUEUE_LABEL] = json!("team-a");
+            }
+            out.push_str("---\n");
+            out.push_str(&serde_yaml_ng::to_string(&value).unwrap());
+        }
+        let target = dir.join(&file);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, out).unwrap();
+    }
+    objects
+}
+
+/// The verdicts of a JSON report, by `file` (relative to `root`) and kind.
+fn verdicts_by_file(report: &Value, root: &Path) -> BTreeMap<String, Vec<Value>> {
+    let mut by_file: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for object in report["objects"].as_array().unwrap() {
+        let file = Path::new(object["source"]["file"].as_str().unwrap());
+        let file = file.strip_prefix(root).unwrap().display().to_string();
+        by_file.entry(file).or_default().push(object.clone());
+    }
+    by_file
+}
+
+fn autoscaling_path(kind: &str) -> &'static str {
+    match kind {
+        "RayService" => "spec.rayClusterConfig.enableInTreeAutoscaling",
+        _ => "spec.enableInTreeAutoscaling",
+    }
+}
+
+#[test]
+fn labelled_kuberay_samples_get_kueues_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let ray_objects = labelled_samples(dir.path());
+    let out = run(&["check", "--output", "json", path_str(dir.path())], None);
+    assert_eq!(
+        out.code, 1,
+        "autoscaling samples are denied\n{}",
+        out.stderr
+    );
+    let report = out.json();
+    let by_file = verdicts_by_file(&report, dir.path());
+    assert_eq!(by_file.values().map(Vec::len).sum::<usize>(), ray_objects);
+
+    for (file, verdicts) in &by_file {
+        let name = Path::new(file).file_name().unwrap().to_str().unwrap();
+        for verdict in verdicts {
+            let kind = verdict["kind"].as_str().unwrap();
+            if AUTOSCALING_SAMPLES.contains(&name) {
+                assert_eq!(verdict["allowed"], false, "{file}");
+                let paths: Vec<_> = verdict["violations"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v["path"].as_str().unwrap())
+                    .collect();
+                assert_eq!(paths, [autoscaling_path(kind)], "{file}");
+                assert_eq!(verdict["patch"], json!([]), "{file}");
+            } else if kind == "RayCluster" {
+                assert_eq!(verdict["allowed"], true, "{file}: {verdict}");
+                assert_eq!(
+                    verdict["patch"],
+                    json!([{"op": "add", "path": "/spec/suspend", "value": true}]),
+                    "{file}"
+                );
+                assert!(
+                    !verdict["warnings"].as_array().unwrap().is_empty(),
+                    "{file}"
+                );
+            } else {
+                // raycluster mode: the RayCluster KubeRay creates is suspended, not the RayService.
+                assert_eq!(verdict["allowed"], true, "{file}: {verdict}");
+                assert_eq!(verdict["patch"], json!([]), "{file}");
+            }
+        }
+    }
+    let denied = AUTOSCALING_SAMPLES.len();
+    assert_eq!(
+        report["summary"]["denied"].as_u64(),
+        Some(denied as u64),
+        "{report}"
+    );
+    assert_eq!(
+        report["summary"]["admitted"].as_u64(),
+        Some((ray_objects - denied) as u64)
+    );
+    let skipped_kinds: std::collections::BTreeSet<_> = report["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        skipped_kinds.into_iter().collect::<Vec<_>>(),
+        ["ConfigMap", "RayJob"]
+    );
+}
+
+#[test]
+fn rayservice_workload_mode_suspends_the_rayservice_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    labelled_samples(dir.path());
+    let sample = dir.path().join("ray-service.sample.yaml");
+    let out = run(
+        &[
+            "check",
+            "-o",
+            "json",
+            "--rayservice-workload",
+            "rayservice",
+            path_str(&sample),
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report = out.json();
+    assert_eq!(
+        report["objects"][0]["patch"],
+        json!([{"op": "add", "path": "/spec/rayClusterConfig/suspend", "value": true}])
+    );
+}
+
+#[test]
+fn unlabelled_samples_are_unmanaged_and_pass_unchanged() {
+    let out = run(&["check", path_str(&samples())], None);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let verdict_lines: Vec<&&str> = lines.iter().filter(|l| !l.starts_with(' ')).collect();
+    let (summary, objects) = verdict_lines.split_last().unwrap();
+    assert!(
+        objects.iter().all(|l| l.starts_with("ADMITTED ")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with(' '))
+            .all(|l| l.trim() == "unchanged"),
+        "{}",
+        out.stdout
+    );
+    // SOURCE.md: 11 RayClusters and RayServices, 10 RayJobs and ConfigMaps.
+    assert_eq!(**summary, "11 admitted, 0 denied, 10 skipped");
+}
+
+#[test]
+fn default_queue_flag_manages_unlabelled_samples_in_text_output() {
+    let out = run(
+        &[
+            "check",
+            "--default-queue",
+            "user-queue",
+            path_str(&samples()),
+        ],
+        None,
+    );
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stdout.lines().last(),
+        Some("7 admitted, 4 denied, 10 skipped")
+    );
+    let autoscaler = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("ray-cluster.autoscaler.yaml#0"))
+        .unwrap();
+    assert!(
+        autoscaler.starts_with("DENIED   RayCluster default/raycluster-autoscaler ("),
+        "{autoscaler}"
+    );
+    assert!(out.stdout.contains("    spec.enableInTreeAutoscaling: "));
+    assert!(out.stdout.contains("    add /spec/suspend true\n"));
+    assert!(
+        out.stdout
+            .contains("    add /metadata/labels/kueue.x-k8s.io~1queue-name \"user-queue\"\n")
+    );
+}
+
+#[test]
+fn manage_jobs_without_queue_name_suspends_without_a_label() {
+    let sample = samples().join("ray-cluster.sample.yaml");
+    let out = run(
+        &[
+            "check",
+            "-o",
+            "json",
+            "--manage-jobs-without-queue-name",
+            path_str(&sample),
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.json()["objects"][0]["patch"],
+        json!([{"op": "add", "path": "/spec/suspend", "value": true}])
+    );
+}
+
+const CLUSTER: &str = "\
+apiVersion: ray.io/v1
+kind: RayCluster
+metadata:
+  name: train
+  labels:
+    kueue.x-k8s.io/queue-name: team-a
+spec:
+  headGroupSpec:
+    template:
+      spec:
+        containers: [{name: head, image: rayproject/ray}]
+  workerGroupSpecs:
+    - groupName: gpu
+      template:
+        spec:
+          containers: [{name: worker, image: rayproject/ray}]
+";
+
+#[test]
+fn standard_input_is_read_with_dash() {
+    let out = run(&["check", "-n", "ml", "-"], Some(CLUSTER.as_bytes()));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "ADMITTED RayCluster ml/train (-#0)\n    add /spec/suspend true\n    \
+         warning: set spec.suspend=true: Kueue starts this RayCluster when LocalQueue \"team-a\" admits it\n\
+         1 admitted, 0 denied, 0 skipped\n"
+    );
+}
+
+#[test]
+fn the_manifest_namespace_wins_over_the_flag() {
+    let manifest = CLUSTER.replace("  name: train\n", "  name: train\n  namespace: research\n");
+    let out = run(
+        &["check", "-n", "ml", "-o", "json", "-"],
+        Some(manifest.as_bytes()),
+    );
+    assert_eq!(out.json()["objects"][0]["namespace"], "research");
+}
+
+#[test]
+fn malformed_yaml_is_exit_2_naming_file_and_document_with_no_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    // Document 0 is a good cluster: its verdict must not be printed.
+    let text = format!("{CLUSTER}---\nkind: RayCluster\nmetadata: {{name: [broken\n");
+    std::fs::write(dir.path().join("bad.yaml"), text).unwrap();
+    for format in ["text", "json", "junit"] {
+        let out = run_in(dir.path(), &["check", "-o", format, "bad.yaml"], None);
+        assert_eq!(out.code, 2, "{format}");
+        assert_eq!(out.stdout, "", "{format}: no partial report");
+        assert!(
+            out.stderr.contains("cannot parse bad.yaml, document 1: "),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn a_bad_file_after_good_ones_still_prints_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.yaml"), CLUSTER).unwrap();
+    std::fs::write(dir.path().join("b.json"), "{\"kind\": ").unwrap();
+    let out = run_in(dir.path(), &["check", "."], None);
+    assert_eq!(out.code, 2);
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr.contains("cannot parse ./b.json, document 0: "),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn empty_input_admits_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty.yaml"), "").unwrap();
+    std::fs::write(dir.path().join("comments.yml"), "# nothing\n---\n---\n").unwrap();
+    let out = run_in(dir.path(), &["check", "."], None);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "0 admitted, 0 denied, 0 skipped\n")
+    );
+    let out = run(&["check", "-"], Some(b""));
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "0 admitted, 0 denied, 0 skipped\n")
+    );
+}
+
+#[test]
+fn a_directory_of_other_documents_is_all_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let nested = dir.path().join("apps/web");
+    std::fs::create_dir_all(&nested).unwrap();
+    std::fs::write(
+        nested.join("deploy.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("job.json"),
+        r#"{"apiVersion": "ray.io/v1", "kind": "RayJob", "metadata": {"name": "j"}}"#,
+    )
+    .unwrap();
+    // Not a manifest name: not read at all (it would not parse).
+    std::fs::write(dir.path().join("notes.txt"), "kind: [").unwrap();
+    let out = run_in(dir.path(), &["check", "-o", "json", "."], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report = out.json();
+    assert_eq!(
+        report["summary"],
+        json!({"admitted": 0, "denied": 0, "skipped": 3})
+    );
+    let sources: Vec<String> = report["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            format!(
+                "{}#{}",
+                s["source"]["file"].as_str().unwrap(),
+                s["source"]["document"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            "./apps/web/deploy.yaml#0",
+            "./apps/web/deploy.yaml#1",
+            "./job.json#0"
+        ]
+    );
+}
+
+#[test]
+fn lists_and_json_files_are_admitted_item_by_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster: Value = serde_yaml_ng::from_str(CLUSTER).unwrap();
+    let mut autoscaling = cluster.clone();
+    autoscaling["metadata"]["name"] = json!("scaling");
+    autoscaling["spec"]["enableInTreeAutoscaling"] = json!(true);
+    let list = json!({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}, cluster, autoscaling]});
+    std::fs::write(dir.path().join("list.json"), list.to_string()).unwrap();
+    let out = run_in(dir.path(), &["check", "list.json"], None);
+    assert_eq!(out.code, 1);
+    let verdicts: Vec<&str> = out.stdout.lines().filter(|l| !l.starts_with(' ')).collect();
+    assert_eq!(
+        verdicts,
+        [
+            "ADMITTED RayCluster default/train (list.json#0.items[1])",
+            "DENIED   RayCluster default/scaling (list.json#0.items[2])",
+            "1 admitted, 1 denied, 1 skipped",
+        ]
+    );
+}
+
+#[test]
+fn junit_report_has_one_case_per_object_and_a_failure_per_denial() {
+    let out = run(
+        &[
+            "check",
+            "-o",
+            "junit",
+            "--default-queue",
+            "q",
+            path_str(&samples()),
+        ],
+        None,
+    );
+    assert_eq!(out.code, 1);
+    let report = quick_junit::Report::deserialize_from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JUnit XML: {e}\n{}", out.stdout));
+    assert_eq!(report.tests, 11);
+    assert_eq!(report.failures, 4);
+    let suite = &report.test_suites[0];
+    let failed: Vec<String> = suite
+        .test_cases
+        .iter()
+        .filter(|case| !matches!(case.status, quick_junit::TestCaseStatus::Success { .. }))
+        .map(|case| {
+            case.classname
+                .as_ref()
+                .unwrap()
+                .as_str()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let mut expected: Vec<String> = AUTOSCALING_SAMPLES
+        .iter()
+        .map(|f| format!("{f}#0"))
+        .collect();
+    expected.sort();
+    let mut failed_sorted = failed.clone();
+    failed_sorted.sort();
+    assert_eq!(failed_sorted, expected);
+}
+
+#[test]
+fn patched_objects_are_what_the_patch_makes_and_are_stable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("patched");
+    let input = path_str(&samples()).to_owned();
+    let out = run(
+        &[
+            "check",
+            "--default-queue",
+            "q",
+            "--patched",
+            path_str(&out_dir),
+            &input,
+        ],
+        None,
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let mut names: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    // Admitted objects only; the two copies of rayservice-sample keep apart.
+    assert_eq!(
+        names,
+        [
+            "default.raycluster.custom-head-svc.yaml",
+            "default.raycluster.raycluster-complete.yaml",
+            "default.raycluster.raycluster-heterogeneous.yaml",
+            "default.raycluster.raycluster-kuberay.yaml",
+            "default.raycluster.raycluster-tpu-v6e-multihost.yaml",
+            "default.rayservice.rayservice-sample-2.yaml",
+            "default.rayservice.rayservice-sample.yaml",
+        ]
+    );
+    let patched =
+        std::fs::read_to_string(out_dir.join("default.raycluster.raycluster-kuberay.yaml"))
+            .unwrap();
+    assert!(patched.starts_with("---\n# source: "), "{patched}");
+    let object = &yaml_documents(&patched)[0];
+    let original = &yaml_documents(
+        &std::fs::read_to_string(samples().join("ray-cluster.sample.yaml")).unwrap(),
+    )[0];
+    let mut expected = original.clone();
+    expected["metadata"]["labels"] = json!({QUEUE_LABEL: "q"});
+    expected["metadata"]["namespace"] = json!("default");
+    expected["spec"]["suspend"] = json!(true);
+    assert_eq!(object, &expected);
+
+    // The webhook on its own output changes nothing.
+    let again = run(&["check", "--default-queue", "q", path_str(&out_dir)], None);
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    assert!(
+        again.stdout.ends_with("7 admitted, 0 denied, 0 skipped\n"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(
+        again.stdout.matches("    unchanged\n").count(),
+        7,
+        "{}",
+        again.stdout
+    );
+}
+
+#[test]
+fn patched_to_stdout_moves_the_report_to_stderr() {
+    let out = run(&["check", "--patched", "-", "-"], Some(CLUSTER.as_bytes()));
+    assert_eq!(out.code, 0);
+    assert!(
+        out.stderr.ends_with("1 admitted, 0 denied, 0 skipped\n"),
+        "{}",
+        out.stderr
+    );
+    let objects = yaml_documents(&out.stdout);
+    assert_eq!(objects.len(), 1);
+    assert_eq!(objects[0]["spec"]["suspend"], true);
+    assert_eq!(objects[0]["metadata"]["namespace"], "default");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let bad = [
+        vec!["check"],
+        vec!["check", "--output", "xml", "-"],
+        vec!["check", "/nonexistent/manifests"],
+        vec!["check", "--default-queue", "Not_A_Queue", "-"],
+        vec!["check", "--max-worker-groups", "many", "-"],
+    ];
+    for args in bad {
+        let out = run(&args, Some(CLUSTER.as_bytes()));
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert_eq!(out.stdout, "", "{args:?}");
+        assert!(!out.stderr.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn policy_flags_have_environment_twins() {
+    let out = offline_support::run_env(
+        &["check", "-o", "json", "-"],
+        &[("KUEUE_RAY_WEBHOOK_MAX_WORKER_GROUPS", "0")],
+        CLUSTER.as_bytes(),
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(
+        out.json()["objects"][0]["violations"][0]["path"],
+        "spec.workerGroupSpecs"
+    );
+}

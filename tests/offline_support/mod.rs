@@ -1,0 +1,114 @@
+//! Running the built binary as a user would, and the KubeRay samples.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Exit status, standard output and standard error of one run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// Runs `kueue-ray-webhook ARGS` in `dir` with `env` set and `stdin` (empty
+/// when `None`).
+pub fn run_with(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kueue-ray-webhook"))
+        .args(args)
+        .current_dir(dir)
+        // The policy flags have environment twins: keep the caller's out.
+        .env_remove("KUEUE_RAY_WEBHOOK_DEFAULT_QUEUE")
+        .env_remove("KUEUE_RAY_WEBHOOK_MANAGE_JOBS_WITHOUT_QUEUE_NAME")
+        .env_remove("KUEUE_RAY_WEBHOOK_MAX_WORKER_GROUPS")
+        .env_remove("KUEUE_RAY_WEBHOOK_RAYSERVICE_WORKLOAD")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or_default()).unwrap();
+    drop(input);
+    let output = child.wait_with_output().unwrap();
+    Run {
+        code: output.status.code().expect("exited, not killed"),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+pub fn run_in(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    run_with(dir, args, &[], stdin)
+}
+
+pub fn run(args: &[&str], stdin: Option<&[u8]>) -> Run {
+    run_in(Path::new(env!("CARGO_MANIFEST_DIR")), args, stdin)
+}
+
+pub fn run_env(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Run {
+    run_with(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        args,
+        env,
+        Some(stdin),
+    )
+}
+
+/// The real KubeRay samples (`../shared/samples/kuberay`, see its SOURCE.md).
+pub fn samples() -> PathBuf {
+    let dir = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/samples/kuberay"
+    ));
+    assert!(
+        dir.join("SOURCE.md").is_file(),
+        "the KubeRay samples are missing: expected {} (the shared/ folder beside the repository)",
+        dir.display()
+    );
+    dir.to_path_buf()
+}
+
+/// Every YAML sample file, relative to [`samples`], sorted.
+pub fn sample_files() -> Vec<String> {
+    let root = samples();
+    let mut files = Vec::new();
+    let mut pending = vec![root.clone()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml") {
+                files.push(path.strip_prefix(&root).unwrap().display().to_string());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The RayCluster and RayService samples whose in-tree autoscaler is on.
+pub const AUTOSCALING_SAMPLES: [&str; 4] = [
+    "ray-cluster-label-selector.yaml",
+    "ray-cluster.autoscaler-v2.yaml",
+    "ray-cluster.autoscaler.yaml",
+    "ray-service.incremental-upgrade.yaml",
+];
+
+/// Label key Kueue reads.
+pub const QUEUE_LABEL: &str = "kueue.x-k8s.io/queue-name";
