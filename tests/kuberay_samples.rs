@@ -1,0 +1,255 @@
+//! The real KubeRay sample manifests (../shared/samples/kuberay, see its
+//! SOURCE.md), each RayCluster and RayService given a queue label and sent as
+//! the CREATE review kube-apiserver would send, to the real server over TLS.
+
+mod common;
+
+use base64::Engine as _;
+use common::{CertDir, Client, Server, http11_config, review};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+const QUEUE: &str = "user-queue";
+const QUEUE_KEY: &str = "kueue.x-k8s.io/queue-name";
+
+/// What each sample must get, from SOURCE.md's table.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Expect {
+    /// Admitted with `spec.suspend: true` added.
+    Suspended,
+    /// Admitted unchanged (a RayService in `raycluster` mode).
+    Unchanged,
+    /// Denied: the in-tree autoscaler is on.
+    AutoscalingDenied,
+}
+
+const EXPECTED: &[(&str, &str, Expect)] = &[
+    ("ray-cluster.sample.yaml", "RayCluster", Expect::Suspended),
+    ("ray-cluster.complete.yaml", "RayCluster", Expect::Suspended),
+    (
+        "ray-cluster.autoscaler.yaml",
+        "RayCluster",
+        Expect::AutoscalingDenied,
+    ),
+    (
+        "ray-cluster.autoscaler-v2.yaml",
+        "RayCluster",
+        Expect::AutoscalingDenied,
+    ),
+    (
+        "ray-cluster-label-selector.yaml",
+        "RayCluster",
+        Expect::AutoscalingDenied,
+    ),
+    (
+        "ray-cluster.tpu-v6e-16-multihost.yaml",
+        "RayCluster",
+        Expect::Suspended,
+    ),
+    (
+        "ray-cluster.custom-head-service.yaml",
+        "RayCluster",
+        Expect::Suspended,
+    ),
+    ("ray-service.sample.yaml", "RayService", Expect::Unchanged),
+    (
+        "ray-service.incremental-upgrade.yaml",
+        "RayService",
+        Expect::AutoscalingDenied,
+    ),
+    (
+        "v1.4.2/ray-service.sample.yaml",
+        "RayService",
+        Expect::Unchanged,
+    ),
+    (
+        "v1.2.2/ray-cluster.heterogeneous.yaml",
+        "RayCluster",
+        Expect::Suspended,
+    ),
+];
+
+fn samples_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/samples/kuberay");
+    assert!(
+        dir.is_dir(),
+        "the KubeRay samples are missing: expected them in {} (the shared/ folder beside the \
+         repository; CI always has it)",
+        dir.display()
+    );
+    dir
+}
+
+/// Every `ray.io` RayCluster or RayService document of `file`, with a queue label.
+fn ray_objects(file: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(file).unwrap();
+    serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|doc| Value::deserialize(doc).unwrap_or_else(|e| panic!("{}: {e}", file.display())))
+        .filter(|doc| {
+            doc["apiVersion"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("ray.io/"))
+                && matches!(doc["kind"].as_str(), Some("RayCluster" | "RayService"))
+        })
+        .map(|mut doc| {
+            let labels = doc["metadata"]
+                .as_object_mut()
+                .unwrap()
+                .entry("labels")
+                .or_insert_with(|| json!({}));
+            labels[QUEUE_KEY] = json!(QUEUE);
+            doc
+        })
+        .collect()
+}
+
+fn decoded_patch(response: &Value) -> Option<Value> {
+    let patch = response.get("patch")?.as_str()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(patch)
+        .unwrap();
+    Some(serde_json::from_slice(&bytes).unwrap())
+}
+
+async fn admit(client: &mut Client, path: &str, object: &Value, uid: &str) -> Value {
+    let body = serde_json::to_vec(&review(uid, "CREATE", Some(object.clone()), None)).unwrap();
+    let reply = client.post(path, body).await.unwrap();
+    common::assert_review_answer(&reply, uid, path.starts_with("/mutate"))
+}
+
+#[tokio::test]
+async fn every_sample_gets_its_expected_verdict() {
+    common::install_crypto_provider();
+    let dir = samples_dir();
+    let certs = CertDir::new();
+    let server = Server::start(&certs.cert(), &certs.key(), &[]);
+    let service_mode = Server::start(
+        &certs.cert(),
+        &certs.key(),
+        &["--rayservice-workload", "rayservice"],
+    );
+    let config = http11_config(&certs.ca.cert_pem);
+    // One keep-alive connection per server serves every review, as the apiserver's pool does.
+    let mut client = Client::connect(server.addr, config.clone()).await.unwrap();
+    let mut service_client = Client::connect(service_mode.addr, config).await.unwrap();
+
+    for (i, (file, kind, expect)) in EXPECTED.iter().enumerate() {
+        let objects = ray_objects(&dir.join(file));
+        assert_eq!(objects.len(), 1, "{file}: expected one {kind}");
+        let object = &objects[0];
+        assert_eq!(object["kind"], *kind, "{file}");
+        let resource = kind.to_lowercase();
+        let uid = format!("sample-{i}");
+
+        let mutated = admit(
+            &mut client,
+            &format!("/mutate-ray-io-v1-{resource}"),
+            object,
+            &uid,
+        )
+        .await;
+        let validated = admit(
+            &mut client,
+            &format!("/validate-ray-io-v1-{resource}"),
+            object,
+            &uid,
+        )
+        .await;
+        let field = match kind {
+            &"RayService" => "spec.rayClusterConfig.enableInTreeAutoscaling",
+            _ => "spec.enableInTreeAutoscaling",
+        };
+        match expect {
+            Expect::AutoscalingDenied => {
+                for response in [&mutated, &validated] {
+                    assert_eq!(response["allowed"], false, "{file}: {response}");
+                    assert_eq!(response["status"]["code"], 422, "{file}");
+                    let causes = response["status"]["details"]["causes"].as_array().unwrap();
+                    assert_eq!(causes.len(), 1, "{file}: {causes:?}");
+                    assert_eq!(causes[0]["field"], field, "{file}");
+                    assert!(
+                        response.get("patch").is_none(),
+                        "{file}: a denial carries no patch"
+                    );
+                }
+            }
+            Expect::Suspended => {
+                assert_eq!(mutated["allowed"], true, "{file}: {mutated}");
+                assert_eq!(
+                    decoded_patch(&mutated),
+                    Some(json!([{"op": "add", "path": "/spec/suspend", "value": true}])),
+                    "{file}"
+                );
+                assert!(
+                    mutated["warnings"][0].as_str().unwrap().contains(QUEUE),
+                    "{file}"
+                );
+                assert_eq!(validated["allowed"], true, "{file}: {validated}");
+                // The patched object passes both webhooks unchanged.
+                let mut patched = object.clone();
+                let patch: json_patch::Patch =
+                    serde_json::from_value(decoded_patch(&mutated).unwrap()).unwrap();
+                json_patch::patch(&mut patched, &patch).unwrap();
+                let again = admit(
+                    &mut client,
+                    &format!("/mutate-ray-io-v1-{resource}"),
+                    &patched,
+                    &uid,
+                )
+                .await;
+                assert_eq!(again["allowed"], true, "{file}");
+                assert!(
+                    again.get("patch").is_none(),
+                    "{file}: not idempotent: {again}"
+                );
+            }
+            Expect::Unchanged => {
+                assert_eq!(mutated["allowed"], true, "{file}: {mutated}");
+                assert!(mutated.get("patch").is_none(), "{file}: {mutated}");
+                assert_eq!(validated["allowed"], true, "{file}");
+                // In rayservice mode, Kueue admits the RayService itself: it is suspended.
+                let path = format!("/mutate-ray-io-v1-{resource}");
+                let response = admit(&mut service_client, &path, object, &uid).await;
+                assert_eq!(
+                    decoded_patch(&response),
+                    Some(
+                        json!([{"op": "add", "path": "/spec/rayClusterConfig/suspend", "value": true}])
+                    ),
+                    "{file}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_expected_table_covers_every_ray_sample() {
+    let dir = samples_dir();
+    let mut found = Vec::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(path) = stack.pop() {
+        for entry in std::fs::read_dir(&path).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml")
+                && !ray_objects(&path).is_empty()
+            {
+                found.push(
+                    path.strip_prefix(&dir)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+            }
+        }
+    }
+    found.sort();
+    let mut expected: Vec<String> = EXPECTED.iter().map(|(f, _, _)| f.to_string()).collect();
+    expected.sort();
+    assert_eq!(
+        found, expected,
+        "a RayCluster/RayService sample without an expected verdict"
+    );
+}
