@@ -174,8 +174,11 @@ fn the_schema_check_catches_a_broken_manifest() {
     assert!(!output.status.success());
 }
 
-/// Path, resources and operations of each webhook, by configuration kind.
-fn registrations(objects: &[Value]) -> BTreeMap<String, Vec<(String, Vec<String>, Vec<String>)>> {
+/// What one webhook registers: its path, resources and operations.
+type Registration = (String, Vec<String>, Vec<String>);
+
+/// The registrations of each webhook, by configuration kind.
+fn registrations(objects: &[Value]) -> BTreeMap<String, Vec<Registration>> {
     let mut found = BTreeMap::new();
     for kind in [
         "MutatingWebhookConfiguration",
