@@ -5,6 +5,7 @@
 //! Needs `kubectl` and the PyPI package `kubernetes-validate` (`.ci/run`
 //! installs both when missing).
 
+mod common;
 mod offline_support;
 
 use serde_json::Value;
@@ -469,4 +470,68 @@ fn cert_manager_overlay_issues_the_mounted_secret_and_injects_the_ca() {
         find(&objects, "Secret").is_empty(),
         "cert-manager writes the Secret"
     );
+}
+
+/// A labelled object of the kind a webhook registers for `resource`.
+fn labelled_object(resource: &str) -> Value {
+    let cluster = common::raycluster("demo", Some("user-queue"));
+    match resource {
+        "rayclusters" => cluster,
+        "rayservices" => serde_json::json!({
+            "apiVersion": "ray.io/v1",
+            "kind": "RayService",
+            "metadata": cluster["metadata"],
+            "spec": {"rayClusterConfig": cluster["spec"]},
+        }),
+        other => panic!("the webhooks register {other}, which the server does not handle"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_registered_path_kind_and_operation_is_answered_by_the_real_server() {
+    common::install_crypto_provider();
+    let objects = Manifests::new().render("base");
+    let certs = common::CertDir::new();
+    let server = common::Server::start(&certs.cert(), &certs.key(), &[]);
+    let mut client =
+        common::Client::connect(server.addr, common::http11_config(&certs.ca.cert_pem))
+            .await
+            .unwrap();
+    let mut answered = 0;
+    for (kind, hooks) in registrations(&objects) {
+        let mutating = kind.starts_with("Mutating");
+        for (path, resources, operations) in hooks {
+            for resource in &resources {
+                let object = labelled_object(resource);
+                for operation in &operations {
+                    let uid = format!("{path}-{resource}-{operation}");
+                    let old = (operation == "UPDATE").then(|| object.clone());
+                    let body = common::review(&uid, operation, Some(object.clone()), old);
+                    let reply = client
+                        .post(&path, serde_json::to_vec(&body).unwrap())
+                        .await
+                        .unwrap();
+                    let response = common::assert_review_answer(&reply, &uid, mutating);
+                    assert_eq!(response["allowed"], true, "{uid}: {response}");
+                    let suspends = mutating && resource == "rayclusters";
+                    assert_eq!(
+                        response.get("patch").is_some(),
+                        suspends,
+                        "{uid}: {response}"
+                    );
+                    answered += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(
+        answered, 6,
+        "2 CREATE registrations, 2 CREATE+UPDATE registrations"
+    );
+    // A path the server does not route is refused, so a typo would show.
+    let reply = client
+        .post("/mutate-ray-io-v1-rayjob", common::create_review("x"))
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 404);
 }
