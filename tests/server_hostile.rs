@@ -1,0 +1,330 @@
+//! Hostile and broken input against the real binary over real TLS: every
+//! malformed request gets a clear answer, oversized bodies a 413 that the
+//! client receives, slow or silent clients are dropped, and the server keeps
+//! serving throughout.
+
+mod common;
+
+use common::*;
+use hyper::StatusCode;
+use serde_json::json;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn server(extra: &[&str]) -> (CertDir, Server) {
+    install_crypto_provider();
+    let certs = CertDir::new();
+    let server = Server::start(&certs.cert(), &certs.key(), extra);
+    (certs, server)
+}
+
+/// Nested objects `depth` deep: past serde_json's recursion limit (128).
+fn deeply_nested(depth: usize) -> String {
+    format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_bodies_get_400_with_the_problem_named_and_serving_goes_on() {
+    let (certs, server) = server(&[]);
+    let mut client = Client::connect(server.addr, http11_config(&certs.ca.cert_pem))
+        .await
+        .unwrap();
+    let truncated = {
+        let full = create_review("t");
+        full[..full.len() / 2].to_vec()
+    };
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty", Vec::new(), "empty"),
+        ("truncated", truncated, "JSON"),
+        ("not JSON", b"kind: AdmissionReview\n".to_vec(), "JSON"),
+        ("deeply nested", deeply_nested(10_000).into_bytes(), ""),
+        (
+            "not a review",
+            br#"{"apiVersion":"v1","kind":"Pod"}"#.to_vec(),
+            "AdmissionReview",
+        ),
+        (
+            "review without request",
+            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#.to_vec(),
+            "request",
+        ),
+    ];
+    for (name, body, named) in cases {
+        for path in ["/mutate", "/validate"] {
+            let reply = client.post(path, body.clone()).await.unwrap();
+            assert_eq!(
+                reply.status,
+                StatusCode::BAD_REQUEST,
+                "{name} on {path}: {}",
+                reply.text()
+            );
+            let content_type = reply.headers["content-type"].to_str().unwrap();
+            assert!(
+                content_type.starts_with("text/plain"),
+                "{name}: {content_type}"
+            );
+            let text = reply.text();
+            assert!(
+                text.len() > 10 && text.contains(named),
+                "{name} on {path}: {text:?}"
+            );
+        }
+    }
+    // The same keep-alive connection still serves reviews.
+    let reply = client
+        .post("/mutate", create_review("still-serving"))
+        .await
+        .unwrap();
+    assert_review_answer(&reply, "still-serving", true);
+    let metrics = server.metrics();
+    assert_eq!(
+        metric(
+            &metrics,
+            r#"kueue_ray_webhook_http_errors_total{code="400"}"#
+        ),
+        12.0,
+        "{metrics}"
+    );
+}
+
+/// An object nested far deeper than any Kubernetes object, inside an
+/// otherwise valid review: a well-formed answer (the policy reads only the
+/// fields it needs), never a crash, and the server goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deeply_nested_object_inside_a_review_gets_a_well_formed_answer() {
+    let (certs, server) = server(&[]);
+    let mut client = Client::connect(server.addr, http11_config(&certs.ca.cert_pem))
+        .await
+        .unwrap();
+    let nested_review = format!(
+        r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"deep","operation":"CREATE","kind":{{"group":"ray.io","version":"v1","kind":"RayCluster"}},"object":{}}}}}"#,
+        deeply_nested(10_000)
+    );
+    for path in ["/mutate", "/validate"] {
+        let reply = client.post(path, nested_review.clone()).await.unwrap();
+        if reply.status == StatusCode::BAD_REQUEST {
+            assert!(!reply.text().is_empty());
+        } else {
+            assert_review_answer(&reply, "deep", path == "/mutate");
+        }
+    }
+    let reply = client
+        .post("/validate", create_review("after"))
+        .await
+        .unwrap();
+    assert_review_answer(&reply, "after", false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_without_object_is_a_400_denial_with_the_uid_echoed() {
+    let (certs, server) = server(&[]);
+    let mut client = Client::connect(server.addr, h2_config(&certs.ca.cert_pem))
+        .await
+        .unwrap();
+    for (path, operation) in [("/mutate", "CREATE"), ("/validate", "UPDATE")] {
+        let body = serde_json::to_vec(&review("no-object", operation, None, None)).unwrap();
+        let reply = client.post(path, body).await.unwrap();
+        let response = assert_review_answer(&reply, "no-object", path == "/mutate");
+        assert_eq!(response["allowed"], false, "{response}");
+        assert_eq!(response["status"]["code"], 400, "{response}");
+        assert!(
+            response["status"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("object"),
+            "{response}"
+        );
+        assert!(response.get("patch").is_none());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_5_mib_update_review_is_decided() {
+    let (certs, server) = server(&[]);
+    let filler = "x".repeat(5 * 1024 * 1024 / 2);
+    let mut old = raycluster("big", Some("user-queue"));
+    old["metadata"]["annotations"] = json!({ "filler": filler });
+    old["spec"]["suspend"] = json!(true);
+    let new = old.clone();
+    let body = serde_json::to_vec(&review("big-update", "UPDATE", Some(new), Some(old))).unwrap();
+    assert!(
+        body.len() > 5 * 1024 * 1024 && body.len() < 7 * 1024 * 1024,
+        "{}",
+        body.len()
+    );
+    for config in [
+        http11_config(&certs.ca.cert_pem),
+        h2_config(&certs.ca.cert_pem),
+    ] {
+        let mut client = Client::connect(server.addr, config).await.unwrap();
+        for path in ["/validate", "/mutate"] {
+            let reply = client.post(path, body.clone()).await.unwrap();
+            let response = assert_review_answer(&reply, "big-update", path == "/mutate");
+            assert_eq!(response["allowed"], true, "{response}");
+        }
+    }
+}
+
+#[test]
+fn a_9_mib_body_is_refused_with_413_that_curl_receives() {
+    let (certs, server) = server(&[]);
+    let ca = certs.path().join("ca.crt");
+    std::fs::write(&ca, &certs.ca.cert_pem).unwrap();
+    let big = certs.path().join("big.json");
+    std::fs::write(&big, vec![b' '; 9 * 1024 * 1024]).unwrap();
+    let url = format!(
+        "https://localhost:{}/validate?timeout=10s",
+        server.addr.port()
+    );
+    let data = format!("@{}", big.display());
+    for protocol in ["--http1.1", "--http2"] {
+        for expect in ["Expect:", "Expect: 100-continue"] {
+            let (code, body, status) = curl(&[
+                protocol,
+                "--cacert",
+                ca.to_str().unwrap(),
+                "-H",
+                expect,
+                "--data-binary",
+                &data,
+                &url,
+            ]);
+            assert!(status.success(), "{protocol} {expect}: curl failed: {body}");
+            assert_eq!(code, "413", "{protocol} {expect}: {body}");
+            assert!(
+                body.contains("larger than") && body.contains("7 MiB"),
+                "{body}"
+            );
+        }
+    }
+    let metrics = server.metrics();
+    assert_eq!(
+        metric(
+            &metrics,
+            r#"kueue_ray_webhook_http_errors_total{code="413"}"#
+        ),
+        4.0,
+        "{metrics}"
+    );
+    // Still serving.
+    let small = certs.path().join("small.json");
+    std::fs::write(&small, create_review("after-413")).unwrap();
+    let (code, body, _) = curl(&[
+        "--cacert",
+        ca.to_str().unwrap(),
+        "--data-binary",
+        &format!("@{}", small.display()),
+        &url,
+    ]);
+    assert_eq!(code, "200", "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_9_mib_body_over_hyper_gets_413_on_both_protocols() {
+    let (certs, server) = server(&[]);
+    let body = vec![b' '; 9 * 1024 * 1024];
+    for config in [
+        http11_config(&certs.ca.cert_pem),
+        h2_config(&certs.ca.cert_pem),
+    ] {
+        let mut client = Client::connect(server.addr, config).await.unwrap();
+        let reply = client.post("/mutate", body.clone()).await.unwrap();
+        assert_eq!(
+            reply.status,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "{}",
+            reply.text()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_handshakes_is_dropped() {
+    let (certs, server) = server(&["--tls-handshake-timeout", "500ms"]);
+    let mut silent = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut buffer = [0u8; 64];
+    let read = tokio::time::timeout(PATIENCE, silent.read(&mut buffer)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "the server should close a silent connection: {read:?}"
+    );
+    let mut client = Client::connect(server.addr, http11_config(&certs.ca.cert_pem))
+        .await
+        .unwrap();
+    assert_review_answer(
+        &client.post("/validate", create_review("ok")).await.unwrap(),
+        "ok",
+        false,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_sending_headers_one_byte_at_a_time_is_dropped() {
+    let (certs, server) = server(&["--header-read-timeout", "1s"]);
+    let mut stream = connect(server.addr, http11_config(&certs.ca.cert_pem))
+        .await
+        .unwrap();
+    stream
+        .write_all(b"POST /validate HTTP/1.1\r\nHost: localhost\r\n")
+        .await
+        .unwrap();
+    stream.flush().await.unwrap();
+    // A header that never ends, one byte every 100 ms, for far longer than
+    // the header-read timeout; the server must close the connection first.
+    let header = format!("X-Slow: {}", "a".repeat(600));
+    let mut closed = false;
+    for byte in header.as_bytes() {
+        if stream.write_all(&[*byte]).await.is_err() || stream.flush().await.is_err() {
+            closed = true;
+            break;
+        }
+        let mut buffer = [0u8; 256];
+        match tokio::time::timeout(Duration::from_millis(100), stream.read(&mut buffer)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                closed = true;
+                break;
+            }
+            Ok(Ok(n)) => panic!(
+                "unexpected answer: {:?}",
+                String::from_utf8_lossy(&buffer[..n])
+            ),
+            Err(_) => {}
+        }
+    }
+    assert!(closed, "a slow-header client was never dropped");
+    let mut client = Client::connect(server.addr, http11_config(&certs.ca.cert_pem))
+        .await
+        .unwrap();
+    assert_review_answer(
+        &client.post("/validate", create_review("ok")).await.unwrap(),
+        "ok",
+        false,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stops_arriving_is_answered_408_within_the_request_timeout() {
+    let (certs, server) = server(&["--request-timeout", "500ms"]);
+    let mut stream = connect(server.addr, http11_config(&certs.ca.cert_pem))
+        .await
+        .unwrap();
+    stream
+        .write_all(b"POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n{\"apiVersion\":")
+        .await
+        .unwrap();
+    stream.flush().await.unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while !String::from_utf8_lossy(&answer).contains("request timeout") {
+        match tokio::time::timeout(PATIENCE, stream.read(&mut buffer))
+            .await
+            .unwrap()
+        {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buffer[..n]),
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request timeout (500ms)"), "{answer}");
+}
