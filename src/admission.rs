@@ -3,6 +3,7 @@
 //! [`review`] is the one entry point used by the HTTPS server and by the
 //! offline `review`/`check` commands: request bytes in, answer bytes out.
 
+use crate::policy::json::{Field, json_object};
 use crate::policy::{self, Decision, Operation, Policy, RayKind, Request, RequestError};
 use base64::Engine as _;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusCause, StatusDetails};
@@ -68,6 +69,7 @@ pub const API_VERSION: &str = "admission.k8s.io/v1";
 const REVIEW_KIND: &str = "AdmissionReview";
 const JSON: &str = "application/json";
 const TEXT: &str = "text/plain; charset=utf-8";
+const NOT_A_REVIEW: &str = "the request body is not an AdmissionReview: expected a JSON object";
 
 /// An incoming review: only what the policy and the answer need; the
 /// objects stay raw JSON text borrowed from the body (no copy, no tree).
@@ -78,8 +80,9 @@ struct ReviewIn<'a> {
     api_version: Option<std::borrow::Cow<'a, str>>,
     #[serde(default, borrow)]
     kind: Option<std::borrow::Cow<'a, str>>,
+    /// `Field`, not `Option`: serde would read a JSON array as a struct.
     #[serde(default, borrow)]
-    request: Option<RequestIn<'a>>,
+    request: Field<RequestIn<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -103,22 +106,21 @@ struct RequestIn<'a> {
 }
 
 /// The envelope alone, to answer a review whose request is unreadable.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 struct EnvelopeOnly {
-    #[serde(default)]
-    api_version: Option<String>,
-    #[serde(default)]
-    kind: Option<String>,
-    #[serde(default)]
-    request: Option<UidOnly>,
+    api_version: Field<String>,
+    kind: Field<String>,
+    request: Field<UidOnly>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct UidOnly {
-    #[serde(default)]
-    uid: Option<String>,
+    uid: Field<String>,
 }
+
+json_object!(ReviewIn<'_>, RequestIn<'_>, EnvelopeOnly, UidOnly);
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -147,15 +149,25 @@ struct ResponseOut<'a> {
 
 /// Answers one AdmissionReview request body for `webhook`.
 pub fn review(webhook: Webhook, body: &[u8], policy: &Policy) -> Answer {
-    let review: ReviewIn = match serde_json::from_slice(body) {
-        Ok(review) => review,
+    let review: ReviewIn = match serde_json::from_slice::<Field<ReviewIn>>(body) {
+        Ok(Field::Value(review)) => review,
+        Ok(_) => return bad_request(NOT_A_REVIEW.to_string()),
         Err(err) => return unreadable(body, &err),
     };
     if let Err(why) = check_envelope(review.api_version.as_deref(), review.kind.as_deref()) {
         return bad_request(why);
     }
-    let Some(req) = review.request else {
-        return bad_request("the body is an AdmissionReview without a request".to_string());
+    let req = match review.request {
+        Field::Value(req) => req,
+        Field::Absent => {
+            return bad_request("the body is an AdmissionReview without a request".to_string());
+        }
+        Field::Wrong(found) => {
+            return bad_request(format!(
+                "request is a JSON {}, expected an object",
+                found.as_str()
+            ));
+        }
     };
     decide(webhook, &req, policy)
 }
@@ -337,13 +349,27 @@ fn unreadable(body: &[u8], err: &serde_json::Error) -> Answer {
     } else {
         format!("the request body is not an AdmissionReview request: {err}")
     };
-    let Ok(envelope) = serde_json::from_slice::<EnvelopeOnly>(body) else {
+    let Ok(Field::Value(envelope)) = serde_json::from_slice::<Field<EnvelopeOnly>>(body) else {
         return bad_request(why);
     };
-    if let Err(why) = check_envelope(envelope.api_version.as_deref(), envelope.kind.as_deref()) {
+    let text = |field: &Field<String>| match field {
+        Field::Value(s) => Some(s.clone()),
+        Field::Absent => None,
+        Field::Wrong(found) => Some(format!("<a JSON {}>", found.as_str())),
+    };
+    if let Err(why) = check_envelope(
+        text(&envelope.api_version).as_deref(),
+        text(&envelope.kind).as_deref(),
+    ) {
         return bad_request(why);
     }
-    match envelope.request.and_then(|r| r.uid) {
+    let uid = match envelope.request {
+        Field::Value(UidOnly {
+            uid: Field::Value(uid),
+        }) => Some(uid),
+        _ => None,
+    };
+    match uid {
         Some(uid) => {
             let outcome = Outcome {
                 uid: Some(uid.clone()),
