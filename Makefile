@@ -31,3 +31,26 @@ test:
 bench:
 	$(CARGO) bench --bench pure
 	$(CARGO) bench --bench load
+
+# ---------------------------------------------------------------- deployment
+# (see README "Deploy"; tests/manifests.rs renders and validates manifests/)
+
+IMAGE ?= kueue-ray-webhook:0.1.0
+CONTAINER_ENGINE ?= docker
+GENERATED_CERTS := manifests/overlays/generated-certs/certs
+
+.PHONY: image deploy-certs manifests-check
+
+## image: build the container image (Dockerfile; needs docker or podman)
+image:
+	$(CONTAINER_ENGINE) build -t $(IMAGE) .
+
+## deploy-certs: serving certificates for the cluster without cert-manager
+## (once); then `kubectl apply -k manifests/overlays/generated-certs`
+deploy-certs: build
+	test -f $(GENERATED_CERTS)/tls.crt || $(BIN) certs --out $(GENERATED_CERTS)
+	kubectl kustomize manifests/overlays/generated-certs > /dev/null
+
+## manifests-check: render every overlay and validate it against the Kubernetes schemas
+manifests-check:
+	$(CARGO) test --test manifests
