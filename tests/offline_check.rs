@@ -88,7 +88,7 @@ fn labelled_kuberay_samples_get_kueues_verdicts() {
         for verdict in verdicts {
             let kind = verdict["kind"].as_str().unwrap();
             if AUTOSCALING_SAMPLES.contains(&name) {
-                assert_eq!(verdict["allowed"], false, "{file}");
+                assert_eq!(verdict["verdict"], "denied", "{file}");
                 let paths: Vec<_> = verdict["violations"]
                     .as_array()
                     .unwrap()
@@ -98,7 +98,7 @@ fn labelled_kuberay_samples_get_kueues_verdicts() {
                 assert_eq!(paths, [autoscaling_path(kind)], "{file}");
                 assert_eq!(verdict["patch"], json!([]), "{file}");
             } else if kind == "RayCluster" {
-                assert_eq!(verdict["allowed"], true, "{file}: {verdict}");
+                assert_eq!(verdict["verdict"], "admitted", "{file}: {verdict}");
                 assert_eq!(
                     verdict["patch"],
                     json!([{"op": "add", "path": "/spec/suspend", "value": true}]),
@@ -110,7 +110,7 @@ fn labelled_kuberay_samples_get_kueues_verdicts() {
                 );
             } else {
                 // raycluster mode: the RayCluster KubeRay creates is suspended, not the RayService.
-                assert_eq!(verdict["allowed"], true, "{file}: {verdict}");
+                assert_eq!(verdict["verdict"], "admitted", "{file}: {verdict}");
                 assert_eq!(verdict["patch"], json!([]), "{file}");
             }
         }

@@ -47,6 +47,8 @@ pub struct Verdict {
     pub namespace: String,
     /// `metadata.name`, or `metadata.generateName` followed by `*`.
     pub name: String,
+    /// Reported as `"verdict": "admitted"` or `"denied"`.
+    #[serde(rename = "verdict", serialize_with = "verdict_word")]
     pub allowed: bool,
     /// `status.message` of a denial.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -59,6 +61,10 @@ pub struct Verdict {
     /// The object as it would be stored: the patch applied. Only for admitted objects.
     #[serde(skip)]
     pub patched: Option<Value>,
+}
+
+fn verdict_word<S: serde::Serializer>(allowed: &bool, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(if *allowed { "admitted" } else { "denied" })
 }
 
 /// One violated rule: the field, and what is wrong with it.

@@ -42,7 +42,10 @@ pub fn run_with(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&
         .spawn()
         .expect("the binary starts");
     let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.unwrap_or_default()).unwrap();
+    // A run that fails on its arguments exits without reading its input.
+    if let Err(error) = input.write_all(stdin.unwrap_or_default()) {
+        assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe, "{error}");
+    }
     drop(input);
     let output = child.wait_with_output().unwrap();
     Run {
