@@ -164,31 +164,45 @@ pub struct Server {
 }
 
 impl Server {
-    /// `serve` with `cert`/`key`, short shutdown delay, JSON logs, plus `extra` flags.
+    /// `serve` with `cert`/`key`, no shutdown delay, JSON logs, plus `extra` flags.
     pub fn start(cert: &Path, key: &Path, extra: &[&str]) -> Self {
-        let mut command = Command::new(BIN);
-        command
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--admin-listen",
-                "127.0.0.1:0",
-            ])
-            .args(["--log-format", "json", "--shutdown-delay", "0s"])
-            .arg("--tls-cert-file")
-            .arg(cert)
-            .arg("--tls-key-file")
-            .arg(key)
-            .args(extra);
+        let mut command = Self::command(cert, key);
+        if !extra.contains(&"--shutdown-delay") {
+            command.args(["--shutdown-delay", "0s"]);
+        }
+        command.args(extra);
         Self::spawn(command)
     }
 
     /// Runs `command` (a `serve` with `127.0.0.1:0` listeners and JSON logs)
     /// and waits for both addresses and `/readyz` 200.
-    pub fn spawn(mut command: Command) -> Self {
+    pub fn spawn(command: Command) -> Self {
+        let mut server = Self::spawn_unready(command);
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(admission) = server.logged_addr("admission") {
+                server.addr = admission;
+                break;
+            }
+            server.assert_running();
+            assert!(
+                Instant::now() < deadline,
+                "server never listened: {:#?}",
+                server.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server.wait_ready();
+        server
+    }
+
+    /// Runs `command` and returns once the admin listener is up (the
+    /// admission listener may still wait for a certificate).
+    pub fn spawn_unready(mut command: Command) -> Self {
+        if !command.get_envs().any(|(name, _)| name == "RUST_LOG") {
+            command.env_remove("RUST_LOG");
+        }
         command
-            .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -214,28 +228,43 @@ impl Server {
         };
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let admin = server.logged_addr("admin");
-            let admission = server.logged_addr("admission");
-            if let (Some(admin), Some(admission)) = (admin, admission) {
+            if let Some(admin) = server.logged_addr("admin") {
                 server.admin = admin;
-                server.addr = admission;
-                break;
+                return server;
             }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!(
-                    "server exited with {status} before listening: {:#?}",
-                    server.logs()
-                );
-            }
+            server.assert_running();
             assert!(
                 Instant::now() < deadline,
-                "server never listened: {:#?}",
+                "admin never listened: {:#?}",
                 server.logs()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        server.wait_ready();
-        server
+    }
+
+    fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("server exited with {status}: {:#?}", self.logs());
+        }
+    }
+
+    /// The usual `serve` command line for tests, before `extra` flags.
+    pub fn command(cert: &Path, key: &Path) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+            ])
+            .args(["--log-format", "json"])
+            .arg("--tls-cert-file")
+            .arg(cert)
+            .arg("--tls-key-file")
+            .arg(key);
+        command
     }
 
     fn logged_addr(&self, listener: &str) -> Option<SocketAddr> {
@@ -268,6 +297,23 @@ impl Server {
             assert!(
                 Instant::now() < deadline,
                 "no log {text:?} in {:#?}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until `count` log lines contain `text`, and returns them.
+    pub fn wait_for_logs(&self, text: &str, count: usize) -> Vec<Value> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let lines = self.logs_with(text);
+            if lines.len() >= count {
+                return lines;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "fewer than {count} logs {text:?}: {:#?}",
                 self.logs()
             );
             std::thread::sleep(Duration::from_millis(20));
