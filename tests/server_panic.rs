@@ -1,0 +1,85 @@
+//! A panic in a handler is answered with 500, counted, and the connection and
+//! the server survive. The panic is injected through the router's reviewer,
+//! so this runs the library's production router and connection handling
+//! (`serve_tls`) in-process over real TLS on loopback.
+
+mod common;
+
+use common::*;
+use kueue_ray_webhook::admission::{Answer, Webhook};
+use kueue_ray_webhook::policy::Policy;
+use kueue_ray_webhook::server::metrics::Metrics;
+use kueue_ray_webhook::server::{
+    AdmissionState, ConnectionSettings, Drain, TlsFiles, TlsSource, admission_router, serve_tls,
+    server_config_from_files,
+};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// `admission::review`, except that a body containing `PANIC` panics.
+fn review_or_panic(webhook: Webhook, body: &[u8], policy: &Policy) -> Answer {
+    if body.windows(5).any(|window| window == b"PANIC") {
+        panic!("injected panic");
+    }
+    kueue_ray_webhook::admission::review(webhook, body, policy)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_is_answered_500_and_counted_and_serving_goes_on() {
+    install_crypto_provider();
+    let certs = CertDir::new();
+    let config = server_config_from_files(&TlsFiles {
+        cert: certs.cert(),
+        key: certs.key(),
+        client_ca: None,
+    })
+    .unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let state = AdmissionState {
+        policy: Arc::new(Policy::default()),
+        metrics: metrics.clone(),
+        request_timeout: Duration::from_secs(8),
+        reviewer: review_or_panic,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(serve_tls(
+        listener,
+        TlsSource::fixed(config),
+        admission_router(state),
+        ConnectionSettings::default(),
+        shutdown.clone(),
+    ));
+
+    for config in [
+        http11_config(&certs.ca.cert_pem),
+        h2_config(&certs.ca.cert_pem),
+    ] {
+        let mut client = Client::connect(addr, config).await.unwrap();
+        let reply = client.post("/validate", "PANIC").await.unwrap();
+        assert_eq!(reply.status, 500);
+        assert!(reply.text().contains("internal error"), "{}", reply.text());
+        // The same connection goes on serving.
+        let reply = client
+            .post("/validate", create_review("after-panic"))
+            .await
+            .unwrap();
+        assert_review_answer(&reply, "after-panic", false);
+    }
+    let text = metrics.encode();
+    assert_eq!(
+        metric(&text, r#"kueue_ray_webhook_http_errors_total{code="500"}"#),
+        2.0,
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "kueue_ray_webhook_requests_in_flight"),
+        0.0,
+        "{text}"
+    );
+
+    shutdown.cancel();
+    assert_eq!(server.await.unwrap(), Drain::Complete);
+}
