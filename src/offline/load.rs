@@ -132,11 +132,7 @@ fn is_manifest_name(path: &Path) -> bool {
 /// Parses one stream: JSON when it starts with `{` or `[` (like kubectl's
 /// YAML-or-JSON decoder), YAML documents separated by `---` otherwise.
 /// Empty documents are dropped; their indexes still count.
-pub fn parse_stream(
-    file: &str,
-    text: &str,
-    documents: &mut Vec<Document>,
-) -> Result<(), LoadError> {
+fn parse_stream(file: &str, text: &str, documents: &mut Vec<Document>) -> Result<(), LoadError> {
     let parse_error = |document: usize, message: String| LoadError::Parse {
         file: file.to_owned(),
         document,
@@ -151,9 +147,7 @@ pub fn parse_stream(
     } else {
         // The iterator repeats a syntax error forever: stop at the first one.
         for (index, document) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
-            let value = serde::Deserialize::deserialize(document)
-                .map_err(|e: serde_yaml_ng::Error| parse_error(index, e.to_string()))?;
-            values.push(value);
+            values.push(yaml_to_json(document).map_err(|e| parse_error(index, e))?);
         }
     }
     for (index, value) in values.into_iter().enumerate() {
@@ -165,6 +159,15 @@ pub fn parse_stream(
         unfold(source, value, documents);
     }
     Ok(())
+}
+
+/// One YAML document as JSON, the way kubectl reads it: merge keys (`<<`)
+/// applied, and numbers or booleans used as keys turned into strings.
+fn yaml_to_json(document: serde_yaml_ng::Deserializer<'_>) -> Result<Value, String> {
+    let mut yaml: serde_yaml_ng::Value =
+        serde::Deserialize::deserialize(document).map_err(|e| e.to_string())?;
+    yaml.apply_merge().map_err(|e| e.to_string())?;
+    serde_json::to_value(yaml).map_err(|e| e.to_string())
 }
 
 /// Adds `value` to `documents`, replacing a `List` (any kind ending in `List`
@@ -257,6 +260,17 @@ mod tests {
                 .starts_with("cannot parse m.yaml, document 1: "),
             "{err}"
         );
+    }
+
+    #[test]
+    fn merge_keys_and_non_string_keys_read_as_kubectl_reads_them() {
+        let text = "defaults: &d {image: ray, replicas: 1}\nworker:\n  <<: *d\n  replicas: 2\nports: {8080: http, true: x}\n";
+        let docs = parse(text).unwrap();
+        assert_eq!(
+            docs[0].value["worker"],
+            json!({"image": "ray", "replicas": 2})
+        );
+        assert_eq!(docs[0].value["ports"], json!({"8080": "http", "true": "x"}));
     }
 
     #[test]
