@@ -328,3 +328,34 @@ async fn a_body_that_stops_arriving_is_answered_408_within_the_request_timeout()
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("request timeout (500ms)"), "{answer}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_handshakes_and_never_sends_a_request_is_dropped() {
+    let (certs, server) = server(&["--header-read-timeout", "500ms"]);
+    for config in [
+        http11_config(&certs.ca.cert_pem),
+        h2_config(&certs.ca.cert_pem),
+    ] {
+        let mut stream = connect(server.addr, config).await.unwrap();
+        // Read (the HTTP/2 server's SETTINGS arrive first) until the server closes.
+        let mut buffer = [0u8; 1024];
+        let closed = tokio::time::timeout(PATIENCE, async {
+            loop {
+                match stream.read(&mut buffer).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "an idle fresh connection was never dropped");
+    }
+    let mut client = Client::connect(server.addr, h2_config(&certs.ca.cert_pem))
+        .await
+        .unwrap();
+    assert_review_answer(
+        &client.post("/validate", create_review("ok")).await.unwrap(),
+        "ok",
+        false,
+    );
+}

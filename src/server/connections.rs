@@ -8,16 +8,18 @@
 
 use crate::server::tls::TlsSource;
 use axum::Router;
+use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
 
 /// Per-connection bounds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,7 +61,7 @@ pub enum Drain {
 ///
 /// This is exactly the production connection handling: TCP_NODELAY, TLS from
 /// `tls` (read per connection, so a reloaded certificate applies to the next
-/// handshake), HTTP/1.1 keep-alive or HTTP/2 (by ALPN or preface), the
+/// handshake), HTTP/1.1 keep-alive or HTTP/2 (by ALPN), the
 /// handshake and header-read bounds of `settings`.
 pub async fn serve_tls(
     listener: TcpListener,
@@ -68,13 +70,7 @@ pub async fn serve_tls(
     settings: ConnectionSettings,
     shutdown: CancellationToken,
 ) -> Drain {
-    let mut http = auto::Builder::new(TokioExecutor::new());
-    http.http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(settings.header_read_timeout)
-        .keep_alive(true);
-    http.http2().timer(TokioTimer::new());
-    let http = Arc::new(http);
+    let http = Arc::new(HttpBuilders::new(&settings));
     let connections = TaskTracker::new();
 
     loop {
@@ -111,10 +107,31 @@ pub async fn serve_tls(
     }
 }
 
+/// One hyper builder per protocol, chosen by the ALPN result: no sniffing
+/// of the first bytes (which has no timeout of its own).
+struct HttpBuilders {
+    http1: auto::Builder<TokioExecutor>,
+    http2: auto::Builder<TokioExecutor>,
+}
+
+impl HttpBuilders {
+    fn new(settings: &ConnectionSettings) -> Self {
+        let mut http1 = auto::Builder::new(TokioExecutor::new()).http1_only();
+        http1
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(settings.header_read_timeout)
+            .keep_alive(true);
+        let mut http2 = auto::Builder::new(TokioExecutor::new()).http2_only();
+        http2.http2().timer(TokioTimer::new());
+        Self { http1, http2 }
+    }
+}
+
 struct Connection {
     acceptor: TlsAcceptor,
     router: Router,
-    http: Arc<auto::Builder<TokioExecutor>>,
+    http: Arc<HttpBuilders>,
     settings: ConnectionSettings,
     shutdown: CancellationToken,
 }
@@ -143,11 +160,37 @@ impl Connection {
                 }
             },
         };
-        let service = TowerToHyperService::new(self.router);
-        let connection = self.http.serve_connection(TokioIo::new(stream), service);
+        let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+        let http = if h2 {
+            &self.http.http2
+        } else {
+            &self.http.http1
+        };
+        // hyper bounds HTTP/1.1 header reads itself; an HTTP/2 client that
+        // completes the handshake and never sends a request is dropped here.
+        let served_a_request = Arc::new(AtomicBool::new(false));
+        let router = self.router;
+        let service = service_fn({
+            let served_a_request = served_a_request.clone();
+            move |request| {
+                served_a_request.store(true, Ordering::Relaxed);
+                router.clone().oneshot(request)
+            }
+        });
+        let connection = http.serve_connection(TokioIo::new(stream), service);
         tokio::pin!(connection);
+        let first_request_deadline = async {
+            tokio::time::sleep(self.settings.header_read_timeout).await;
+            if served_a_request.load(Ordering::Relaxed) {
+                std::future::pending::<()>().await;
+            }
+        };
         let result = tokio::select! {
             result = connection.as_mut() => result,
+            () = first_request_deadline => {
+                tracing::debug!(%peer, "no request within the header read timeout");
+                return;
+            }
             () = self.shutdown.cancelled() => {
                 connection.as_mut().graceful_shutdown();
                 connection.await
