@@ -98,6 +98,10 @@ pub fn run(args: ServeArgs) -> ExitCode {
         eprintln!("error: {error}");
         return ExitCode::from(2);
     }
+    if args.cert_reload_interval.is_zero() {
+        eprintln!("error: --cert-reload-interval must be longer than 0s");
+        return ExitCode::from(2);
+    }
     let policy = match args.policy.policy() {
         Ok(policy) => policy,
         Err(error) => {
