@@ -1,7 +1,7 @@
 # kueue-ray-webhook: the two commands a new user needs are `make run` and `make test`.
 
 CARGO ?= cargo
-BIN := target/debug/kueue-ray-webhook
+BIN := $(or $(CARGO_TARGET_DIR),target)/debug/kueue-ray-webhook
 CERTS := certs
 
 .PHONY: run test build certs bench
