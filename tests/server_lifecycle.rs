@@ -83,11 +83,10 @@ async fn sigterm_turns_unready_drains_in_flight_requests_closes_idle_connections
         let mut late = Client::connect(server.addr, http11_config(&ca))
             .await
             .unwrap();
-        assert_review_answer(
-            &late.post("/validate", create_review("late")).await.unwrap(),
-            "late",
-            false,
-        );
+        let reply = late.post("/validate", create_review("late")).await.unwrap();
+        assert_review_answer(&reply, "late", false);
+        // ... and told to close, so pooled clients move to other replicas.
+        assert_eq!(reply.headers["connection"], "close");
     }
 
     // After the delay: the listener is closed, idle connections are closed.

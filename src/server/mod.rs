@@ -185,6 +185,10 @@ async fn serve(args: ServeArgs, policy: crate::policy::Policy) -> ExitCode {
         policy,
         metrics.clone(),
         args.request_timeout,
+    ))
+    .layer(axum::middleware::from_fn_with_state(
+        health.clone(),
+        close_while_shutting_down,
     ));
     let settings = ConnectionSettings {
         tls_handshake_timeout: args.tls_handshake_timeout,
@@ -236,6 +240,25 @@ async fn serve(args: ServeArgs, policy: crate::policy::Policy) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// During the shutdown delay, HTTP/1.1 answers carry `Connection: close`, so
+/// clients that pool connections (the apiserver) move to other replicas
+/// before this one stops accepting.
+async fn close_while_shutting_down(
+    axum::extract::State(health): axum::extract::State<Arc<admin::Health>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let http1 = request.version() < axum::http::Version::HTTP_2;
+    let mut response = next.run(request).await;
+    if http1 && health.is_shutting_down() {
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }
 
 /// Logs the bound address (tests and operators read it when the port is 0).
