@@ -30,7 +30,7 @@ async fn sigterm_turns_unready_drains_in_flight_requests_closes_idle_connections
     let mut server = Server::start(
         &certs.cert(),
         &certs.key(),
-        &["--shutdown-delay", "2s", "--shutdown-timeout", "20s"],
+        &["--shutdown-delay", "3s", "--shutdown-timeout", "20s"],
     );
     let ca = certs.ca.cert_pem.clone();
 
@@ -384,4 +384,31 @@ fn log_filter_from_flag_or_rust_log_and_text_format() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--log-level"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_outliving_the_shutdown_timeout_is_cut_and_the_exit_code_says_so() {
+    install_crypto_provider();
+    let certs = CertDir::new();
+    let mut server = Server::start(
+        &certs.cert(),
+        &certs.key(),
+        &["--shutdown-timeout", "500ms", "--request-timeout", "10m"],
+    );
+    let mut stuck = connect(server.addr, http11_config(&certs.ca.cert_pem))
+        .await
+        .unwrap();
+    stuck
+        .write_all(b"POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{")
+        .await
+        .unwrap();
+    stuck.flush().await.unwrap();
+    wait_until("the stuck request is counted", || {
+        metric(&server.metrics(), "kueue_ray_webhook_requests_in_flight") == 1.0
+    })
+    .await;
+    server.signal("TERM");
+    assert_eq!(server.wait_exit().code(), Some(1));
+    let line = server.wait_for_log("shutdown timeout passed");
+    assert_eq!(line["open_connections"], 1, "{line}");
 }
