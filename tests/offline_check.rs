@@ -552,3 +552,16 @@ fn policy_flags_have_environment_twins() {
         "spec.workerGroupSpecs"
     );
 }
+
+#[test]
+fn v1alpha1_objects_are_admitted_like_v1() {
+    let manifest = CLUSTER.replace("ray.io/v1\n", "ray.io/v1alpha1\n");
+    let out = run(&["check", "-o", "json", "-"], Some(manifest.as_bytes()));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let verdict = &out.json()["objects"][0];
+    assert_eq!(verdict["apiVersion"], "ray.io/v1alpha1");
+    assert_eq!(
+        verdict["patch"],
+        json!([{"op": "add", "path": "/spec/suspend", "value": true}])
+    );
+}
