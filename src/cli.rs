@@ -38,7 +38,12 @@ pub struct PolicyArgs {
     #[arg(long, env = "KUEUE_RAY_WEBHOOK_MANAGE_JOBS_WITHOUT_QUEUE_NAME")]
     pub manage_jobs_without_queue_name: bool,
     /// Which object Kueue admits for a RayService.
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_RAYSERVICE_WORKLOAD", value_enum, default_value_t)]
+    #[arg(
+        long,
+        env = "KUEUE_RAY_WEBHOOK_RAYSERVICE_WORKLOAD",
+        value_enum,
+        default_value_t
+    )]
     pub rayservice_workload: RayServiceWorkload,
 }
 
