@@ -5,7 +5,8 @@
 //!
 //! `cargo bench --bench load`; environment knobs: `BENCH_SECONDS` (measured
 //! seconds per server per shape × body, default 2), `BENCH_BODIES` (comma
-//! separated body names, default all).
+//! separated body names, default all), `BENCH_SHAPES` (comma separated, matched
+//! against the shape names without spaces: `h1x8`, `h2`, `handshake`).
 
 mod support;
 
@@ -21,6 +22,18 @@ fn config() -> Result<load::Config, String> {
             .map_err(|e| format!("BENCH_SECONDS={seconds}: {e}"))?;
         config.duration =
             Duration::try_from_secs_f64(seconds).map_err(|e| format!("BENCH_SECONDS: {e}"))?;
+    }
+    if let Ok(names) = std::env::var("BENCH_SHAPES") {
+        let wanted: Vec<String> = names
+            .split(',')
+            .map(|n| n.replace(' ', ""))
+            .filter(|n| !n.is_empty())
+            .collect();
+        config.shapes.retain(|shape| {
+            wanted
+                .iter()
+                .any(|w| shape.name().replace(' ', "").contains(w.as_str()))
+        });
     }
     if let Ok(names) = std::env::var("BENCH_BODIES") {
         config.bodies = names

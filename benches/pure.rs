@@ -1,6 +1,8 @@
 //! Criterion micro-benchmarks of the pure path: one AdmissionReview body in,
-//! answer bytes out (`admission::review`), beside `serde_json` parsing the same
-//! body into a `Value`, the in-process floor no webhook can go under.
+//! answer bytes out (`admission::review`), beside two in-process floors:
+//! `scan`, serde_json reading the body once without keeping anything
+//! (`IgnoredAny`: what any single-pass reader must at least do), and `parse`,
+//! the naive way, the body into a `serde_json::Value`.
 //!
 //! `cargo bench --bench pure`; a summary lands in `target/bench/pure.json`.
 
@@ -9,6 +11,7 @@ mod support;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use kueue_ray_webhook::admission;
 use kueue_ray_webhook::policy::Policy;
+use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 use std::hint::black_box;
 use std::path::Path;
@@ -23,6 +26,9 @@ fn bench(c: &mut Criterion, bodies: &[Body], policy: &Policy) {
         group.throughput(Throughput::Bytes(body.bytes.len() as u64));
         group.bench_with_input(BenchmarkId::new("review", body.name), body, |b, body| {
             b.iter(|| admission::review(body.webhook, black_box(&body.bytes), policy))
+        });
+        group.bench_with_input(BenchmarkId::new("scan", body.name), body, |b, body| {
+            b.iter(|| serde_json::from_slice::<IgnoredAny>(black_box(&body.bytes)))
         });
         group.bench_with_input(BenchmarkId::new("parse", body.name), body, |b, body| {
             b.iter(|| serde_json::from_slice::<Value>(black_box(&body.bytes)))
@@ -47,25 +53,26 @@ fn median_ns(criterion_dir: &Path, function: &str, body: &str) -> Option<f64> {
 fn summarise(criterion_dir: &Path, bodies: &[Body]) -> std::io::Result<()> {
     println!("\npure path (median of Criterion's samples)");
     println!(
-        "{:<24} {:>9} {:>12} {:>12} {:>7} {:>13}",
-        "body", "bytes", "review µs", "parse µs", "ratio", "review ns/KiB"
+        "{:<24} {:>9} {:>10} {:>10} {:>10} {:>12} {:>14}",
+        "body", "bytes", "review µs", "scan µs", "parse µs", "review/scan", "review ns/KiB"
     );
     let mut rows = Vec::new();
     for body in bodies {
-        let (Some(review), Some(parse)) = (
-            median_ns(criterion_dir, "review", body.name),
-            median_ns(criterion_dir, "parse", body.name),
-        ) else {
+        let median = |function| median_ns(criterion_dir, function, body.name);
+        let (Some(review), Some(scan), Some(parse)) =
+            (median("review"), median("scan"), median("parse"))
+        else {
             continue; // filtered out on the command line
         };
         let kib = body.bytes.len() as f64 / 1024.0;
         println!(
-            "{:<24} {:>9} {:>12.2} {:>12.2} {:>7.2} {:>13.0}",
+            "{:<24} {:>9} {:>10.2} {:>10.2} {:>10.2} {:>12.2} {:>14.0}",
             body.name,
             body.bytes.len(),
             review / 1e3,
+            scan / 1e3,
             parse / 1e3,
-            review / parse,
+            review / scan,
             review / kib
         );
         rows.push(json!({
@@ -73,14 +80,16 @@ fn summarise(criterion_dir: &Path, bodies: &[Body]) -> std::io::Result<()> {
             "bytes": body.bytes.len(),
             "webhook": body.webhook.as_str(),
             "review_median_ns": review,
-            "parse_median_ns": parse,
+            "scan_median_ns": scan,
+            "parse_value_median_ns": parse,
             "review_ns_per_kib": review / kib,
         }));
     }
     let out = bodies::output_dir();
     std::fs::create_dir_all(&out)?;
     let path = out.join("pure.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&json!({ "pure": rows }))?)?;
+    let report = json!({ "machine": bodies::machine(), "pure": rows });
+    std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
     println!("written to {}", path.display());
     Ok(())
 }

@@ -209,3 +209,17 @@ pub fn output_dir() -> PathBuf {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     tmp.parent().unwrap_or(tmp).join("bench")
 }
+
+/// Cores, CPU model and load average, to put beside the numbers (a busy
+/// shared machine moves absolute times; the ratios hold better).
+pub fn machine() -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo.lines().find_map(|line| {
+        let (_, model) = line.strip_prefix("model name")?.split_once(':')?;
+        Some(model.trim().to_owned())
+    });
+    let cpus = std::thread::available_parallelism().map(usize::from).ok();
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = loadavg.split_whitespace().take(3).collect();
+    json!({ "cpus": cpus, "cpu_model": model, "loadavg_1_5_15": load.join(" ") })
+}

@@ -118,6 +118,9 @@ pub struct Startup {
 
 #[derive(Clone, Debug)]
 pub struct Report {
+    /// The machine, with its load average before and after the runs.
+    pub machine_before: Value,
+    pub machine_after: Value,
     pub webhook: Startup,
     pub floor: Startup,
     pub cells: Vec<Cell>,
@@ -125,6 +128,7 @@ pub struct Report {
 
 /// Runs the benchmark. `binary` is `kueue-ray-webhook`; `work` a scratch folder.
 pub async fn run(config: &Config, binary: &Path, work: &Path) -> Result<Report, String> {
+    let machine_before = bodies::machine();
     let mut bodies = bodies::all()?;
     if !config.bodies.is_empty() {
         bodies.retain(|body| config.bodies.iter().any(|name| name == body.name));
@@ -173,6 +177,8 @@ pub async fn run(config: &Config, binary: &Path, work: &Path) -> Result<Report, 
         }
     }
     Ok(Report {
+        machine_before,
+        machine_after: bodies::machine(),
         webhook: webhook_startup,
         floor: floor_startup,
         cells,
@@ -258,6 +264,14 @@ impl Report {
     /// The table printed to stdout (and pasted into the README).
     pub fn table(&self) -> String {
         let mut out = String::new();
+        let (before, after) = (&self.machine_before, &self.machine_after);
+        out += &format!(
+            "machine: {} CPUs, {}; load average {} before, {} after\n",
+            before["cpus"],
+            before["cpu_model"].as_str().unwrap_or("unknown CPU"),
+            before["loadavg_1_5_15"].as_str().unwrap_or("?"),
+            after["loadavg_1_5_15"].as_str().unwrap_or("?"),
+        );
         let w = &self.webhook;
         out += &format!(
             "webhook: ready in {:.1} ms (median of {}, by {}), idle RSS {:.1} MiB\nfloor:   ready in {:.1} ms (by {}), idle RSS {:.1} MiB\n\n",
@@ -270,7 +284,7 @@ impl Report {
             procstat::mib(self.floor.idle_rss),
         );
         out += &format!(
-            "| {:<14} | {:<21} | {:>6} | {:>8} | {:>8} | {:>5} | {:>7} | {:>7} | {:>5} | {:>7} | {:>7} | {:>5} | {:>7} | {:>7} | {:>6} | {:>6} | {:>4} |\n",
+            "| {:<14} | {:<21} | {:>6} | {:>8} | {:>8} | {:>5} | {:>7} | {:>7} | {:>5} | {:>7} | {:>7} | {:>5} | {:>7} | {:>7} | {:>6} | {:>6} | {:>5} |\n",
             "shape",
             "body",
             "KB",
@@ -287,13 +301,13 @@ impl Report {
             "p99.9 F",
             "cpu W",
             "cpu F",
-            "RSS"
+            "RSS W"
         );
         out += &format!("|{}|\n", ["---"; 17].map(|d| format!("{d:->3}")).join("|"));
         for c in &self.cells {
             let (wr, fr) = (&c.webhook.result, &c.floor.result);
             out += &format!(
-                "| {:<14} | {:<21} | {:>6.1} | {:>8.0} | {:>8.0} | {:>5.2} | {:>7.0} | {:>7.0} | {:>5.2} | {:>7.0} | {:>7.0} | {:>5.2} | {:>7.0} | {:>7.0} | {:>6.2} | {:>6.2} | {:>4.0} |\n",
+                "| {:<14} | {:<21} | {:>6.1} | {:>8.0} | {:>8.0} | {:>5.2} | {:>7.0} | {:>7.0} | {:>5.2} | {:>7.0} | {:>7.0} | {:>5.2} | {:>7.0} | {:>7.0} | {:>6.1} | {:>6.1} | {:>5.1} |\n",
                 c.shape.name(),
                 c.body,
                 c.body_bytes as f64 / 1000.0,
@@ -308,13 +322,13 @@ impl Report {
                 c.latency_ratio(0.99),
                 wr.quantile_us(0.999),
                 fr.quantile_us(0.999),
-                c.webhook.cpu_ms_per_1k() / 1e3,
-                c.floor.cpu_ms_per_1k() / 1e3,
+                c.webhook.cpu_ms_per_1k(),
+                c.floor.cpu_ms_per_1k(),
                 c.webhook.peak_rss.map(procstat::mib).unwrap_or(f64::NAN),
             );
         }
         out += "\nW = webhook, F = floor server; latency in µs (client-side, HDR histogram); \
-                cpu = server CPU seconds per 1,000 requests; RSS = webhook peak MiB during the run.\n";
+                cpu = server CPU ms per 1,000 requests (µs per request); RSS W = webhook peak MiB during the run.\n";
         out
     }
 
@@ -328,7 +342,8 @@ impl Report {
             })
         };
         json!({
-            "machine": machine(),
+            "machine": self.machine_before,
+            "loadavg_after": self.machine_after["loadavg_1_5_15"],
             "config": {
                 "seconds_per_server_per_cell": config.duration.as_secs_f64(),
                 "rounds": config.rounds,
@@ -351,16 +366,4 @@ impl Report {
             })).collect::<Vec<_>>(),
         })
     }
-}
-
-/// Cores and CPU model, to put beside the numbers.
-pub fn machine() -> Value {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo.lines().find_map(|line| {
-        line.strip_prefix("model name")?
-            .split_once(':')
-            .map(|(_, m)| m.trim().to_owned())
-    });
-    let cores = std::thread::available_parallelism().map(usize::from).ok();
-    json!({ "cpus": cores, "cpu_model": model })
 }
