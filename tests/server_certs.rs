@@ -425,3 +425,73 @@ async fn client_ca_requires_and_checks_client_certificates_and_reloads() {
             .is_err()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_certs_command_writes_a_pair_the_server_serves_for_localhost_and_127_0_0_1() {
+    install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("certs");
+    let status = Command::new(BIN)
+        .args(["certs", "--out"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(out.join("tls.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "the key is readable by its owner only");
+    let ca = std::fs::read_to_string(out.join("ca.crt")).unwrap();
+
+    let server = Server::start(&out.join("tls.crt"), &out.join("tls.key"), &[]);
+    for name in ["localhost", "127.0.0.1"] {
+        let stream = connect_as(server.addr, http11_config(&ca), name).await;
+        assert!(stream.is_ok(), "{name}: {stream:?}");
+    }
+    // The in-cluster Service names are in the certificate too.
+    let pem = std::fs::read(out.join("tls.crt")).unwrap();
+    let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+    let cert = pem.parse_x509().unwrap();
+    let names = format!(
+        "{:?}",
+        cert.subject_alternative_name().unwrap().unwrap().value
+    );
+    for name in [
+        "kueue-ray-webhook.kueue-ray-webhook.svc",
+        "kueue-ray-webhook.kueue-ray-webhook.svc.cluster.local",
+    ] {
+        assert!(names.contains(name), "{name} missing: {names}");
+    }
+
+    // --dns/--ip replace the defaults.
+    let other = dir.path().join("other");
+    let status = Command::new(BIN)
+        .args([
+            "certs",
+            "--dns",
+            "webhook.example",
+            "--dns",
+            "localhost",
+            "--ip",
+            "127.0.0.2",
+        ])
+        .arg("--out")
+        .arg(&other)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let server = Server::start(&other.join("tls.crt"), &other.join("tls.key"), &[]);
+    let ca = std::fs::read_to_string(other.join("ca.crt")).unwrap();
+    assert!(
+        connect_as(server.addr, http11_config(&ca), "webhook.example")
+            .await
+            .is_ok()
+    );
+    assert!(
+        connect_as(server.addr, http11_config(&ca), "127.0.0.1")
+            .await
+            .is_err()
+    );
+}

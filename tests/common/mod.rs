@@ -455,9 +455,19 @@ pub async fn connect(
     addr: SocketAddr,
     config: Arc<rustls::ClientConfig>,
 ) -> std::io::Result<TlsStream<TcpStream>> {
+    connect_as(addr, config, "localhost").await
+}
+
+/// A TLS connection to `addr` that checks the certificate for `name` (a DNS
+/// name or an IP address).
+pub async fn connect_as(
+    addr: SocketAddr,
+    config: Arc<rustls::ClientConfig>,
+    name: &str,
+) -> std::io::Result<TlsStream<TcpStream>> {
     let tcp = TcpStream::connect(addr).await?;
     tcp.set_nodelay(true)?;
-    let name = ServerName::try_from("localhost").unwrap();
+    let name = ServerName::try_from(name.to_owned()).unwrap();
     TlsConnector::from(config).connect(name, tcp).await
 }
 
