@@ -128,10 +128,14 @@ async fn sigterm_turns_unready_drains_in_flight_requests_closes_idle_connections
 fn a_second_signal_exits_at_once() {
     install_crypto_provider();
     let certs = CertDir::new();
-    // A delay far longer than the test's patience: only the second signal ends it.
-    let mut server = Server::start(&certs.cert(), &certs.key(), &["--shutdown-delay", "10m"]);
+    // A delay far longer than the test's patience: only the second signal
+    // ends it. Given through the flag's environment twin.
+    let mut command = Server::command(&certs.cert(), &certs.key());
+    command.env("KUEUE_RAY_WEBHOOK_SHUTDOWN_DELAY", "10m");
+    let mut server = Server::spawn(command);
     server.signal("TERM");
-    server.wait_for_log("still serving during the shutdown delay");
+    let line = server.wait_for_log("still serving during the shutdown delay");
+    assert_eq!(line["delay"], "10m", "{line}");
     server.signal("INT");
     let status = server.wait_exit();
     assert_eq!(status.code(), Some(1));
