@@ -123,7 +123,13 @@ impl HttpBuilders {
             .header_read_timeout(settings.header_read_timeout)
             .keep_alive(true);
         let mut http2 = auto::Builder::new(TokioExecutor::new()).http2_only();
-        http2.http2().timer(TokioTimer::new());
+        // Pings find HTTP/2 peers that vanished without closing (HTTP/1.1
+        // idle connections end with the header read timeout instead).
+        http2
+            .http2()
+            .timer(TokioTimer::new())
+            .keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_timeout(Duration::from_secs(10));
         Self { http1, http2 }
     }
 }
