@@ -234,6 +234,8 @@ pub struct Reloader {
     /// What was last seen on disk (bytes, or the read error), valid or not:
     /// a broken pair is reported once, not on every poll.
     last_seen: Option<Result<Snapshot, String>>,
+    /// Why `last_seen` could not be loaded, until it is reported.
+    unreported_error: Option<String>,
     publish: Option<watch::Sender<Arc<ServerConfig>>>,
 }
 
@@ -244,6 +246,7 @@ impl Reloader {
             interval,
             metrics,
             last_seen: None,
+            unreported_error: None,
             publish: None,
         }
     }
@@ -272,12 +275,21 @@ impl Reloader {
     }
 
     /// Reads the files; returns a newly loaded pair when they changed and are valid.
+    ///
+    /// While a good pair is served, a broken one is reported only when it is
+    /// still there one poll later: a rotation caught between the certificate
+    /// and the key (in-place rewrite, or a read across a `..data` swap) is
+    /// not an error worth waking anyone for.
     fn poll_once(&mut self) -> Option<LoadedTls> {
         let seen = read_snapshot(&self.files).map_err(|error| error.to_string());
         if self.last_seen.as_ref() == Some(&seen) {
+            if let Some(error) = self.unreported_error.take() {
+                self.report_error(&error);
+            }
             return None;
         }
         self.last_seen = Some(seen.clone());
+        self.unreported_error = None;
         let result = match seen {
             Ok(snapshot) => build(&self.files, &snapshot).map_err(|error| error.to_string()),
             Err(error) => Err(error),
@@ -294,17 +306,25 @@ impl Reloader {
                 self.metrics.certificate_loaded(loaded.not_after);
                 Some(loaded)
             }
+            Err(error) if self.publish.is_some() => {
+                self.unreported_error = Some(error);
+                None
+            }
             Err(error) => {
-                let keeping = if self.publish.is_some() {
-                    "keeping the last good certificate"
-                } else {
-                    "waiting for a valid certificate"
-                };
-                tracing::error!(%error, "cannot load serving certificate; {keeping}");
-                self.metrics.certificate_load_failed();
+                self.report_error(&error);
                 None
             }
         }
+    }
+
+    fn report_error(&self, error: &str) {
+        let keeping = if self.publish.is_some() {
+            "keeping the last good certificate"
+        } else {
+            "waiting for a valid certificate"
+        };
+        tracing::error!(%error, "cannot load serving certificate; {keeping}");
+        self.metrics.certificate_load_failed();
     }
 }
 
@@ -357,26 +377,54 @@ mod tests {
         );
     }
 
+    fn errors(reloader: &Reloader) -> f64 {
+        let text = reloader.metrics.encode();
+        text.lines()
+            .find_map(|line| {
+                line.strip_prefix("kueue_ray_webhook_certificate_reloads_total{result=\"error\"} ")
+            })
+            .map_or(0.0, |value| value.parse().unwrap())
+    }
+
     #[test]
-    fn reports_a_broken_pair_once_then_loads_the_fixed_one() {
+    fn a_broken_pair_is_reported_once_when_it_persists_and_a_torn_rotation_not_at_all() {
         let dir = tempfile::tempdir().unwrap();
         let files = write_pair(dir.path());
         let metrics = Arc::new(Metrics::new());
         let mut reloader = Reloader::new(files.clone(), Duration::from_millis(10), metrics);
-        assert!(reloader.poll_once().is_some());
+        let loaded = reloader.poll_once().unwrap();
+        reloader.publish = Some(watch::channel(loaded.config).0);
         assert!(
             reloader.poll_once().is_none(),
             "unchanged files are not reloaded"
         );
+
         std::fs::write(&files.cert, "-----BEGIN CERTIFICATE-----\nnot base64\n").unwrap();
         assert!(reloader.poll_once().is_none());
+        assert_eq!(errors(&reloader), 0.0, "not reported before it persists");
         assert!(reloader.poll_once().is_none());
-        let text = reloader.metrics.encode();
-        assert!(
-            text.contains("kueue_ray_webhook_certificate_reloads_total{result=\"error\"} 1"),
-            "{text}"
-        );
-        write_pair(dir.path());
+        assert!(reloader.poll_once().is_none());
+        assert_eq!(errors(&reloader), 1.0, "reported once");
+
+        // A rotation read between the certificate and the key: not reported.
+        let next = crate::certs::generate(&["localhost".into()], &[], 2).unwrap();
+        std::fs::write(&files.cert, &next.cert_pem).unwrap();
+        assert!(reloader.poll_once().is_none());
+        std::fs::write(&files.key, &next.key_pem).unwrap();
         assert!(reloader.poll_once().is_some());
+        assert_eq!(errors(&reloader), 1.0);
+    }
+
+    #[test]
+    fn without_a_served_pair_a_broken_one_is_reported_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = write_pair(dir.path());
+        std::fs::write(&files.key, "").unwrap();
+        let mut reloader =
+            Reloader::new(files, Duration::from_millis(10), Arc::new(Metrics::new()));
+        assert!(reloader.poll_once().is_none());
+        assert_eq!(errors(&reloader), 1.0);
+        assert!(reloader.poll_once().is_none());
+        assert_eq!(errors(&reloader), 1.0);
     }
 }
