@@ -30,7 +30,14 @@ async fn sigterm_turns_unready_drains_in_flight_requests_closes_idle_connections
     let mut server = Server::start(
         &certs.cert(),
         &certs.key(),
-        &["--shutdown-delay", "3s", "--shutdown-timeout", "20s"],
+        &[
+            "--shutdown-delay",
+            "3s",
+            "--shutdown-timeout",
+            "20s",
+            "--request-timeout",
+            "1m",
+        ],
     );
     let ca = certs.ca.cert_pem.clone();
 
