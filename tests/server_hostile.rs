@@ -359,3 +359,46 @@ async fn a_client_that_handshakes_and_never_sends_a_request_is_dropped() {
         false,
     );
 }
+
+/// curl sends `Expect: 100-continue` for bodies over 1 MiB on HTTP/1.1, as
+/// some apiserver proxies do: the server must answer the 100 and decide.
+#[test]
+fn a_5_mib_review_from_curl_with_expect_100_continue_is_decided() {
+    let (certs, server) = server(&[]);
+    let ca = certs.path().join("ca.crt");
+    std::fs::write(&ca, &certs.ca.cert_pem).unwrap();
+    let mut object = raycluster("big", Some("user-queue"));
+    object["metadata"]["annotations"] = json!({ "filler": "y".repeat(5 * 1024 * 1024) });
+    let body = certs.path().join("big-review.json");
+    std::fs::write(
+        &body,
+        serde_json::to_vec(&review("curl-5mib", "CREATE", Some(object), None)).unwrap(),
+    )
+    .unwrap();
+    let url = format!(
+        "https://localhost:{}/mutate?timeout=10s",
+        server.addr.port()
+    );
+    for expect in ["Expect: 100-continue", "Expect:"] {
+        let (code, answer, status) = curl(&[
+            "--http1.1",
+            "--cacert",
+            ca.to_str().unwrap(),
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            expect,
+            "--data-binary",
+            &format!("@{}", body.display()),
+            &url,
+        ]);
+        assert!(status.success(), "{expect}: {answer}");
+        assert_eq!(code, "200", "{expect}: {answer}");
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answer["response"]["uid"], "curl-5mib");
+        assert_eq!(
+            answer["response"]["patchType"], "JSONPatch",
+            "{expect}: the cluster is suspended"
+        );
+    }
+}
