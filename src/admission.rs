@@ -4,12 +4,11 @@
 //! offline `review`/`check` commands: request bytes in, answer bytes out.
 
 use crate::policy::json::{Field, json_object};
-use crate::policy::{self, Decision, Operation, Policy, RayKind, Request, RequestError};
+use crate::policy::{self, Decision, ObjectDoc, Operation, Policy, RayKind, Request, RequestError};
 use base64::Engine as _;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusCause, StatusDetails};
 use kube::core::GroupVersionKind;
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 /// Which webhook a request was sent to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -81,13 +80,13 @@ struct ReviewIn<'a> {
     #[serde(default, borrow)]
     kind: Option<std::borrow::Cow<'a, str>>,
     /// `Field`, not `Option`: serde would read a JSON array as a struct.
-    #[serde(default, borrow)]
-    request: Field<RequestIn<'a>>,
+    #[serde(default)]
+    request: Field<RequestIn>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RequestIn<'a> {
+struct RequestIn {
     uid: String,
     kind: GroupVersionKind,
     #[serde(default)]
@@ -97,10 +96,11 @@ struct RequestIn<'a> {
     #[serde(default)]
     namespace: Option<String>,
     operation: Operation,
-    #[serde(default, borrow)]
-    object: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    old_object: Option<&'a RawValue>,
+    /// Read here, in the one pass over the body, as far as the rules need it.
+    #[serde(default)]
+    object: Field<ObjectDoc>,
+    #[serde(default)]
+    old_object: Field<ObjectDoc>,
     #[serde(default)]
     dry_run: Option<bool>,
 }
@@ -120,7 +120,7 @@ struct UidOnly {
     uid: Field<String>,
 }
 
-json_object!(ReviewIn<'_>, RequestIn<'_>, EnvelopeOnly, UidOnly);
+json_object!(ReviewIn<'_>, RequestIn, EnvelopeOnly, UidOnly);
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -169,7 +169,7 @@ pub fn review(webhook: Webhook, body: &[u8], policy: &Policy) -> Answer {
             ));
         }
     };
-    decide(webhook, &req, policy)
+    decide(webhook, req, policy)
 }
 
 /// `apiVersion` and `kind`, when given, must be those of a v1 AdmissionReview.
@@ -186,7 +186,7 @@ fn check_envelope(api_version: Option<&str>, kind: Option<&str>) -> Result<(), S
     Ok(())
 }
 
-fn decide(webhook: Webhook, req: &RequestIn, policy: &Policy) -> Answer {
+fn decide(webhook: Webhook, mut req: RequestIn, policy: &Policy) -> Answer {
     let ray_kind = RayKind::from_group_kind(&req.kind.group, &req.kind.kind);
     let mut outcome = Outcome {
         uid: Some(req.uid.clone()),
@@ -201,12 +201,13 @@ fn decide(webhook: Webhook, req: &RequestIn, policy: &Policy) -> Answer {
         operation: req.operation.clone(),
         kind: ray_kind,
         sub_resource: req.sub_resource.as_deref(),
-        object: req.object.map(RawValue::get),
-        old_object: req.old_object.map(RawValue::get),
+        // The policy takes the objects; the envelope stays for the answer.
+        object: std::mem::take(&mut req.object),
+        old_object: std::mem::take(&mut req.old_object),
     };
     let decided = match webhook {
-        Webhook::Mutate => policy::mutate(&request, policy),
-        Webhook::Validate => policy::validate(&request, policy),
+        Webhook::Mutate => policy::mutate(request, policy),
+        Webhook::Validate => policy::validate(request, policy),
     };
     let decision = match decided {
         Ok(decision) => decision,
@@ -222,7 +223,7 @@ fn decide(webhook: Webhook, req: &RequestIn, policy: &Policy) -> Answer {
         .map(|v| v.rule.as_str())
         .collect();
     outcome.changes = decision.changes.iter().map(|c| c.as_str()).collect();
-    let status = (!decision.allowed()).then(|| invalid_status(req, ray_kind, &decision));
+    let status = (!decision.allowed()).then(|| invalid_status(&req, ray_kind, &decision));
     // A validating webhook never patches (the API server would reject it).
     let patch = match webhook {
         Webhook::Mutate if !decision.patch.0.is_empty() => {

@@ -12,9 +12,10 @@ pub mod ray;
 pub mod validate;
 
 pub use errors::{ErrorKind, FieldError, RequestError, Rule};
+pub use json::Field;
 pub use kube::core::admission::Operation;
 pub use mutate::Change;
-pub use ray::{QUEUE_NAME_KEY, RayKind, RayObject};
+pub use ray::{ObjectDoc, QUEUE_NAME_KEY, RayKind, RayObject};
 
 /// Which object Kueue admits for a RayService.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -58,17 +59,17 @@ pub fn check_queue_name(name: &str) -> Result<(), String> {
 }
 
 /// One admission request, as far as the policy reads it.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Request<'a> {
     pub operation: Operation,
     /// `None` for kinds this webhook does not handle: they are allowed unchanged.
     pub kind: Option<RayKind>,
     /// `status`, `scale`, …: requests for subresources are allowed unchanged.
     pub sub_resource: Option<&'a str>,
-    /// The raw JSON of `request.object`.
-    pub object: Option<&'a str>,
-    /// The raw JSON of `request.oldObject`.
-    pub old_object: Option<&'a str>,
+    /// `request.object`, read in the same pass as the envelope.
+    pub object: Field<ObjectDoc>,
+    /// `request.oldObject`.
+    pub old_object: Field<ObjectDoc>,
 }
 
 impl Request<'_> {
@@ -109,21 +110,25 @@ impl Decision {
     }
 }
 
-fn object<'a>(req: &Request<'a>, operation: &'static str) -> Result<&'a str, RequestError> {
-    req.object.ok_or(RequestError::MissingObject { operation })
+fn object(
+    kind: RayKind,
+    wire: Field<ObjectDoc>,
+    operation: &'static str,
+) -> Result<RayObject, RequestError> {
+    RayObject::from_wire(kind, wire, "object")?.ok_or(RequestError::MissingObject { operation })
 }
 
 /// The mutating webhook: on CREATE, default the queue label and suspend the
 /// workload, then validate the result (so a cluster registered with only the
 /// mutating webhook still gets the whole policy). Other operations pass.
-pub fn mutate(req: &Request, policy: &Policy) -> Result<Decision, RequestError> {
+pub fn mutate(req: Request, policy: &Policy) -> Result<Decision, RequestError> {
     let Some(kind) = req.kind else {
         return Ok(Decision::default());
     };
     if req.out_of_scope() || req.operation != Operation::Create {
         return Ok(Decision::default());
     }
-    let mut obj = RayObject::parse(kind, object(req, "CREATE")?, "object")?;
+    let mut obj = object(kind, req.object, "CREATE")?;
     let mut mutation = mutate::Mutation::default();
     mutate::queue_label(&mut obj, policy, &mut mutation);
     mutate::suspend(&mut obj, policy, &mut mutation);
@@ -139,7 +144,7 @@ pub fn mutate(req: &Request, policy: &Policy) -> Result<Decision, RequestError> 
 
 /// The validating webhook: CREATE and UPDATE of managed objects must follow
 /// the rules; deletes, connects, subresources and objects being deleted pass.
-pub fn validate(req: &Request, policy: &Policy) -> Result<Decision, RequestError> {
+pub fn validate(req: Request, policy: &Policy) -> Result<Decision, RequestError> {
     let Some(kind) = req.kind else {
         return Ok(Decision::default());
     };
@@ -149,13 +154,13 @@ pub fn validate(req: &Request, policy: &Policy) -> Result<Decision, RequestError
         Operation::Update => "UPDATE",
         Operation::Delete | Operation::Connect => return Ok(Decision::default()),
     };
-    let obj = RayObject::parse(kind, object(req, operation)?, "object")?;
+    let obj = object(kind, req.object, operation)?;
     let old = match req.operation {
         // Finalizers must always be removable.
         Operation::Update if obj.deleting => return Ok(Decision::default()),
         Operation::Update => {
-            let old = req.old_object.ok_or(RequestError::MissingOldObject)?;
-            Some(RayObject::parse(kind, old, "oldObject")?)
+            let old = RayObject::from_wire(kind, req.old_object, "oldObject")?;
+            Some(old.ok_or(RequestError::MissingOldObject)?)
         }
         _ => None,
     };

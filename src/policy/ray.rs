@@ -57,9 +57,12 @@ pub enum Owner {
 
 // The JSON documents, as far as the rules read them.
 
+/// A review's `object` or `oldObject` as read from the wire, in the same pass
+/// as the envelope, before its kind is looked at. Everything the rules do not
+/// read is skipped while parsing; nothing of it is kept.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct ObjectDoc {
+pub struct ObjectDoc {
     metadata: Field<MetaDoc>,
     spec: Field<SpecDoc>,
 }
@@ -205,17 +208,33 @@ fn non_empty(field: Field<String>) -> Option<String> {
 impl RayObject {
     /// Reads `json` (the raw `object` of a review) as a `kind` object.
     pub fn parse(kind: RayKind, json: &str, field: &'static str) -> Result<Self, RequestError> {
-        let unreadable = |reason: String| RequestError::UnreadableObject {
+        let wire: Field<ObjectDoc> =
+            serde_json::from_str(json).map_err(|e| RequestError::UnreadableObject {
+                field,
+                kind: kind.as_str(),
+                reason: e.to_string(),
+            })?;
+        Self::from_wire(kind, wire, field)?.ok_or(RequestError::UnreadableObject {
             field,
             kind: kind.as_str(),
-            reason,
-        };
-        let doc: Field<ObjectDoc> =
-            serde_json::from_str(json).map_err(|e| unreadable(e.to_string()))?;
-        match doc {
-            Field::Value(doc) => Ok(Self::from_doc(kind, doc)),
-            Field::Absent => Err(unreadable("it is null".into())),
-            Field::Wrong(found) => Err(unreadable(format!("it is a JSON {}", found.as_str()))),
+            reason: "it is null".into(),
+        })
+    }
+
+    /// The object as `kind`, from what was read off the wire; `None` when absent.
+    pub fn from_wire(
+        kind: RayKind,
+        wire: Field<ObjectDoc>,
+        field: &'static str,
+    ) -> Result<Option<Self>, RequestError> {
+        match wire {
+            Field::Value(doc) => Ok(Some(Self::from_doc(kind, doc))),
+            Field::Absent => Ok(None),
+            Field::Wrong(found) => Err(RequestError::UnreadableObject {
+                field,
+                kind: kind.as_str(),
+                reason: format!("it is a JSON {}", found.as_str()),
+            }),
         }
     }
 

@@ -6,6 +6,11 @@ use serde_json::{Value, json};
 const RC: Option<RayKind> = Some(RayKind::RayCluster);
 const RS: Option<RayKind> = Some(RayKind::RayService);
 
+/// Reads an object as the admission layer does.
+fn wire(json: &str) -> Field<ObjectDoc> {
+    serde_json::from_str(json).unwrap()
+}
+
 fn request<'a>(
     op: Operation,
     kind: Option<RayKind>,
@@ -16,14 +21,14 @@ fn request<'a>(
         operation: op,
         kind,
         sub_resource: None,
-        object: Some(obj),
-        old_object: old,
+        object: wire(obj),
+        old_object: old.map_or(Field::Absent, wire),
     }
 }
 
 fn mutate_with(policy: &Policy, kind: Option<RayKind>, obj: &Value) -> Decision {
     let text = obj.to_string();
-    mutate(&request(Operation::Create, kind, &text, None), policy).unwrap()
+    mutate(request(Operation::Create, kind, &text, None), policy).unwrap()
 }
 
 fn validate_with(
@@ -35,7 +40,7 @@ fn validate_with(
 ) -> Decision {
     let text = obj.to_string();
     let old = old.map(Value::to_string);
-    validate(&request(op, kind, &text, old.as_deref()), policy).unwrap()
+    validate(request(op, kind, &text, old.as_deref()), policy).unwrap()
 }
 
 fn patch_json(d: &Decision) -> Value {
@@ -320,15 +325,15 @@ fn mutating_webhook_passes_everything_but_create() {
     let obj = labelled("q");
     let text = obj.to_string();
     for op in [Operation::Update, Operation::Delete, Operation::Connect] {
-        let d = mutate(&request(op, RC, &text, None), &Policy::default()).unwrap();
+        let d = mutate(request(op, RC, &text, None), &Policy::default()).unwrap();
         assert!(d.allowed() && d.patch.0.is_empty());
     }
     let mut req = request(Operation::Create, RC, &text, None);
     req.sub_resource = Some("status");
-    assert!(mutate(&req, &Policy::default()).unwrap().patch.0.is_empty());
+    assert!(mutate(req, &Policy::default()).unwrap().patch.0.is_empty());
     // Other kinds, however odd their object.
     let req = request(Operation::Create, None, "[1,2]", None);
-    assert!(mutate(&req, &Policy::default()).unwrap().allowed());
+    assert!(mutate(req, &Policy::default()).unwrap().allowed());
 }
 
 // --- Validation -----------------------------------------------------------
@@ -500,17 +505,17 @@ fn deletes_connects_subresources_and_terminating_objects_pass() {
     let text = bad.to_string();
     for op in [Operation::Delete, Operation::Connect] {
         assert!(
-            validate(&request(op, RC, &text, Some(&text)), &Policy::default())
+            validate(request(op, RC, &text, Some(&text)), &Policy::default())
                 .unwrap()
                 .allowed()
         );
     }
     // Finalizers must always be removable, even without oldObject.
     let req = request(Operation::Update, RC, &text, None);
-    assert!(validate(&req, &Policy::default()).unwrap().allowed());
+    assert!(validate(req, &Policy::default()).unwrap().allowed());
     let mut req = request(Operation::Create, RC, &text, None);
     req.sub_resource = Some("status");
-    assert!(validate(&req, &Policy::default()).unwrap().allowed());
+    assert!(validate(req, &Policy::default()).unwrap().allowed());
 }
 
 #[test]
@@ -519,11 +524,11 @@ fn undecidable_requests_are_errors() {
         operation: Operation::Create,
         kind: RC,
         sub_resource: None,
-        object: None,
-        old_object: None,
+        object: Field::Absent,
+        old_object: Field::Absent,
     };
     assert_eq!(
-        mutate(&req, &Policy::default()).unwrap_err(),
+        mutate(req, &Policy::default()).unwrap_err(),
         RequestError::MissingObject {
             operation: "CREATE"
         }
@@ -531,12 +536,12 @@ fn undecidable_requests_are_errors() {
     let text = labelled("q").to_string();
     let req = request(Operation::Update, RC, &text, None);
     assert_eq!(
-        validate(&req, &Policy::default()).unwrap_err(),
+        validate(req, &Policy::default()).unwrap_err(),
         RequestError::MissingOldObject
     );
     let req = request(Operation::Update, RC, &text, Some("[]"));
     assert!(matches!(
-        validate(&req, &Policy::default()).unwrap_err(),
+        validate(req, &Policy::default()).unwrap_err(),
         RequestError::UnreadableObject {
             field: "oldObject",
             ..
