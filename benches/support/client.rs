@@ -30,8 +30,14 @@ use tokio_rustls::client::TlsStream;
 /// How the client reaches the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shape {
-    /// HTTP/1.1 keep-alive (ALPN `http/1.1` only) on this many connections.
+    /// HTTP/1.1 keep-alive (ALPN `http/1.1` only) on this many connections,
+    /// each sending its next request as soon as the last is answered: the
+    /// server is saturated, throughput is the measure.
     Http1 { connections: usize },
+    /// The same connections, paced to a fixed total rate well below
+    /// saturation (a burst of creations from a pipeline): latency is the
+    /// measure, since neither server is the bottleneck.
+    Paced { connections: usize, per_second: u32 },
     /// HTTP/2, this many concurrent streams on one connection.
     Http2 { streams: usize },
     /// A new TCP connection and full TLS handshake for every request (no
@@ -41,9 +47,13 @@ pub enum Shape {
 
 impl Shape {
     /// The shapes `make bench` runs.
-    pub const ALL: [Shape; 5] = [
+    pub const ALL: [Shape; 6] = [
         Shape::Http1 { connections: 1 },
         Shape::Http1 { connections: 8 },
+        Shape::Paced {
+            connections: 8,
+            per_second: 2000,
+        },
         Shape::Http1 { connections: 64 },
         Shape::Http2 { streams: 8 },
         Shape::Handshake { clients: 8 },
@@ -52,6 +62,10 @@ impl Shape {
     pub fn name(self) -> String {
         match self {
             Shape::Http1 { connections } => format!("h1 x{connections}"),
+            Shape::Paced {
+                connections,
+                per_second,
+            } => format!("h1 x{connections} {per_second}/s"),
             Shape::Http2 { streams } => format!("h2 {streams} streams"),
             Shape::Handshake { clients } => format!("handshake x{clients}"),
         }
@@ -59,7 +73,7 @@ impl Shape {
 
     fn concurrency(self) -> usize {
         match self {
-            Shape::Http1 { connections } => connections,
+            Shape::Http1 { connections } | Shape::Paced { connections, .. } => connections,
             Shape::Http2 { streams } => streams,
             Shape::Handshake { clients } => clients,
         }
@@ -253,8 +267,14 @@ async fn answer(response: hyper::Response<hyper::body::Incoming>) -> Result<(u16
     Ok((status, bytes))
 }
 
-/// One HTTP/1.1 keep-alive connection, requests back to back.
-async fn http1_loop(target: Arc<Target>, tls: Arc<ClientConfig>) -> RunResult {
+/// One HTTP/1.1 keep-alive connection: requests back to back, or one per
+/// `pace.1` starting at `pace.0` (the latency is still measured from the
+/// actual send, so a late timer does not count against the server).
+async fn http1_loop(
+    target: Arc<Target>,
+    tls: Arc<ClientConfig>,
+    pace: Option<(Instant, Duration)>,
+) -> RunResult {
     let mut result = RunResult::empty();
     let io = match connect(target.addr, tls).await {
         Ok(io) => io,
@@ -272,7 +292,12 @@ async fn http1_loop(target: Arc<Target>, tls: Arc<ClientConfig>) -> RunResult {
     };
     let driver = tokio::spawn(connection);
     let mut expected_len = None;
+    let mut next_send = pace.map(|(first, _)| first);
     while target.next() {
+        if let (Some(at), Some((_, interval))) = (next_send.as_mut(), pace) {
+            tokio::time::sleep_until(tokio::time::Instant::from_std(*at)).await;
+            *at += interval;
+        }
         let outcome = async {
             let request = target.request(target.body.path().to_owned())?;
             let started = Instant::now();
@@ -391,7 +416,29 @@ pub async fn run(
     match shape {
         Shape::Http1 { connections } => {
             for _ in 0..connections {
-                tasks.push(tokio::spawn(http1_loop(target.clone(), tls.http1.clone())));
+                tasks.push(tokio::spawn(http1_loop(
+                    target.clone(),
+                    tls.http1.clone(),
+                    None,
+                )));
+            }
+        }
+        Shape::Paced {
+            connections,
+            per_second,
+        } => {
+            // Each connection sends every `interval`; starts are staggered.
+            let interval =
+                Duration::from_secs_f64(connections as f64 / f64::from(per_second.max(1)));
+            let stagger = interval / u32::try_from(connections.max(1)).unwrap_or(u32::MAX);
+            for i in 0..connections {
+                let first = started + stagger * u32::try_from(i).unwrap_or(u32::MAX);
+                let pace = Some((first, interval));
+                tasks.push(tokio::spawn(http1_loop(
+                    target.clone(),
+                    tls.http1.clone(),
+                    pace,
+                )));
             }
         }
         Shape::Http2 { streams } => {
