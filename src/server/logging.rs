@@ -1,7 +1,18 @@
 //! Log output: human text or one JSON object per line, filtered by
 //! `--log-level` or `RUST_LOG`.
+//!
+//! Lines go through one shared buffer that is written out every
+//! [`FLUSH_INTERVAL`] (and when full, and at exit): the info line of every
+//! admission request then costs a copy, not a `write(2)` on the request path.
 
+use std::io::{BufWriter, Stdout, Write};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Duration;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+
+/// Longest time a log line waits in the buffer.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -25,7 +36,7 @@ pub fn init(format: LogFormat, level: Option<&str>) -> Result<(), String> {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stdout);
+        .with_writer(BufferedStdout::shared());
     let installed = match format {
         LogFormat::Text => builder
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
@@ -37,4 +48,74 @@ pub fn init(format: LogFormat, level: Option<&str>) -> Result<(), String> {
             .try_init(),
     };
     installed.map_err(|error| format!("cannot install the logger: {error}"))
+}
+
+/// Writes out buffered log lines now; call before the process exits.
+pub fn flush() {
+    if let Some(stdout) = SHARED.get() {
+        let _ = stdout.lock().flush();
+    }
+}
+
+static SHARED: OnceLock<BufferedStdout> = OnceLock::new();
+
+/// Standard output behind a shared buffer, flushed by a background thread.
+#[derive(Clone, Debug)]
+struct BufferedStdout(Arc<Mutex<BufWriter<Stdout>>>);
+
+impl BufferedStdout {
+    /// The process-wide buffer; the first call starts the flushing thread.
+    fn shared() -> Self {
+        SHARED
+            .get_or_init(|| {
+                let stdout = Self(Arc::new(Mutex::new(BufWriter::with_capacity(
+                    64 * 1024,
+                    std::io::stdout(),
+                ))));
+                let flusher = stdout.clone();
+                let spawned =
+                    std::thread::Builder::new()
+                        .name("log-flush".into())
+                        .spawn(move || {
+                            loop {
+                                std::thread::sleep(FLUSH_INTERVAL);
+                                let _ = flusher.lock().flush();
+                            }
+                        });
+                if let Err(error) = spawned {
+                    eprintln!(
+                        "warning: no log flushing thread ({error}); logs are written at exit"
+                    );
+                }
+                stdout
+            })
+            .clone()
+    }
+
+    /// A poisoned lock only means a panic while writing a log line: go on.
+    fn lock(&self) -> MutexGuard<'_, BufWriter<Stdout>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<'a> MakeWriter<'a> for BufferedStdout {
+    type Writer = LogLine<'a>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        LogLine(self.lock())
+    }
+}
+
+/// One formatted event being copied into the buffer.
+struct LogLine<'a>(MutexGuard<'a, BufWriter<Stdout>>);
+
+impl Write for LogLine<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.write(bytes)
+    }
+
+    /// Flushing is the background thread's job (and [`flush`]'s at exit).
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

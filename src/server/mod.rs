@@ -121,6 +121,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     };
     let code = runtime.block_on(serve(args, policy));
     runtime.shutdown_timeout(Duration::from_secs(1));
+    logging::flush();
     code
 }
 
@@ -215,6 +216,7 @@ async fn serve(args: ServeArgs, policy: crate::policy::Policy) -> ExitCode {
     tokio::spawn(async move {
         let signal = signals.next().await;
         tracing::warn!(signal, "second signal: exiting now");
+        logging::flush();
         std::process::exit(1);
     });
     tokio::time::sleep(args.shutdown_delay).await;
