@@ -26,8 +26,9 @@ use tower::ServiceExt;
 pub struct ConnectionSettings {
     /// A client that has not finished the TLS handshake by then is dropped.
     pub tls_handshake_timeout: Duration,
-    /// HTTP/1.1: a client that has not sent complete request headers by then
-    /// is dropped. hyper also applies it to idle keep-alive connections.
+    /// A client that has not sent complete request headers by then is
+    /// dropped; so is a new connection (HTTP/1.1 or HTTP/2) without a first
+    /// request. hyper also applies it to idle HTTP/1.1 keep-alive connections.
     pub header_read_timeout: Duration,
     /// After shutdown is triggered: how long in-flight requests may take
     /// before the remaining connections are abandoned.
