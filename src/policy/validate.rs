@@ -44,11 +44,12 @@ fn queue_name(obj: &RayObject, errors: &mut Vec<FieldError>) {
 }
 
 fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Vec<FieldError>) {
-    let base = format!("{}.workerGroupSpecs", obj.kind.cluster_spec_path());
+    // Paths are built only for violations: this runs on every request.
+    let base = || format!("{}.workerGroupSpecs", obj.kind.cluster_spec_path());
     let groups = &obj.cluster.groups;
     if groups.len() > policy.max_worker_groups {
         errors.push(FieldError {
-            path: base.clone(),
+            path: base(),
             kind: ErrorKind::TooMany,
             value: Some(groups.len().to_string()),
             detail: format!("must have at most {} items", policy.max_worker_groups),
@@ -58,12 +59,12 @@ fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Vec<FieldError>)
     // PodSet names are the lower-cased group names: unique, not "head", DNS-1123 labels.
     let mut first_index: HashMap<String, usize> = HashMap::with_capacity(groups.len());
     for (i, group) in groups.iter().enumerate() {
-        let path = format!("{base}[{i}].groupName");
+        let path = || format!("{}[{i}].groupName", base());
         let name = match group {
             Group::Named(name) => name,
             Group::Unnamed => {
                 errors.push(FieldError {
-                    path,
+                    path: path(),
                     kind: ErrorKind::Required,
                     value: None,
                     detail: "every worker group needs a name: Kueue names its PodSet after it"
@@ -76,7 +77,7 @@ fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Vec<FieldError>)
         };
         let pod_set = name.to_lowercase();
         let invalid = |detail: String| FieldError {
-            path: path.clone(),
+            path: path(),
             kind: ErrorKind::Invalid,
             value: Some(quoted(name)),
             detail,
@@ -94,8 +95,9 @@ fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Vec<FieldError>)
             errors.push(FieldError {
                 kind: ErrorKind::Duplicate,
                 detail: format!(
-                    "same PodSet name {pod_set:?} as {base}[{first}].groupName after lower-casing; \
-                     group names must be unique"
+                    "same PodSet name {pod_set:?} as {}[{first}].groupName after lower-casing; \
+                     group names must be unique",
+                    base()
                 ),
                 ..invalid(String::new())
             });
