@@ -4,9 +4,10 @@
 //! `target/bench/load.json`.
 //!
 //! `cargo bench --bench load`; environment knobs: `BENCH_SECONDS` (measured
-//! seconds per server per shape × body, default 2), `BENCH_BODIES` (comma
+//! seconds per server per shape × body, default 3), `BENCH_BODIES` (comma
 //! separated body names, default all), `BENCH_SHAPES` (comma separated, matched
-//! against the shape names without spaces: `h1x8`, `h2`, `handshake`).
+//! against the shape names without spaces: `h1x8`, `h2`, `handshake`),
+//! `BENCH_WEBHOOK_BIN` (another build of the webhook to measure).
 
 mod support;
 
@@ -48,7 +49,11 @@ fn config() -> Result<load::Config, String> {
 
 fn bench() -> Result<(), String> {
     let config = config()?;
-    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_kueue-ray-webhook"));
+    // Another build of the webhook can be measured against the same floor,
+    // to compare a change: BENCH_WEBHOOK_BIN=/path/to/kueue-ray-webhook.
+    let binary = std::env::var_os("BENCH_WEBHOOK_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_kueue-ray-webhook").into());
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
     // The client gets the same two workers as each server: on a 2-core
     // machine everything shares the cores, as in the floor's runs.
@@ -57,7 +62,7 @@ fn bench() -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let report = runtime.block_on(load::run(&config, binary, work.path()))?;
+    let report = runtime.block_on(load::run(&config, &binary, work.path()))?;
     println!("{}", report.table());
     let out = bodies::output_dir();
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
