@@ -2,129 +2,19 @@
 //! place, and raw byte damage, sent over one TLS keep-alive connection to the
 //! real binary. Every answer is a well-formed AdmissionReview or a plain-text
 //! 4xx, never a 5xx, and the connection keeps serving.
-//! (tests/proptest_review.rs covers `admission::review` itself in depth.)
+//! (tests/proptest_review.rs covers `admission::review` itself in depth,
+//! with the same generators, from tests/arbitrary.)
 
+mod arbitrary;
 mod common;
 
+use arbitrary::arb_review;
 use base64::Engine as _;
 use common::*;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRng, TestRunner};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::cell::{Cell, RefCell};
-
-/// Keys and strings the rules read, so that generated values hit them.
-const WORDS: &[&str] = &[
-    "metadata",
-    "labels",
-    "annotations",
-    "kueue.x-k8s.io/queue-name",
-    "ownerReferences",
-    "spec",
-    "suspend",
-    "workerGroupSpecs",
-    "groupName",
-    "enableInTreeAutoscaling",
-    "rayClusterConfig",
-    "RayCluster",
-    "RayService",
-    "CREATE",
-    "UPDATE",
-    "uid",
-    "head",
-    "",
-];
-
-/// Places of a review where arbitrary values go.
-const PLACES: &[&str] = &[
-    "",
-    "/apiVersion",
-    "/kind",
-    "/request",
-    "/request/uid",
-    "/request/kind",
-    "/request/kind/kind",
-    "/request/kind/group",
-    "/request/operation",
-    "/request/subResource",
-    "/request/dryRun",
-    "/request/options",
-    "/request/object",
-    "/request/object/metadata",
-    "/request/object/metadata/labels",
-    "/request/object/metadata/labels/kueue.x-k8s.io~1queue-name",
-    "/request/object/metadata/annotations",
-    "/request/object/metadata/ownerReferences",
-    "/request/object/metadata/deletionTimestamp",
-    "/request/object/spec",
-    "/request/object/spec/suspend",
-    "/request/object/spec/enableInTreeAutoscaling",
-    "/request/object/spec/workerGroupSpecs",
-    "/request/object/spec/workerGroupSpecs/0",
-    "/request/object/spec/workerGroupSpecs/0/groupName",
-    "/request/oldObject",
-    "/request/oldObject/metadata/labels",
-    "/request/oldObject/spec",
-];
-
-fn arbitrary_json() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
-        prop::sample::select(WORDS).prop_map(Value::from),
-        "\\PC{0,12}".prop_map(Value::from),
-    ];
-    leaf.prop_recursive(4, 32, 6, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::vec((prop::sample::select(WORDS), inner), 0..6).prop_map(|entries| {
-                Value::Object(
-                    entries
-                        .into_iter()
-                        .map(|(k, v)| (k.to_owned(), v))
-                        .collect::<Map<_, _>>(),
-                )
-            }),
-        ]
-    })
-}
-
-/// A valid review (CREATE or UPDATE of a labelled RayCluster) with
-/// arbitrary values put at a few places.
-fn damaged_review() -> impl Strategy<Value = Value> {
-    let base = prop_oneof![
-        Just(review(
-            "fuzz-uid",
-            "CREATE",
-            Some(raycluster("rc", Some("user-queue"))),
-            None
-        )),
-        Just(review(
-            "fuzz-uid",
-            "UPDATE",
-            Some(raycluster("rc", Some("user-queue"))),
-            Some(raycluster("rc", Some("user-queue")))
-        )),
-    ];
-    let edits = prop::collection::vec((prop::sample::select(PLACES), arbitrary_json()), 0..4);
-    (base, edits).prop_map(|(mut review, edits)| {
-        for (place, value) in edits {
-            if place.is_empty() {
-                review = value;
-            } else if let Some(slot) = review.pointer_mut(place) {
-                *slot = value;
-            } else if let Some((parent, key)) = place.rsplit_once('/') {
-                if let Some(Value::Object(map)) = review.pointer_mut(parent) {
-                    map.insert(key.replace("~1", "/"), value);
-                }
-            }
-        }
-        review
-    })
-}
 
 #[derive(Clone, Debug)]
 enum Body {
@@ -142,7 +32,7 @@ fn arbitrary_body() -> impl Strategy<Value = Body> {
     .unwrap();
     let length = valid.len();
     prop_oneof![
-        6 => damaged_review().prop_map(Body::Json),
+        6 => arb_review().prop_map(Body::Json),
         1 => (0..length).prop_map({
             let valid = valid.clone();
             move |cut| Body::Bytes(valid[..cut].to_vec())

@@ -2,28 +2,15 @@
 
 mod common;
 
-use common::{BIN, CertDir, Client, Server, http11_config, raycluster, review};
+use common::{CertDir, Client, Server, http11_config, raycluster, review};
 use serde_json::json;
-use std::process::Command;
 
 #[tokio::test]
 async fn policy_flags_come_from_the_environment_too() {
     common::install_crypto_provider();
     let certs = CertDir::new();
-    let mut command = Command::new(BIN);
+    let mut command = Server::command(&certs.cert(), &certs.key());
     command
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-        ])
-        .args(["--log-format", "json", "--shutdown-delay", "0s"])
-        .arg("--tls-cert-file")
-        .arg(certs.cert())
-        .arg("--tls-key-file")
-        .arg(certs.key())
         .env("KUEUE_RAY_WEBHOOK_DEFAULT_QUEUE", "team-queue")
         .env("KUEUE_RAY_WEBHOOK_MAX_WORKER_GROUPS", "1");
     let server = Server::spawn(command);
@@ -59,19 +46,8 @@ async fn policy_flags_come_from_the_environment_too() {
 #[test]
 fn an_invalid_default_queue_is_a_usage_error() {
     let certs = CertDir::new();
-    let output = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-        ])
+    let output = Server::command(&certs.cert(), &certs.key())
         .args(["--default-queue", "Not_A_Queue"])
-        .arg("--tls-cert-file")
-        .arg(certs.cert())
-        .arg("--tls-key-file")
-        .arg(certs.key())
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2), "{output:?}");
