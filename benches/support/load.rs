@@ -243,6 +243,15 @@ async fn measure_run(
     let peak_is_per_run = procstat::reset_peak_rss(pid);
     let cpu_before = procstat::cpu_time(pid)?;
     let result = client::run(server.addr, tls, body, shape, limits).await;
+    if !procstat::alive(pid) {
+        return Err(format!(
+            "the {} server exited during {} {}; its log ends with:\n{}",
+            server.name,
+            shape.name(),
+            body.name,
+            server.log_tail()
+        ));
+    }
     let cpu_after = procstat::cpu_time(pid)?;
     let peak = procstat::peak_rss(pid).ok().filter(|_| peak_is_per_run);
     into.cpu += cpu_after.saturating_sub(cpu_before);

@@ -28,6 +28,15 @@ pub fn cpu_time(pid: u32) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64((ticks(11)? + ticks(12)?) / USER_HZ))
 }
 
+/// Whether `pid` still runs (an exited child stays a zombie until reaped).
+pub fn alive(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    matches!(state, Some(s) if s != "Z" && s != "X")
+}
+
 /// A `Vm*` line of `/proc/<pid>/status`, in bytes.
 fn status_bytes(pid: u32, key: &str) -> Result<u64, String> {
     let path = format!("/proc/{pid}/status");
