@@ -70,8 +70,9 @@ const JSON: &str = "application/json";
 const TEXT: &str = "text/plain; charset=utf-8";
 const NOT_A_REVIEW: &str = "the request body is not an AdmissionReview: expected a JSON object";
 
-/// An incoming review: only what the policy and the answer need; the
-/// objects stay raw JSON text borrowed from the body (no copy, no tree).
+/// An incoming review: only what the policy and the answer need, read in one
+/// pass; of the objects, only the fields the rules read are built
+/// ([`ObjectDoc`]), the rest is skipped (no copy, no tree).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ReviewIn<'a> {
