@@ -1,6 +1,6 @@
 //! Kueue's rules for Ray objects, as pure functions: no I/O, no HTTP types.
 //!
-//! [`mutate`] and [`validate`] take one admission [`Request`] and the
+//! [`mutate()`] and [`validate()`] take one admission [`Request`] and the
 //! [`Policy`] configuration and return a [`Decision`]: the violated rules (none
 //! means allowed), the JSON patch (mutating webhook only) and warnings.
 
