@@ -618,6 +618,15 @@ pub fn create_review(uid: &str) -> Vec<u8> {
     .unwrap()
 }
 
+/// A fresh connection still gets a decided review: the server survived.
+pub async fn assert_still_serves(server: &Server, ca_pem: &str) {
+    let mut client = Client::connect(server.addr, http11_config(ca_pem))
+        .await
+        .unwrap();
+    let reply = client.post("/validate", create_review("ok")).await.unwrap();
+    assert_review_answer(&reply, "ok", false);
+}
+
 /// Checks the invariants of every AdmissionReview answer and returns `response`.
 pub fn assert_review_answer(reply: &Reply, uid: &str, mutating: bool) -> Value {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
