@@ -388,3 +388,48 @@ fn a_5_mib_review_from_curl_with_expect_100_continue_is_decided() {
         );
     }
 }
+
+#[test]
+fn a_slow_header_client_on_the_admin_port_is_dropped_and_probes_still_answer() {
+    use std::io::{Read, Write};
+    let (_certs, server) = server(&["--header-read-timeout", "1s"]);
+    let mut slow = std::net::TcpStream::connect(server.admin).unwrap();
+    slow.write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\n")
+        .unwrap();
+    slow.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    // One header byte every 100 ms, for far longer than the 1s bound.
+    let mut closed = false;
+    for _ in 0..300 {
+        if slow.write_all(b"a").is_err() {
+            closed = true;
+            break;
+        }
+        let mut buffer = [0u8; 256];
+        match slow.read(&mut buffer) {
+            Ok(0) => {
+                closed = true;
+                break;
+            }
+            // hyper answers a timed-out header read with 408 before closing.
+            Ok(n) => {
+                let text = String::from_utf8_lossy(&buffer[..n]).into_owned();
+                assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+                closed = true;
+                break;
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(error) if error.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => {
+                closed = true;
+                break;
+            }
+        }
+    }
+    assert!(
+        closed,
+        "a slow-header client on the admin port was never dropped"
+    );
+    assert_eq!(admin_get_blocking(server.admin, "/readyz").0, 200);
+    assert_eq!(admin_get_blocking(server.admin, "/livez").0, 200);
+}

@@ -152,6 +152,7 @@ async fn serve(args: ServeArgs, policy: crate::policy::Policy) -> ExitCode {
     let admin = tokio::spawn(admin::serve(
         admin_listener,
         admin::admin_router(health.clone(), metrics.clone()),
+        args.header_read_timeout,
         admin_stop.clone(),
     ));
 
