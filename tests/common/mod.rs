@@ -287,20 +287,10 @@ impl Server {
             .collect()
     }
 
-    /// Waits until a log line with `text` appears.
+    /// Waits until a log line with `text` appears, and returns the latest.
     pub fn wait_for_log(&self, text: &str) -> Value {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(line) = self.logs_with(text).pop() {
-                return line;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no log {text:?} in {:#?}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let mut lines = self.wait_for_logs(text, 1);
+        lines.pop().unwrap_or_default()
     }
 
     /// Waits until `count` log lines contain `text`, and returns them.
