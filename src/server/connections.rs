@@ -38,9 +38,9 @@ pub struct ConnectionSettings {
 impl Default for ConnectionSettings {
     fn default() -> Self {
         Self {
-            tls_handshake_timeout: Duration::from_secs(5),
-            header_read_timeout: Duration::from_secs(10),
-            drain_timeout: Duration::from_secs(20),
+            tls_handshake_timeout: super::DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+            header_read_timeout: super::DEFAULT_HEADER_READ_TIMEOUT,
+            drain_timeout: super::DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
 }

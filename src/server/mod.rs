@@ -26,6 +26,20 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+/// Default of `--shutdown-delay`.
+pub const DEFAULT_SHUTDOWN_DELAY: Duration = Duration::from_secs(5);
+/// Default of `--shutdown-timeout`.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(20);
+/// Default of `--request-timeout`: below the 10s `timeoutSeconds` default of
+/// webhook registrations, so the apiserver gets our answer, not its own timeout.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
+/// Default of `--tls-handshake-timeout`.
+pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default of `--header-read-timeout`.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default of `--cert-reload-interval`.
+pub const DEFAULT_CERT_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
+
 /// What `serve` needs, built by the command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
