@@ -15,7 +15,7 @@ pub mod routes;
 pub mod shutdown;
 pub mod tls;
 
-pub use connections::{ConnectionSettings, Drain, serve_tls};
+pub use connections::{ConnectionSettings, Drain, serve_plain, serve_tls};
 pub use routes::{AdmissionState, admission_router};
 pub use tls::{TlsFiles, TlsSource, server_config_from_files};
 
@@ -96,6 +96,11 @@ async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
     };
     let metrics = Arc::new(metrics::Metrics::new());
     let health = Arc::new(admin::Health::default());
+    let settings = ConnectionSettings {
+        tls_handshake_timeout: config.tls_handshake_timeout,
+        header_read_timeout: config.header_read_timeout,
+        drain_timeout: config.shutdown_timeout,
+    };
 
     let admin_listener = match TcpListener::bind(config.admin_listen).await {
         Ok(listener) => listener,
@@ -110,10 +115,10 @@ async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
         "serving probes and metrics over HTTP",
     );
     let admin_stop = CancellationToken::new();
-    let admin = tokio::spawn(admin::serve(
+    let admin = tokio::spawn(serve_plain(
         admin_listener,
         admin::admin_router(health.clone(), metrics.clone()),
-        config.header_read_timeout,
+        settings,
         admin_stop.clone(),
     ));
 
@@ -148,11 +153,6 @@ async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
         health.clone(),
         close_while_shutting_down,
     ));
-    let settings = ConnectionSettings {
-        tls_handshake_timeout: config.tls_handshake_timeout,
-        header_read_timeout: config.header_read_timeout,
-        drain_timeout: config.shutdown_timeout,
-    };
     let stop_serving = CancellationToken::new();
     let server = tokio::spawn(serve_tls(
         listener,
