@@ -6,6 +6,7 @@
 
 pub mod errors;
 pub mod json;
+pub mod kinds;
 pub mod mutate;
 pub mod names;
 pub mod ray;
@@ -13,9 +14,10 @@ pub mod validate;
 
 pub use errors::{ErrorKind, FieldError, RequestError, Rule};
 pub use json::Field;
+pub use kinds::{KINDS, KindInfo, RAY_GROUP, RayKind};
 pub use kube::core::admission::Operation;
 pub use mutate::Change;
-pub use ray::{ObjectDoc, QUEUE_NAME_KEY, RayKind, RayObject};
+pub use ray::{ObjectDoc, QUEUE_NAME_KEY, RayObject};
 
 /// Which object Kueue admits for a RayService.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]

@@ -3,7 +3,8 @@
 //! Each step changes the [`RayObject`] view as the patch changes the object,
 //! so validation afterwards sees the object as it will be stored.
 
-use super::ray::{Owner, QUEUE_NAME_KEY, RayKind, RayObject};
+use super::kinds::RayKind;
+use super::ray::{Owner, QUEUE_NAME_KEY, RayObject};
 use super::{Policy, RayServiceWorkload};
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, PatchOperation};
@@ -110,15 +111,15 @@ pub fn suspend(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
     if !managed || !is_suspended_workload(obj, policy) || obj.cluster.suspend == Some(true) {
         return;
     }
-    let value = Value::Bool(true);
-    match obj.kind {
-        RayKind::RayCluster => out.add_with_parents(&["spec", "suspend"], &[!obj.has_spec], value),
-        RayKind::RayService => out.add_with_parents(
-            &["spec", "rayClusterConfig", "suspend"],
-            &[!obj.has_spec, !obj.has_cluster_spec],
-            value,
-        ),
-    }
+    // The suspend field's parents: `spec`, then (RayService) `rayClusterConfig`.
+    let parents_present = [obj.has_spec, obj.has_cluster_spec];
+    let path = obj.kind.info().suspend;
+    let missing: Vec<bool> = parents_present
+        .iter()
+        .take(path.len().saturating_sub(1))
+        .map(|present| !present)
+        .collect();
+    out.add_with_parents(path, &missing, Value::Bool(true));
     obj.has_spec = true;
     obj.has_cluster_spec = true;
     obj.cluster.suspend = Some(true);
@@ -128,8 +129,8 @@ pub fn suspend(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
     };
     out.changes.push(Change::Suspend);
     out.warnings.push(format!(
-        "set {}.suspend=true: Kueue starts this {} when {admitted_by}",
-        obj.kind.cluster_spec_path(),
+        "set {}=true: Kueue starts this {} when {admitted_by}",
+        obj.kind.suspend_path(),
         obj.kind.as_str(),
     ));
 }

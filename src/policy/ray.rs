@@ -6,43 +6,11 @@
 
 use super::errors::{ErrorKind, FieldError, RequestError, Rule};
 use super::json::{Field, JsonType, json_object};
+use super::kinds::RayKind;
 use serde::Deserialize;
 
 /// The queue label (and, before Kueue v0.15, annotation) key.
 pub const QUEUE_NAME_KEY: &str = "kueue.x-k8s.io/queue-name";
-
-/// The `ray.io` kinds this webhook handles.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RayKind {
-    RayCluster,
-    RayService,
-}
-
-impl RayKind {
-    /// The handled kind for a request's `kind` (any `ray.io` version: v1, v1alpha1).
-    pub fn from_group_kind(group: &str, kind: &str) -> Option<Self> {
-        match (group, kind) {
-            ("ray.io", "RayCluster") => Some(RayKind::RayCluster),
-            ("ray.io", "RayService") => Some(RayKind::RayService),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RayKind::RayCluster => "RayCluster",
-            RayKind::RayService => "RayService",
-        }
-    }
-
-    /// Where the cluster spec (suspend, worker groups, autoscaling) lives.
-    pub fn cluster_spec_path(self) -> &'static str {
-        match self {
-            RayKind::RayCluster => "spec",
-            RayKind::RayService => "spec.rayClusterConfig",
-        }
-    }
-}
 
 /// Who controls a RayCluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! count it.
 
 use crate::admission::{Answer, Webhook};
-use crate::policy::Policy;
+use crate::policy::{KINDS, Policy};
 use crate::server::metrics::Metrics;
 use axum::Router;
 use axum::body::Body;
@@ -56,13 +56,15 @@ pub fn admission_router(state: AdmissionState) -> Router {
     let metrics = state.metrics.clone();
     let mutate = || post(mutate).fallback(method_not_allowed);
     let validate = || post(validate).fallback(method_not_allowed);
-    Router::new()
+    let mut router = Router::new()
         .route("/mutate", mutate())
-        .route("/mutate-ray-io-v1-raycluster", mutate())
-        .route("/mutate-ray-io-v1-rayservice", mutate())
-        .route("/validate", validate())
-        .route("/validate-ray-io-v1-raycluster", validate())
-        .route("/validate-ray-io-v1-rayservice", validate())
+        .route("/validate", validate());
+    for kind in KINDS {
+        router = router
+            .route(&format!("/mutate-{}", kind.route_suffix), mutate())
+            .route(&format!("/validate-{}", kind.route_suffix), validate());
+    }
+    router
         .fallback(not_found)
         .with_state(state)
         .layer(CatchPanicLayer::custom(move |panic| {
