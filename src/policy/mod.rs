@@ -55,9 +55,14 @@ impl Default for Policy {
     }
 }
 
-/// Checks that `name` can be a LocalQueue name (a DNS-1123 subdomain).
-pub fn check_queue_name(name: &str) -> Result<(), String> {
-    names::dns1123_subdomain(name)
+/// `CREATE`, `UPDATE`, …: an operation as the API server spells it.
+pub fn operation_name(operation: &Operation) -> &'static str {
+    match operation {
+        Operation::Create => "CREATE",
+        Operation::Update => "UPDATE",
+        Operation::Delete => "DELETE",
+        Operation::Connect => "CONNECT",
+    }
 }
 
 /// One admission request, as far as the policy reads it.
@@ -130,7 +135,7 @@ pub fn mutate(req: Request, policy: &Policy) -> Result<Decision, RequestError> {
     if req.out_of_scope() || req.operation != Operation::Create {
         return Ok(Decision::default());
     }
-    let mut obj = object(kind, req.object, "CREATE")?;
+    let mut obj = object(kind, req.object, operation_name(&Operation::Create))?;
     let mut mutation = mutate::Mutation::default();
     mutate::queue_label(&mut obj, policy, &mut mutation);
     mutate::suspend(&mut obj, policy, &mut mutation);
@@ -152,8 +157,7 @@ pub fn validate(req: Request, policy: &Policy) -> Result<Decision, RequestError>
     };
     let operation = match req.operation {
         _ if req.out_of_scope() => return Ok(Decision::default()),
-        Operation::Create => "CREATE",
-        Operation::Update => "UPDATE",
+        Operation::Create | Operation::Update => operation_name(&req.operation),
         Operation::Delete | Operation::Connect => return Ok(Decision::default()),
     };
     let obj = object(kind, req.object, operation)?;

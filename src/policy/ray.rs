@@ -40,16 +40,17 @@ pub struct ObjectDoc {
 struct MetaDoc {
     name: Field<String>,
     generate_name: Field<String>,
-    labels: Field<QueueKey>,
-    annotations: Field<QueueKey>,
+    labels: Field<StringMapDoc>,
+    annotations: Field<StringMapDoc>,
     owner_references: Field<Vec<Field<OwnerRefDoc>>>,
     deletion_timestamp: Field<String>,
 }
 
-/// A string map, of which only the queue-name key is read.
+/// `metadata.labels` or `metadata.annotations`: a string map of which only
+/// the keys the rules use (the queue name) are read; the rest is skipped.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct QueueKey {
+struct StringMapDoc {
     #[serde(rename = "kueue.x-k8s.io/queue-name")]
     queue_name: Field<String>,
 }
@@ -90,7 +91,7 @@ struct GroupDoc {
 json_object!(
     ObjectDoc,
     MetaDoc,
-    QueueKey,
+    StringMapDoc,
     OwnerRefDoc,
     SpecDoc,
     ClusterSpecDoc,
@@ -174,21 +175,6 @@ fn non_empty(field: Field<String>) -> Option<String> {
 }
 
 impl RayObject {
-    /// Reads `json` (the raw `object` of a review) as a `kind` object.
-    pub fn parse(kind: RayKind, json: &str, field: &'static str) -> Result<Self, RequestError> {
-        let wire: Field<ObjectDoc> =
-            serde_json::from_str(json).map_err(|e| RequestError::UnreadableObject {
-                field,
-                kind: kind.as_str(),
-                reason: e.to_string(),
-            })?;
-        Self::from_wire(kind, wire, field)?.ok_or(RequestError::UnreadableObject {
-            field,
-            kind: kind.as_str(),
-            reason: "it is null".into(),
-        })
-    }
-
     /// The object as `kind`, from what was read off the wire; `None` when absent.
     pub fn from_wire(
         kind: RayKind,
@@ -224,7 +210,7 @@ impl RayObject {
         let has_labels = matches!(meta.labels, Field::Value(_));
         let labels = match meta.labels {
             Field::Value(labels) => labels,
-            _ => QueueKey::default(),
+            _ => StringMapDoc::default(),
         };
         check_type(
             &labels.queue_name,
@@ -413,8 +399,14 @@ impl RayObject {
 mod tests {
     use super::*;
 
+    /// `json` as the `object` of a review of `kind`.
+    fn read(kind: RayKind, json: &str) -> Result<Option<RayObject>, RequestError> {
+        let wire: Field<ObjectDoc> = serde_json::from_str(json).unwrap();
+        RayObject::from_wire(kind, wire, "object")
+    }
+
     fn parse(kind: RayKind, json: &str) -> RayObject {
-        RayObject::parse(kind, json, "object").unwrap()
+        read(kind, json).unwrap().unwrap()
     }
 
     #[test]
@@ -508,11 +500,9 @@ mod tests {
 
     #[test]
     fn non_objects_are_unreadable() {
-        for json in ["[]", "null", "\"x\"", "7"] {
-            assert!(
-                RayObject::parse(RayKind::RayCluster, json, "object").is_err(),
-                "{json}"
-            );
+        for json in ["[]", "\"x\"", "7"] {
+            assert!(read(RayKind::RayCluster, json).is_err(), "{json}");
         }
+        assert_eq!(read(RayKind::RayCluster, "null").unwrap(), None);
     }
 }

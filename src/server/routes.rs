@@ -107,21 +107,21 @@ async fn admit(state: &AdmissionState, webhook: Webhook, request: Request) -> Re
 
 /// The one info line per admission request: what was decided, never the object.
 fn log_answer(webhook: Webhook, answer: &Answer, elapsed: Duration) {
-    let outcome = &answer.outcome;
+    let record = &answer.record;
     tracing::info!(
         webhook = webhook.as_str(),
         status = answer.status,
-        uid = outcome.uid.as_deref().unwrap_or(""),
-        kind = outcome.kind.unwrap_or(""),
-        namespace = outcome.namespace.as_deref().unwrap_or(""),
-        name = outcome.name.as_deref().unwrap_or(""),
-        operation = outcome.operation.unwrap_or(""),
-        dry_run = outcome.dry_run,
-        allowed = outcome.allowed,
-        mutated = outcome.mutated,
-        changes = %outcome.changes.join(","),
-        denials = %outcome.denials.join(","),
-        error = outcome.error.as_deref().unwrap_or(""),
+        uid = record.uid.as_deref().unwrap_or(""),
+        kind = record.kind.unwrap_or(""),
+        namespace = record.namespace.as_deref().unwrap_or(""),
+        name = record.name.as_deref().unwrap_or(""),
+        operation = record.operation.unwrap_or(""),
+        dry_run = record.dry_run,
+        allowed = record.allowed,
+        mutated = record.mutated,
+        changes = %record.changes.join(","),
+        denials = %record.denials.join(","),
+        error = record.error.as_deref().unwrap_or(""),
         elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         "admission review"
     );
