@@ -2,15 +2,17 @@
 //!
 //! [`review`] is the one entry point used by the HTTPS server and by the
 //! offline `review`/`check` commands: request bytes in, answer bytes out.
-//! The policy's [`Decision`] (what the rules decided) becomes an [`Answer`]
+//! The policy's [`Decision`](policy::Decision) (what the rules decided) becomes an [`Answer`]
 //! (what is sent back) carrying a [`Record`] (what is logged and counted).
 
 use crate::policy::json::{Field, json_object};
-use crate::policy::{self, Decision, ObjectDoc, Operation, Policy, RayKind, Request, RequestError};
+use crate::policy::{self, ObjectDoc, Operation, Policy, RayKind, Request, RequestError};
 use base64::Engine as _;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusCause, StatusDetails};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use kube::core::GroupVersionKind;
 use serde::{Deserialize, Serialize};
+
+mod status;
 
 /// Which webhook a request was sent to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -228,7 +230,14 @@ fn decide(webhook: Webhook, mut req: RequestIn, policy: &Policy) -> Answer {
         .map(|v| v.rule.as_str())
         .collect();
     record.changes = decision.changes.iter().map(|c| c.as_str()).collect();
-    let status = (!decision.allowed()).then(|| invalid_status(&req, ray_kind, &decision));
+    let status = (!decision.allowed()).then(|| {
+        let kind = match ray_kind {
+            Some(kind) => kind.as_str(),
+            None => &req.kind.kind,
+        };
+        let name = req.name.as_deref().filter(|n| !n.is_empty());
+        status::invalid(&req.kind.group, kind, name, &decision)
+    });
     // A validating webhook never patches (the API server would reject it).
     let patch = match webhook {
         Webhook::Mutate if !decision.patch.0.is_empty() => {
@@ -260,57 +269,6 @@ fn decide(webhook: Webhook, mut req: RequestIn, policy: &Policy) -> Answer {
     )
 }
 
-/// A `422 Invalid` status listing every violation, as the API server's own
-/// validation reports them (`apierrors.NewInvalid`).
-fn invalid_status(req: &RequestIn, kind: Option<RayKind>, decision: &Decision) -> Status {
-    let kind_name: &str = match kind {
-        Some(kind) => kind.as_str(),
-        None => &req.kind.kind,
-    };
-    let name = req
-        .name
-        .as_deref()
-        .filter(|n| !n.is_empty())
-        .or(decision.object_name.as_deref())
-        .unwrap_or_default();
-    let errors: Vec<String> = decision
-        .violations
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    let list = match errors.as_slice() {
-        [one] => one.clone(),
-        many => format!("[{}]", many.join(", ")),
-    };
-    Status {
-        code: Some(422),
-        reason: Some("Invalid".into()),
-        status: Some("Failure".into()),
-        message: Some(format!(
-            "{kind_name}.{} {name:?} is invalid: {list}",
-            req.kind.group
-        )),
-        details: Some(StatusDetails {
-            name: Some(name.to_string()),
-            group: Some(req.kind.group.clone()),
-            kind: Some(kind_name.to_string()),
-            causes: Some(
-                decision
-                    .violations
-                    .iter()
-                    .map(|v| StatusCause {
-                        field: Some(v.path.clone()),
-                        message: Some(v.body()),
-                        reason: Some(v.kind.cause_type().into()),
-                    })
-                    .collect(),
-            ),
-            ..StatusDetails::default()
-        }),
-        ..Status::default()
-    }
-}
-
 /// A review with a readable uid that cannot be decided: a denial with code 400.
 fn undecidable(uid: &str, err: &dyn std::fmt::Display, mut record: Record) -> Answer {
     let message = err.to_string();
@@ -321,13 +279,7 @@ fn undecidable(uid: &str, err: &dyn std::fmt::Display, mut record: Record) -> An
         ResponseOut {
             uid,
             allowed: false,
-            status: Some(Status {
-                code: Some(400),
-                reason: Some("BadRequest".into()),
-                status: Some("Failure".into()),
-                message: Some(message),
-                ..Status::default()
-            }),
+            status: Some(status::bad_request(message)),
             patch: None,
             patch_type: None,
             warnings: &[],

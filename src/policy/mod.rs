@@ -11,13 +11,15 @@ pub mod mutate;
 pub mod names;
 pub mod ray;
 pub mod validate;
+pub mod wire;
 
 pub use errors::{ErrorKind, FieldError, RequestError, Rule};
 pub use json::Field;
 pub use kinds::{KINDS, KindInfo, RAY_GROUP, RayKind};
 pub use kube::core::admission::Operation;
 pub use mutate::Change;
-pub use ray::{ObjectDoc, QUEUE_NAME_KEY, RayObject};
+pub use ray::{QUEUE_NAME_KEY, RayObject};
+pub use wire::ObjectDoc;
 
 /// Which object Kueue admits for a RayService.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]

@@ -47,12 +47,11 @@ impl Mutation {
         }));
     }
 
-    /// Adds `value` at `path`, creating the missing parent maps first.
-    fn add_with_parents(&mut self, path: &[&str], missing_parents: &[bool], value: Value) {
-        for (depth, missing) in missing_parents.iter().enumerate() {
-            if *missing {
-                self.add(&path[..=depth], Value::Object(Default::default()));
-            }
+    /// Adds `value` at `path`, creating first the parent maps after the
+    /// `present` ones that exist.
+    fn add_with_parents(&mut self, path: &[&str], present: usize, value: Value) {
+        for depth in present..path.len().saturating_sub(1) {
+            self.add(&path[..=depth], Value::Object(Default::default()));
         }
         self.add(path, value);
     }
@@ -85,11 +84,10 @@ pub fn queue_label(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
     };
     out.add_with_parents(
         &["metadata", "labels", QUEUE_NAME_KEY],
-        &[!obj.has_metadata, !obj.has_labels],
+        obj.label_parents,
         Value::from(queue.as_str()),
     );
-    obj.has_metadata = true;
-    obj.has_labels = true;
+    obj.label_parents = 2;
     obj.queue_name = Some(queue);
     out.changes.push(change);
     out.warnings.push(warning);
@@ -108,21 +106,13 @@ pub fn is_suspended_workload(obj: &RayObject, policy: &Policy) -> bool {
 /// Step 2: suspend a managed workload so that Kueue starts it on admission.
 pub fn suspend(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
     let managed = obj.queue_name.is_some() || policy.manage_jobs_without_queue_name;
-    if !managed || !is_suspended_workload(obj, policy) || obj.cluster.suspend == Some(true) {
+    if !managed || !is_suspended_workload(obj, policy) || obj.suspend == Some(true) {
         return;
     }
-    // The suspend field's parents: `spec`, then (RayService) `rayClusterConfig`.
-    let parents_present = [obj.has_spec, obj.has_cluster_spec];
     let path = obj.kind.info().suspend;
-    let missing: Vec<bool> = parents_present
-        .iter()
-        .take(path.len().saturating_sub(1))
-        .map(|present| !present)
-        .collect();
-    out.add_with_parents(path, &missing, Value::Bool(true));
-    obj.has_spec = true;
-    obj.has_cluster_spec = true;
-    obj.cluster.suspend = Some(true);
+    out.add_with_parents(path, obj.suspend_parents, Value::Bool(true));
+    obj.suspend_parents = path.len().saturating_sub(1);
+    obj.suspend = Some(true);
     let admitted_by = match &obj.queue_name {
         Some(queue) => format!("LocalQueue {queue:?} admits it"),
         None => "Kueue admits it".to_string(),

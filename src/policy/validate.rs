@@ -134,7 +134,7 @@ fn queue_name_unchanged(
         return;
     }
     let how_to_fix = if is_suspended_workload(obj, policy) {
-        if obj.cluster.suspend == Some(true) {
+        if obj.suspend == Some(true) {
             return;
         }
         format!(
