@@ -147,9 +147,10 @@ proptest! {
 
     #[test]
     fn any_bytes_get_a_well_formed_answer(body in proptest::collection::vec(any::<u8>(), 0..256)) {
+        // What was sent, as far as it is JSON: a 200 needs a readable uid.
+        let sent = serde_json::from_slice(&body).unwrap_or(Value::Null);
         for webhook in [Webhook::Mutate, Webhook::Validate] {
-            let answer = review(webhook, &body, &Policy::default());
-            prop_assert!(answer.status == 200 || (400..500).contains(&answer.status));
+            check_answer(webhook, &sent, &review(webhook, &body, &Policy::default()))?;
         }
     }
 }
