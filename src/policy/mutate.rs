@@ -49,8 +49,8 @@ impl Mutation {
     /// Adds `value` at `path`, creating the missing parent maps first.
     fn add_with_parents(&mut self, path: &[&str], missing_parents: &[bool], value: Value) {
         for (depth, missing) in missing_parents.iter().enumerate() {
-            if *missing {
-                self.add(&path[..=depth], Value::Object(Default::default()));
+            if *missing && let Some(parent) = path.get(..=depth) {
+                self.add(parent, Value::Object(Default::default()));
             }
         }
         self.add(path, value);
