@@ -51,7 +51,9 @@ impl Mutation {
     /// `present` ones that exist.
     fn add_with_parents(&mut self, path: &[&str], present: usize, value: Value) {
         for depth in present..path.len().saturating_sub(1) {
-            self.add(&path[..=depth], Value::Object(Default::default()));
+            if let Some(parent) = path.get(..=depth) {
+                self.add(parent, Value::Object(Default::default()));
+            }
         }
         self.add(path, value);
     }
