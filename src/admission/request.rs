@@ -53,10 +53,11 @@ impl<'a> ReviewRequest<'a> {
             Operation::Delete => "DeleteOptions",
             Operation::Connect => "ConnectOptions",
         };
-        let mut options = json!({"apiVersion": "meta.k8s.io/v1", "kind": options_kind});
-        if self.dry_run {
-            options["dryRun"] = json!(["All"]);
-        }
+        let options = if self.dry_run {
+            json!({"apiVersion": "meta.k8s.io/v1", "kind": options_kind, "dryRun": ["All"]})
+        } else {
+            json!({"apiVersion": "meta.k8s.io/v1", "kind": options_kind})
+        };
         let mut request = json!({
             "uid": self.uid,
             "kind": gvk,
