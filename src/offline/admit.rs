@@ -272,7 +272,6 @@ mod tests {
     #[test]
     fn other_kinds_are_skipped() {
         for value in [
-            json!({"apiVersion": "ray.io/v1", "kind": "RayJob", "metadata": {"name": "j"}}),
             json!({"apiVersion": "v1", "kind": "ConfigMap"}),
             json!({"apiVersion": "example.com/v1", "kind": "RayCluster"}),
             json!({"kind": "RayCluster"}),
