@@ -189,9 +189,9 @@ async fn every_sample_gets_its_expected_verdict() {
             &uid,
         )
         .await;
-        let field = match kind {
-            &"RayService" => "spec.rayClusterConfig.enableInTreeAutoscaling",
-            &"RayJob" => "spec.rayClusterSpec.enableInTreeAutoscaling",
+        let field = match *kind {
+            "RayService" => "spec.rayClusterConfig.enableInTreeAutoscaling",
+            "RayJob" => "spec.rayClusterSpec.enableInTreeAutoscaling",
             _ => "spec.enableInTreeAutoscaling",
         };
         if *kind == "RayJob" {
