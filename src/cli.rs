@@ -1,7 +1,7 @@
 //! Command line: `serve`, `check`, `review`, `certs`, with one shared group of
 //! policy arguments so that every command decides with the same rules.
 
-use crate::policy::{Policy, RayServiceWorkload};
+use crate::policy::{Policy, RayJobWorkload, RayServiceWorkload};
 use crate::server;
 use clap::{Args, Parser, Subcommand};
 use std::net::{IpAddr, SocketAddr};
@@ -48,13 +48,22 @@ pub struct PolicyArgs {
         default_value_t
     )]
     pub rayservice_workload: RayServiceWorkload,
+    /// Which object Kueue admits for a RayJob: the RayJob itself (Kueue's
+    /// `ray.io/rayjob` integration on) or the RayCluster KubeRay creates for it.
+    #[arg(
+        long,
+        env = "KUEUE_RAY_WEBHOOK_RAYJOB_WORKLOAD",
+        value_enum,
+        default_value_t
+    )]
+    pub rayjob_workload: RayJobWorkload,
 }
 
 impl PolicyArgs {
     /// The policy these flags describe; an invalid `--default-queue` is a usage error.
     pub fn policy(&self) -> Result<Policy, String> {
         if let Some(queue) = &self.default_queue {
-            crate::policy::check_queue_name(queue)
+            crate::policy::names::dns1123_subdomain(queue)
                 .map_err(|why| format!("--default-queue {queue:?}: {why}"))?;
         }
         Ok(Policy {
@@ -62,6 +71,7 @@ impl PolicyArgs {
             default_queue: self.default_queue.clone().filter(|q| !q.is_empty()),
             manage_jobs_without_queue_name: self.manage_jobs_without_queue_name,
             rayservice_workload: self.rayservice_workload,
+            rayjob_workload: self.rayjob_workload,
         })
     }
 }

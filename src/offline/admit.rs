@@ -7,16 +7,12 @@
 //! a second call to the validating webhook could only repeat its verdict.
 
 use super::load::{Document, Source};
-use crate::admission::{self, Webhook};
-use crate::policy::Policy;
+use crate::admission::{self, ReviewRequest, Webhook};
+use crate::policy::{Operation, Policy, RayKind};
 use base64::Engine as _;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-
-/// The Ray kinds this webhook admits, with their REST resource names.
-const RAY_KINDS: [(&str, &str); 2] = [("RayCluster", "rayclusters"), ("RayService", "rayservices")];
-const RAY_GROUP: &str = "ray.io";
+use serde_json::Value;
 
 /// What `check` concluded for one document.
 #[derive(Debug)]
@@ -97,9 +93,8 @@ pub fn admit(
     let kind = value.get("kind").and_then(Value::as_str);
     let ray = api_version
         .and_then(|av| av.split_once('/'))
-        .filter(|(group, _)| *group == RAY_GROUP)
-        .zip(kind.and_then(|k| RAY_KINDS.iter().find(|(known, _)| *known == k)));
-    let (Some(api_version), Some(((_, version), (kind, resource)))) = (api_version, ray) else {
+        .and_then(|(group, version)| Some((version, RayKind::from_group_kind(group, kind?)?)));
+    let (Some(api_version), Some((version, ray_kind))) = (api_version, ray) else {
         return Ok(Outcome::Skipped(Skipped {
             source: document.source.clone(),
             api_version: api_version.map(str::to_owned),
@@ -111,7 +106,17 @@ pub fn admit(
     let namespace = set_namespace(&mut object, namespace);
     let name = display_name(&object);
     let uid = format!("kueue-ray-webhook-check-{index}");
-    let review = create_review(&uid, version, kind, resource, &namespace, &object);
+    let kind = ray_kind.as_str();
+    // What kube-apiserver sends for `kubectl create --dry-run=server`.
+    let review = ReviewRequest {
+        uid: &uid,
+        version,
+        namespace: &namespace,
+        dry_run: true,
+        username: "kueue-ray-webhook-check",
+        ..ReviewRequest::new(ray_kind, Operation::Create, Some(&object))
+    }
+    .to_json();
     let fail = |message: String| ReviewError {
         at: document.source.clone(),
         message,
@@ -152,7 +157,7 @@ pub fn admit(
     Ok(Outcome::Reviewed(Box::new(Verdict {
         source: document.source.clone(),
         api_version: api_version.to_owned(),
-        kind: (*kind).to_owned(),
+        kind: kind.to_owned(),
         namespace,
         name,
         allowed: response.allowed,
@@ -196,42 +201,6 @@ fn display_name(object: &Value) -> String {
         (None, Some(prefix)) => format!("{prefix}*"),
         (None, None) => String::new(),
     }
-}
-
-/// The AdmissionReview kube-apiserver sends for a server-side dry-run CREATE
-/// (`kubectl create --dry-run=server`); the name is empty for `generateName`.
-fn create_review(
-    uid: &str,
-    version: &str,
-    kind: &str,
-    resource: &str,
-    namespace: &str,
-    object: &Value,
-) -> Value {
-    let group_version_kind = json!({"group": RAY_GROUP, "version": version, "kind": kind});
-    let group_version_resource =
-        json!({"group": RAY_GROUP, "version": version, "resource": resource});
-    let mut request = json!({
-        "uid": uid,
-        "kind": group_version_kind,
-        "resource": group_version_resource,
-        "requestKind": group_version_kind,
-        "requestResource": group_version_resource,
-        "namespace": namespace,
-        "operation": "CREATE",
-        "userInfo": {"username": "kueue-ray-webhook-check"},
-        "object": object,
-        "oldObject": null,
-        "dryRun": true,
-        "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions", "dryRun": ["All"]},
-    });
-    if let (Some(name), Some(request)) = (
-        object.pointer("/metadata/name").and_then(Value::as_str),
-        request.as_object_mut(),
-    ) {
-        request.insert("name".to_owned(), Value::String(name.to_owned()));
-    }
-    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request})
 }
 
 /// The parts of an AdmissionReview answer that `check` reports.
@@ -287,6 +256,7 @@ fn decode(body: &[u8], uid: &str) -> Result<Response, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn doc(value: Value) -> Document {
         Document {
@@ -302,7 +272,6 @@ mod tests {
     #[test]
     fn other_kinds_are_skipped() {
         for value in [
-            json!({"apiVersion": "ray.io/v1", "kind": "RayJob", "metadata": {"name": "j"}}),
             json!({"apiVersion": "v1", "kind": "ConfigMap"}),
             json!({"apiVersion": "example.com/v1", "kind": "RayCluster"}),
             json!({"kind": "RayCluster"}),
@@ -321,25 +290,12 @@ mod tests {
         assert_eq!(object["metadata"]["namespace"], "team");
         let mut object = json!({"metadata": {"name": "c", "namespace": "ml"}});
         assert_eq!(set_namespace(&mut object, "team"), "ml");
-        let review = create_review("u", "v1", "RayService", "rayservices", "ml", &object);
-        let request = &review["request"];
-        assert_eq!(request["operation"], "CREATE");
-        assert_eq!(request["name"], "c");
-        assert_eq!(request["namespace"], "ml");
-        assert_eq!(
-            request["resource"],
-            json!({"group": "ray.io", "version": "v1", "resource": "rayservices"})
-        );
-        assert_eq!(request["kind"]["kind"], "RayService");
-        assert_eq!(request["options"]["kind"], "CreateOptions");
     }
 
     #[test]
-    fn generated_names_are_shown_with_a_star_and_not_sent() {
+    fn generated_names_are_shown_with_a_star() {
         let object = json!({"metadata": {"generateName": "rc-"}});
         assert_eq!(display_name(&object), "rc-*");
-        let review = create_review("u", "v1", "RayCluster", "rayclusters", "d", &object);
-        assert!(review["request"].get("name").is_none());
     }
 
     #[test]

@@ -6,16 +6,21 @@
 
 pub mod errors;
 pub mod json;
+pub mod kinds;
 pub mod mutate;
 pub mod names;
 pub mod ray;
+pub mod rayjob;
 pub mod validate;
+pub mod wire;
 
 pub use errors::{ErrorKind, FieldError, RequestError, Rule};
 pub use json::Field;
+pub use kinds::{KINDS, KindInfo, RAY_GROUP, RayKind};
 pub use kube::core::admission::Operation;
 pub use mutate::Change;
-pub use ray::{ObjectDoc, QUEUE_NAME_KEY, RayKind, RayObject};
+pub use ray::{QUEUE_NAME_KEY, RayObject};
+pub use wire::ObjectDoc;
 
 /// Which object Kueue admits for a RayService.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -29,6 +34,19 @@ pub enum RayServiceWorkload {
     Rayservice,
 }
 
+/// Which object Kueue admits for a RayJob.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum RayJobWorkload {
+    /// Kueue's `ray.io/rayjob` integration is on: the RayJob is the workload,
+    /// suspended through `spec.suspend`; its RayCluster is never suspended.
+    #[default]
+    Rayjob,
+    /// The integration is off: the RayJob is left alone, and the RayCluster
+    /// KubeRay creates for it (it inherits the RayJob's labels) is the
+    /// workload, treated as a top-level RayCluster.
+    Raycluster,
+}
+
 /// The policy configuration shared by `serve`, `check` and `review`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
@@ -40,6 +58,8 @@ pub struct Policy {
     pub manage_jobs_without_queue_name: bool,
     /// Which object is Kueue's workload for a RayService.
     pub rayservice_workload: RayServiceWorkload,
+    /// Which object is Kueue's workload for a RayJob.
+    pub rayjob_workload: RayJobWorkload,
 }
 
 impl Default for Policy {
@@ -49,13 +69,19 @@ impl Default for Policy {
             default_queue: None,
             manage_jobs_without_queue_name: false,
             rayservice_workload: RayServiceWorkload::Raycluster,
+            rayjob_workload: RayJobWorkload::Rayjob,
         }
     }
 }
 
-/// Checks that `name` can be a LocalQueue name (a DNS-1123 subdomain).
-pub fn check_queue_name(name: &str) -> Result<(), String> {
-    names::dns1123_subdomain(name)
+/// `CREATE`, `UPDATE`, …: an operation as the API server spells it.
+pub fn operation_name(operation: &Operation) -> &'static str {
+    match operation {
+        Operation::Create => "CREATE",
+        Operation::Update => "UPDATE",
+        Operation::Delete => "DELETE",
+        Operation::Connect => "CONNECT",
+    }
 }
 
 /// One admission request, as far as the policy reads it.
@@ -73,9 +99,13 @@ pub struct Request<'a> {
 }
 
 impl Request<'_> {
-    /// Requests the rules do not look at: other kinds and subresources.
-    fn out_of_scope(&self) -> bool {
-        self.kind.is_none() || self.sub_resource.is_some_and(|s| !s.is_empty())
+    /// Requests the rules do not look at: other kinds, subresources, and
+    /// RayJobs when Kueue's RayJob integration is off.
+    fn out_of_scope(&self, policy: &Policy) -> bool {
+        self.kind.is_none()
+            || self.sub_resource.is_some_and(|s| !s.is_empty())
+            || (self.kind == Some(RayKind::RayJob)
+                && policy.rayjob_workload == RayJobWorkload::Raycluster)
     }
 }
 
@@ -125,13 +155,14 @@ pub fn mutate(req: Request, policy: &Policy) -> Result<Decision, RequestError> {
     let Some(kind) = req.kind else {
         return Ok(Decision::default());
     };
-    if req.out_of_scope() || req.operation != Operation::Create {
+    if req.out_of_scope(policy) || req.operation != Operation::Create {
         return Ok(Decision::default());
     }
-    let mut obj = object(kind, req.object, "CREATE")?;
+    let mut obj = object(kind, req.object, operation_name(&Operation::Create))?;
     let mut mutation = mutate::Mutation::default();
     mutate::queue_label(&mut obj, policy, &mut mutation);
     mutate::suspend(&mut obj, policy, &mut mutation);
+    rayjob::existing_cluster_warning(&obj, policy, &mut mutation);
     Ok(Decision {
         violations: validate::violations(&obj, None, policy),
         patch: json_patch::Patch(mutation.patch),
@@ -149,9 +180,8 @@ pub fn validate(req: Request, policy: &Policy) -> Result<Decision, RequestError>
         return Ok(Decision::default());
     };
     let operation = match req.operation {
-        _ if req.out_of_scope() => return Ok(Decision::default()),
-        Operation::Create => "CREATE",
-        Operation::Update => "UPDATE",
+        _ if req.out_of_scope(policy) => return Ok(Decision::default()),
+        Operation::Create | Operation::Update => operation_name(&req.operation),
         Operation::Delete | Operation::Connect => return Ok(Decision::default()),
     };
     let obj = object(kind, req.object, operation)?;
@@ -171,5 +201,7 @@ pub fn validate(req: Request, policy: &Policy) -> Result<Decision, RequestError>
     })
 }
 
+#[cfg(test)]
+mod rayjob_tests;
 #[cfg(test)]
 mod tests;

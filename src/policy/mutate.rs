@@ -3,8 +3,9 @@
 //! Each step changes the [`RayObject`] view as the patch changes the object,
 //! so validation afterwards sees the object as it will be stored.
 
-use super::ray::{Owner, QUEUE_NAME_KEY, RayKind, RayObject};
-use super::{Policy, RayServiceWorkload};
+use super::kinds::RayKind;
+use super::ray::{Owner, QUEUE_NAME_KEY, RayObject};
+use super::{Policy, RayJobWorkload, RayServiceWorkload};
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, PatchOperation};
 use serde_json::Value;
@@ -46,11 +47,12 @@ impl Mutation {
         }));
     }
 
-    /// Adds `value` at `path`, creating the missing parent maps first.
-    fn add_with_parents(&mut self, path: &[&str], missing_parents: &[bool], value: Value) {
-        for (depth, missing) in missing_parents.iter().enumerate() {
-            if *missing {
-                self.add(&path[..=depth], Value::Object(Default::default()));
+    /// Adds `value` at `path`, creating first the parent maps after the
+    /// `present` ones that exist.
+    fn add_with_parents(&mut self, path: &[&str], present: usize, value: Value) {
+        for depth in present..path.len().saturating_sub(1) {
+            if let Some(parent) = path.get(..=depth) {
+                self.add(parent, Value::Object(Default::default()));
             }
         }
         self.add(path, value);
@@ -71,7 +73,7 @@ pub fn queue_label(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
                  Kueue v0.15 and later read only the label"
             ),
         )
-    } else if let (Some(default), Owner::TopLevel) = (&policy.default_queue, obj.owner) {
+    } else if let (Some(default), true) = (&policy.default_queue, is_top_level(obj, policy)) {
         (
             default.clone(),
             Change::DefaultQueueLabel,
@@ -84,11 +86,10 @@ pub fn queue_label(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
     };
     out.add_with_parents(
         &["metadata", "labels", QUEUE_NAME_KEY],
-        &[!obj.has_metadata, !obj.has_labels],
+        obj.label_parents,
         Value::from(queue.as_str()),
     );
-    obj.has_metadata = true;
-    obj.has_labels = true;
+    obj.label_parents = 2;
     obj.queue_name = Some(queue);
     out.changes.push(change);
     out.warnings.push(warning);
@@ -96,40 +97,51 @@ pub fn queue_label(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
 
 /// Whether Kueue's workload for `obj` is `obj` itself, so that it must be created suspended.
 pub fn is_suspended_workload(obj: &RayObject, policy: &Policy) -> bool {
-    match (obj.kind, obj.owner, policy.rayservice_workload) {
-        (RayKind::RayCluster, Owner::TopLevel, _) => true,
-        (RayKind::RayCluster, Owner::RayService, mode) => mode == RayServiceWorkload::Raycluster,
-        (RayKind::RayCluster, Owner::RayJob, _) => false,
-        (RayKind::RayService, _, mode) => mode == RayServiceWorkload::Rayservice,
+    match (obj.kind, obj.owner) {
+        (RayKind::RayCluster, Owner::TopLevel) => true,
+        (RayKind::RayCluster, Owner::RayService) => {
+            policy.rayservice_workload == RayServiceWorkload::Raycluster
+        }
+        (RayKind::RayCluster, Owner::RayJob) => {
+            policy.rayjob_workload == RayJobWorkload::Raycluster
+        }
+        (RayKind::RayService, _) => policy.rayservice_workload == RayServiceWorkload::Rayservice,
+        // A job on an existing cluster is not a Kueue workload.
+        (RayKind::RayJob, _) => {
+            policy.rayjob_workload == RayJobWorkload::Rayjob && !obj.job.selects_cluster_only()
+        }
+    }
+}
+
+/// Whether `obj` is a top-level object to Kueue (so `--default-queue` applies):
+/// not the child of a workload Kueue manages through its parent.
+fn is_top_level(obj: &RayObject, policy: &Policy) -> bool {
+    match obj.owner {
+        Owner::TopLevel => true,
+        // With the RayJob integration off, Kueue sees the RayCluster alone.
+        Owner::RayJob => policy.rayjob_workload == RayJobWorkload::Raycluster,
+        Owner::RayService => false,
     }
 }
 
 /// Step 2: suspend a managed workload so that Kueue starts it on admission.
 pub fn suspend(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
     let managed = obj.queue_name.is_some() || policy.manage_jobs_without_queue_name;
-    if !managed || !is_suspended_workload(obj, policy) || obj.cluster.suspend == Some(true) {
+    if !managed || !is_suspended_workload(obj, policy) || obj.suspend == Some(true) {
         return;
     }
-    let value = Value::Bool(true);
-    match obj.kind {
-        RayKind::RayCluster => out.add_with_parents(&["spec", "suspend"], &[!obj.has_spec], value),
-        RayKind::RayService => out.add_with_parents(
-            &["spec", "rayClusterConfig", "suspend"],
-            &[!obj.has_spec, !obj.has_cluster_spec],
-            value,
-        ),
-    }
-    obj.has_spec = true;
-    obj.has_cluster_spec = true;
-    obj.cluster.suspend = Some(true);
+    let path = obj.kind.info().suspend;
+    out.add_with_parents(path, obj.suspend_parents, Value::Bool(true));
+    obj.suspend_parents = path.len().saturating_sub(1);
+    obj.suspend = Some(true);
     let admitted_by = match &obj.queue_name {
         Some(queue) => format!("LocalQueue {queue:?} admits it"),
         None => "Kueue admits it".to_string(),
     };
     out.changes.push(Change::Suspend);
     out.warnings.push(format!(
-        "set {}.suspend=true: Kueue starts this {} when {admitted_by}",
-        obj.kind.cluster_spec_path(),
+        "set {}=true: Kueue starts this {} when {admitted_by}",
+        obj.kind.suspend_path(),
         obj.kind.as_str(),
     ));
 }

@@ -1,9 +1,12 @@
 //! The rules a Kueue-managed Ray object must follow.
 
+use super::Policy;
 use super::errors::{ErrorKind, FieldError, Rule, quoted};
+use super::kinds::RayKind;
+use super::mutate::is_suspended_workload;
 use super::names::{dns1123_label, dns1123_subdomain};
-use super::ray::{Group, Owner, QUEUE_NAME_KEY, RayKind, RayObject};
-use super::{Policy, RayServiceWorkload};
+use super::ray::{Group, QUEUE_NAME_KEY, RayObject};
+use super::rayjob::{self, SUBMITTER_POD_SET};
 use std::collections::HashMap;
 
 /// The PodSet name Kueue gives the head group; no worker group may take it.
@@ -13,11 +16,16 @@ const HEAD_POD_SET: &str = "head";
 pub fn violations(obj: &RayObject, old: Option<&RayObject>, policy: &Policy) -> Vec<FieldError> {
     let mut errors = obj.identity_errors.clone();
     let managed = obj.queue_name.is_some() || policy.manage_jobs_without_queue_name;
-    if managed {
+    if managed && obj.job.selects_cluster_only() {
+        // A RayJob on an existing cluster is not a Kueue workload: only its
+        // queue label's format is checked.
+        queue_name(obj, &mut errors);
+    } else if managed {
         errors.extend(obj.type_errors.iter().cloned());
         queue_name(obj, &mut errors);
         worker_groups(obj, policy, &mut errors);
         autoscaling(obj, &mut errors);
+        rayjob::violations(obj, &mut errors);
     }
     if let Some(old) = old {
         queue_name_unchanged(obj, old, policy, &mut errors);
@@ -47,15 +55,20 @@ fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Vec<FieldError>)
     // Paths are built only for violations: this runs on every request.
     let base = || format!("{}.workerGroupSpecs", obj.kind.cluster_spec_path());
     let groups = &obj.cluster.groups;
-    if groups.len() > policy.max_worker_groups {
+    let max = rayjob::max_worker_groups(obj, policy);
+    if groups.len() > max {
         errors.push(FieldError {
             path: base(),
             kind: ErrorKind::TooMany,
             value: Some(groups.len().to_string()),
-            detail: format!("must have at most {} items", policy.max_worker_groups),
+            detail: format!(
+                "must have at most {max} items{}",
+                rayjob::max_worker_groups_reason(obj)
+            ),
             rule: Rule::TooManyWorkerGroups,
         });
     }
+    let submitter = rayjob::has_submitter_pod_set(obj);
     // PodSet names are the lower-cased group names: unique, not "head", DNS-1123 labels.
     let mut first_index: HashMap<String, usize> = HashMap::with_capacity(groups.len());
     for (i, group) in groups.iter().enumerate() {
@@ -86,6 +99,11 @@ fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Vec<FieldError>)
         if pod_set == HEAD_POD_SET {
             errors.push(invalid(format!(
                 "{HEAD_POD_SET:?} is the name of the head's PodSet in Kueue; rename this worker group"
+            )));
+        } else if submitter && pod_set == SUBMITTER_POD_SET {
+            errors.push(invalid(format!(
+                "{SUBMITTER_POD_SET:?} is the name of the submitter Job's PodSet in Kueue \
+                 (K8sJobMode); rename this worker group"
             )));
         } else if let Err(detail) = dns1123_label(&pod_set) {
             errors.push(invalid(format!(
@@ -131,21 +149,22 @@ fn queue_name_unchanged(
     if obj.queue_name == old.queue_name || !obj.identity_errors.is_empty() {
         return;
     }
-    let suspended = obj.cluster.suspend == Some(true);
-    let how_to_fix = match (obj.kind, obj.owner, policy.rayservice_workload) {
-        // Kueue's workload is the RayJob (or, in rayservice mode, the RayService).
-        (RayKind::RayCluster, Owner::RayJob, _) => return,
-        (RayKind::RayCluster, Owner::RayService, RayServiceWorkload::Rayservice) => return,
-        (RayKind::RayCluster, _, _) if suspended => return,
-        (RayKind::RayService, _, RayServiceWorkload::Rayservice) if suspended => return,
-        (RayKind::RayCluster, _, _) => "set spec.suspend: true in the same update to change it",
-        (RayKind::RayService, _, RayServiceWorkload::Rayservice) => {
-            "set spec.rayClusterConfig.suspend: true in the same update to change it"
+    let how_to_fix = if is_suspended_workload(obj, policy) {
+        if obj.suspend == Some(true) {
+            return;
         }
-        (RayKind::RayService, _, RayServiceWorkload::Raycluster) => {
-            "its RayCluster already runs under the queue it was created with; \
-             delete and recreate the RayService to move it to another queue"
-        }
+        format!(
+            "set {}: true in the same update to change it",
+            obj.kind.suspend_path()
+        )
+    } else if obj.kind == RayKind::RayService {
+        // `--rayservice-workload raycluster`: the workload is its RayCluster.
+        "its RayCluster already runs under the queue it was created with; \
+         delete and recreate the RayService to move it to another queue"
+            .to_string()
+    } else {
+        // A child whose parent is Kueue's workload.
+        return;
     };
     let from = old.queue_name.as_deref().map_or("none".to_string(), quoted);
     errors.push(FieldError {
