@@ -51,7 +51,7 @@ impl PolicyArgs {
     /// The policy these flags describe; an invalid `--default-queue` is a usage error.
     pub fn policy(&self) -> Result<Policy, String> {
         if let Some(queue) = &self.default_queue {
-            crate::policy::check_queue_name(queue)
+            crate::policy::names::dns1123_subdomain(queue)
                 .map_err(|why| format!("--default-queue {queue:?}: {why}"))?;
         }
         Ok(Policy {
