@@ -273,7 +273,7 @@ fn check_size(answer: &Answer) -> Result<(), TestCaseError> {
         answer.body.len() <= ANSWER_LIMIT,
         "answer of {} bytes: {}",
         answer.body.len(),
-        String::from_utf8_lossy(&answer.body.get(..2_000).unwrap_or(&answer.body))
+        String::from_utf8_lossy(answer.body.get(..2_000).unwrap_or(&answer.body))
     );
     Ok(())
 }
