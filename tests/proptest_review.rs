@@ -13,13 +13,19 @@ use arbitrary::{arb_json, arb_review};
 use base64::Engine as _;
 use kueue_ray_webhook::admission::{ANSWER_LIMIT, Answer, Webhook, review};
 use kueue_ray_webhook::policy::json::READ_ITEMS;
-use kueue_ray_webhook::policy::{LISTED_VIOLATIONS, Policy, RayServiceWorkload};
+use kueue_ray_webhook::policy::{LISTED_VIOLATIONS, Policy, RayJobWorkload, RayServiceWorkload};
 use proptest::prelude::*;
 use serde_json::Value;
 
 fn policies() -> impl Strategy<Value = Policy> {
-    (any::<bool>(), any::<bool>(), any::<bool>(), 0usize..9).prop_map(
-        |(default, manage, service, max)| Policy {
+    (
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        0usize..9,
+    )
+        .prop_map(|(default, manage, service, job, max)| Policy {
             max_worker_groups: max,
             default_queue: default.then(|| "default-queue".to_string()),
             manage_jobs_without_queue_name: manage,
@@ -28,8 +34,12 @@ fn policies() -> impl Strategy<Value = Policy> {
             } else {
                 RayServiceWorkload::Raycluster
             },
-        },
-    )
+            rayjob_workload: if job {
+                RayJobWorkload::Raycluster
+            } else {
+                RayJobWorkload::Rayjob
+            },
+        })
 }
 
 /// What a well-formed answer said.

@@ -10,6 +10,7 @@ pub mod kinds;
 pub mod mutate;
 pub mod names;
 pub mod ray;
+pub mod rayjob;
 pub mod validate;
 pub mod violations;
 pub mod wire;
@@ -35,6 +36,19 @@ pub enum RayServiceWorkload {
     Rayservice,
 }
 
+/// Which object Kueue admits for a RayJob.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum RayJobWorkload {
+    /// Kueue's `ray.io/rayjob` integration is on: the RayJob is the workload,
+    /// suspended through `spec.suspend`; its RayCluster is never suspended.
+    #[default]
+    Rayjob,
+    /// The integration is off: the RayJob is left alone, and the RayCluster
+    /// KubeRay creates for it (it inherits the RayJob's labels) is the
+    /// workload, treated as a top-level RayCluster.
+    Raycluster,
+}
+
 /// The policy configuration shared by `serve`, `check` and `review`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
@@ -46,6 +60,8 @@ pub struct Policy {
     pub manage_jobs_without_queue_name: bool,
     /// Which object is Kueue's workload for a RayService.
     pub rayservice_workload: RayServiceWorkload,
+    /// Which object is Kueue's workload for a RayJob.
+    pub rayjob_workload: RayJobWorkload,
 }
 
 impl Default for Policy {
@@ -55,6 +71,7 @@ impl Default for Policy {
             default_queue: None,
             manage_jobs_without_queue_name: false,
             rayservice_workload: RayServiceWorkload::Raycluster,
+            rayjob_workload: RayJobWorkload::Rayjob,
         }
     }
 }
@@ -84,9 +101,13 @@ pub struct Request<'a> {
 }
 
 impl Request<'_> {
-    /// Requests the rules do not look at: other kinds and subresources.
-    fn out_of_scope(&self) -> bool {
-        self.kind.is_none() || self.sub_resource.is_some_and(|s| !s.is_empty())
+    /// Requests the rules do not look at: other kinds, subresources, and
+    /// RayJobs when Kueue's RayJob integration is off.
+    fn out_of_scope(&self, policy: &Policy) -> bool {
+        self.kind.is_none()
+            || self.sub_resource.is_some_and(|s| !s.is_empty())
+            || (self.kind == Some(RayKind::RayJob)
+                && policy.rayjob_workload == RayJobWorkload::Raycluster)
     }
 }
 
@@ -136,13 +157,14 @@ pub fn mutate(req: Request, policy: &Policy) -> Result<Decision, RequestError> {
     let Some(kind) = req.kind else {
         return Ok(Decision::default());
     };
-    if req.out_of_scope() || req.operation != Operation::Create {
+    if req.out_of_scope(policy) || req.operation != Operation::Create {
         return Ok(Decision::default());
     }
     let mut obj = object(kind, req.object, operation_name(&Operation::Create))?;
     let mut mutation = mutate::Mutation::default();
     mutate::queue_label(&mut obj, policy, &mut mutation);
     mutate::suspend(&mut obj, policy, &mut mutation);
+    rayjob::existing_cluster_warning(&obj, policy, &mut mutation);
     Ok(Decision {
         violations: validate::violations(&obj, None, policy),
         patch: json_patch::Patch(mutation.patch),
@@ -160,7 +182,7 @@ pub fn validate(req: Request, policy: &Policy) -> Result<Decision, RequestError>
         return Ok(Decision::default());
     };
     let operation = match req.operation {
-        _ if req.out_of_scope() => return Ok(Decision::default()),
+        _ if req.out_of_scope(policy) => return Ok(Decision::default()),
         Operation::Create | Operation::Update => operation_name(&req.operation),
         Operation::Delete | Operation::Connect => return Ok(Decision::default()),
     };
@@ -181,5 +203,7 @@ pub fn validate(req: Request, policy: &Policy) -> Result<Decision, RequestError>
     })
 }
 
+#[cfg(test)]
+mod rayjob_tests;
 #[cfg(test)]
 mod tests;

@@ -7,6 +7,7 @@ use super::kinds::RayKind;
 use super::mutate::is_suspended_workload;
 use super::names::{dns1123_label, dns1123_subdomain};
 use super::ray::{Group, QUEUE_NAME_KEY, RayObject};
+use super::rayjob::{self, SUBMITTER_POD_SET};
 use super::violations::Violations;
 use std::collections::HashMap;
 
@@ -17,11 +18,16 @@ const HEAD_POD_SET: &str = "head";
 pub fn violations(obj: &RayObject, old: Option<&RayObject>, policy: &Policy) -> Violations {
     let mut errors = obj.identity_errors.clone();
     let managed = obj.queue_name.is_some() || policy.manage_jobs_without_queue_name;
-    if managed {
+    if managed && obj.job.selects_cluster_only() {
+        // A RayJob on an existing cluster is not a Kueue workload: only its
+        // queue label's format is checked.
+        queue_name(obj, &mut errors);
+    } else if managed {
         errors.append(&obj.type_errors);
         queue_name(obj, &mut errors);
         worker_groups(obj, policy, &mut errors);
         autoscaling(obj, &mut errors);
+        rayjob::violations(obj, &mut errors);
     }
     if let Some(old) = old {
         queue_name_unchanged(obj, old, policy, &mut errors);
@@ -51,17 +57,21 @@ fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Violations) {
     // Paths are built only for violations: this runs on every request.
     let base = || format!("{}.workerGroupSpecs", obj.kind.cluster_spec_path());
     // Only the first READ_ITEMS groups are read, so no more can be allowed.
-    let limit = policy.max_worker_groups.min(READ_ITEMS);
+    let limit = rayjob::max_worker_groups(obj, policy).min(READ_ITEMS);
     let count = obj.cluster.group_count;
     if count > limit {
         errors.push(FieldError {
             path: base(),
             kind: ErrorKind::TooMany,
             value: Some(count.to_string()),
-            detail: format!("must have at most {limit} items"),
+            detail: format!(
+                "must have at most {limit} items{}",
+                rayjob::max_worker_groups_reason(obj)
+            ),
             rule: Rule::TooManyWorkerGroups,
         });
     }
+    let submitter = rayjob::has_submitter_pod_set(obj);
     // Past the limit, only the groups that may stay are checked (as
     // Kubernetes' own validation stops at a list's limit): the work and the
     // answer follow the policy, not the input.
@@ -96,6 +106,11 @@ fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Violations) {
         if pod_set == HEAD_POD_SET {
             errors.push(invalid(format!(
                 "{HEAD_POD_SET:?} is the name of the head's PodSet in Kueue; rename this worker group"
+            )));
+        } else if submitter && pod_set == SUBMITTER_POD_SET {
+            errors.push(invalid(format!(
+                "{SUBMITTER_POD_SET:?} is the name of the submitter Job's PodSet in Kueue \
+                 (K8sJobMode); rename this worker group"
             )));
         } else if let Err(detail) = dns1123_label(&pod_set) {
             errors.push(invalid(format!(

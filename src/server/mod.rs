@@ -15,100 +15,61 @@ pub mod routes;
 pub mod shutdown;
 pub mod tls;
 
-pub use connections::{ConnectionSettings, Drain, serve_tls};
+pub use connections::{ConnectionSettings, Drain, serve_plain, serve_tls};
 pub use routes::{AdmissionState, admission_router};
 pub use tls::{TlsFiles, TlsSource, server_config_from_files};
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// Flags of `serve`.
-#[derive(Clone, Debug, clap::Args)]
-pub struct ServeArgs {
+/// Default of `--shutdown-delay`.
+pub const DEFAULT_SHUTDOWN_DELAY: Duration = Duration::from_secs(5);
+/// Default of `--shutdown-timeout`.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(20);
+/// Default of `--request-timeout`: below the 10s `timeoutSeconds` default of
+/// webhook registrations, so the apiserver gets our answer, not its own timeout.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
+/// Default of `--tls-handshake-timeout`.
+pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default of `--header-read-timeout`.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default of `--cert-reload-interval`.
+pub const DEFAULT_CERT_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What `serve` needs, built by the command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
     /// Address of the HTTPS admission listener.
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_LISTEN", default_value = "0.0.0.0:9443")]
     pub listen: SocketAddr,
-    /// Serving certificate (PEM; may hold the chain, leaf first). Reloaded when it changes.
-    #[arg(
-        long,
-        env = "KUEUE_RAY_WEBHOOK_TLS_CERT_FILE",
-        default_value = "certs/tls.crt"
-    )]
-    pub tls_cert_file: PathBuf,
-    /// Private key of the serving certificate (PEM: PKCS#8, PKCS#1 or SEC1).
-    #[arg(
-        long,
-        env = "KUEUE_RAY_WEBHOOK_TLS_KEY_FILE",
-        default_value = "certs/tls.key"
-    )]
-    pub tls_key_file: PathBuf,
-    /// Require client certificates signed by a CA in this PEM bundle. Reloaded when it changes.
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_CLIENT_CA_FILE")]
-    pub client_ca_file: Option<PathBuf>,
-    /// Address of the plain-HTTP admin listener (/livez, /readyz, /metrics).
-    #[arg(
-        long,
-        env = "KUEUE_RAY_WEBHOOK_ADMIN_LISTEN",
-        default_value = "0.0.0.0:8080"
-    )]
+    /// Serving certificate and key, and the optional client CA bundle.
+    pub tls: TlsFiles,
+    /// Address of the plain-HTTP admin listener.
     pub admin_listen: SocketAddr,
-    /// After a termination signal: how long to keep serving while not ready,
-    /// so the endpoint is removed from the Service first.
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_SHUTDOWN_DELAY", default_value = "5s", value_parser = humantime::parse_duration)]
+    /// After a termination signal: how long to keep serving while not ready.
     pub shutdown_delay: Duration,
     /// How long in-flight requests may take to finish once accepting stops.
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
-    /// Bound on receiving and answering one request (below the 10s
-    /// `timeoutSeconds` default of webhook registrations).
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_REQUEST_TIMEOUT", default_value = "8s", value_parser = humantime::parse_duration)]
+    /// Bound on receiving and answering one request.
     pub request_timeout: Duration,
-    /// A client that has not completed the TLS handshake by then is dropped.
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_TLS_HANDSHAKE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     pub tls_handshake_timeout: Duration,
-    /// A client that has not sent its request headers by then is dropped
-    /// (also how long an idle HTTP/1.1 keep-alive connection is kept).
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub header_read_timeout: Duration,
     /// How often the certificate, key and client CA files are checked for changes.
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_CERT_RELOAD_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
     pub cert_reload_interval: Duration,
-    /// Log output format.
-    #[arg(
-        long,
-        env = "KUEUE_RAY_WEBHOOK_LOG_FORMAT",
-        value_enum,
-        default_value_t
-    )]
     pub log_format: logging::LogFormat,
-    /// Log filter, e.g. `info` or `kueue_ray_webhook=debug` (default: RUST_LOG, else info).
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_LOG_LEVEL")]
+    /// A `RUST_LOG`-style filter; `None` reads `RUST_LOG`, else `info`.
     pub log_level: Option<String>,
-    #[command(flatten)]
-    pub policy: crate::cli::PolicyArgs,
 }
 
-pub fn run(args: ServeArgs) -> ExitCode {
-    if let Err(error) = logging::init(args.log_format, args.log_level.as_deref()) {
+/// Serves until a termination signal; the exit code says how serving ended.
+pub fn run(config: Config, policy: crate::policy::Policy) -> ExitCode {
+    if let Err(error) = logging::init(config.log_format, config.log_level.as_deref()) {
         eprintln!("error: {error}");
         return ExitCode::from(2);
     }
-    if args.cert_reload_interval.is_zero() {
-        eprintln!("error: --cert-reload-interval must be longer than 0s");
-        return ExitCode::from(2);
-    }
-    let policy = match args.policy.policy() {
-        Ok(policy) => policy,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::from(2);
-        }
-    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -119,13 +80,14 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(serve(args, policy));
+    let code = runtime.block_on(serve(config, policy));
     runtime.shutdown_timeout(Duration::from_secs(1));
     logging::flush();
     code
 }
 
-async fn serve(args: ServeArgs, policy: crate::policy::Policy) -> ExitCode {
+/// Bind, serve, wait for a signal, drain.
+async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
     let mut signals = match shutdown::Signals::install() {
         Ok(signals) => signals,
         Err(error) => {
@@ -135,33 +97,30 @@ async fn serve(args: ServeArgs, policy: crate::policy::Policy) -> ExitCode {
     };
     let metrics = Arc::new(metrics::Metrics::new());
     let health = Arc::new(admin::Health::default());
-
-    let admin_listener = match TcpListener::bind(args.admin_listen).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            tracing::error!(addr = %args.admin_listen, %error, "cannot bind the admin listener");
-            return ExitCode::FAILURE;
-        }
+    let settings = ConnectionSettings {
+        tls_handshake_timeout: config.tls_handshake_timeout,
+        header_read_timeout: config.header_read_timeout,
+        drain_timeout: config.shutdown_timeout,
     };
-    log_bound(
-        &admin_listener,
+
+    let Some(admin_listener) = bind(
+        config.admin_listen,
         "admin",
         "serving probes and metrics over HTTP",
-    );
+    )
+    .await
+    else {
+        return ExitCode::FAILURE;
+    };
     let admin_stop = CancellationToken::new();
-    let admin = tokio::spawn(admin::serve(
+    let admin = tokio::spawn(serve_plain(
         admin_listener,
         admin::admin_router(health.clone(), metrics.clone()),
-        args.header_read_timeout,
+        settings,
         admin_stop.clone(),
     ));
 
-    let files = TlsFiles {
-        cert: args.tls_cert_file.clone(),
-        key: args.tls_key_file.clone(),
-        client_ca: args.client_ca_file.clone(),
-    };
-    let mut reloader = tls::Reloader::new(files, args.cert_reload_interval, metrics.clone());
+    let mut reloader = tls::Reloader::new(config.tls, config.cert_reload_interval, metrics.clone());
     let tls = tokio::select! {
         tls = reloader.first_pair() => tls,
         signal = signals.next() => {
@@ -171,32 +130,24 @@ async fn serve(args: ServeArgs, policy: crate::policy::Policy) -> ExitCode {
     };
     tokio::spawn(reloader.run());
 
-    let listener = match TcpListener::bind(args.listen).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            tracing::error!(addr = %args.listen, %error, "cannot bind the admission listener");
-            return ExitCode::FAILURE;
-        }
-    };
-    log_bound(
-        &listener,
+    let Some(listener) = bind(
+        config.listen,
         "admission",
         "serving admission webhooks over HTTPS",
-    );
+    )
+    .await
+    else {
+        return ExitCode::FAILURE;
+    };
     let router = admission_router(AdmissionState::new(
         policy,
         metrics.clone(),
-        args.request_timeout,
+        config.request_timeout,
     ))
     .layer(axum::middleware::from_fn_with_state(
         health.clone(),
         close_while_shutting_down,
     ));
-    let settings = ConnectionSettings {
-        tls_handshake_timeout: args.tls_handshake_timeout,
-        header_read_timeout: args.header_read_timeout,
-        drain_timeout: args.shutdown_timeout,
-    };
     let stop_serving = CancellationToken::new();
     let server = tokio::spawn(serve_tls(
         listener,
@@ -207,11 +158,48 @@ async fn serve(args: ServeArgs, policy: crate::policy::Policy) -> ExitCode {
     ));
     health.set_ready();
 
+    wait_for_shutdown(signals, &health, config.shutdown_delay).await;
+    tracing::info!("shutting down: no new connections; draining");
+    stop_serving.cancel();
+    let drained = server.await;
+    admin_stop.cancel();
+    let _ = admin.await;
+    exit_code(drained)
+}
+
+/// Binds `addr` and logs the bound address (tests and operators read it
+/// when the port is 0); `None` (after logging why) when it cannot.
+async fn bind(
+    addr: SocketAddr,
+    listener_name: &'static str,
+    serving: &'static str,
+) -> Option<TcpListener> {
+    let listener = match TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(listener = listener_name, %addr, %error, "cannot bind the {listener_name} listener");
+            return None;
+        }
+    };
+    match listener.local_addr() {
+        Ok(addr) => tracing::info!(listener = listener_name, %addr, "{serving}"),
+        Err(error) => tracing::warn!(listener = listener_name, %error, "{serving}"),
+    }
+    Some(listener)
+}
+
+/// Waits for the first signal, turns not-ready and keeps serving for
+/// `delay`; from then on a second signal exits at once.
+async fn wait_for_shutdown(
+    mut signals: shutdown::Signals,
+    health: &admin::Health,
+    delay: Duration,
+) {
     let signal = signals.next().await;
     health.set_shutting_down();
     tracing::info!(
         signal,
-        delay = %humantime::format_duration(args.shutdown_delay),
+        delay = %humantime::format_duration(delay),
         "shutting down: not ready; still serving during the shutdown delay"
     );
     tokio::spawn(async move {
@@ -220,12 +208,11 @@ async fn serve(args: ServeArgs, policy: crate::policy::Policy) -> ExitCode {
         logging::flush();
         std::process::exit(1);
     });
-    tokio::time::sleep(args.shutdown_delay).await;
-    tracing::info!("shutting down: no new connections; draining");
-    stop_serving.cancel();
-    let drained = server.await;
-    admin_stop.cancel();
-    let _ = admin.await;
+    tokio::time::sleep(delay).await;
+}
+
+/// 0 when every in-flight request was answered, 1 otherwise.
+fn exit_code(drained: Result<Drain, tokio::task::JoinError>) -> ExitCode {
     match drained {
         Ok(Drain::Complete) => {
             tracing::info!("shutdown complete");
@@ -262,12 +249,4 @@ async fn close_while_shutting_down(
         );
     }
     response
-}
-
-/// Logs the bound address (tests and operators read it when the port is 0).
-fn log_bound(listener: &TcpListener, listener_name: &'static str, message: &'static str) {
-    match listener.local_addr() {
-        Ok(addr) => tracing::info!(listener = listener_name, %addr, "{message}"),
-        Err(error) => tracing::warn!(listener = listener_name, %error, "{message}"),
-    }
 }
