@@ -11,9 +11,10 @@ use kube::core::GroupVersionKind;
 use serde::{Deserialize, Serialize};
 
 /// Which webhook a request was sent to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Webhook {
     /// Defaults (queue label, suspend), then validates the result; may patch.
+    #[default]
     Mutate,
     /// Validates only; never patches.
     Validate,

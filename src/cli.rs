@@ -1,8 +1,11 @@
 //! Command line: `serve`, `check`, `review`, `certs`, with one shared group of
 //! policy arguments so that every command decides with the same rules.
 
+use crate::admission::Webhook;
+use crate::offline::{CheckConfig, OutputFormat, ReviewConfig};
 use crate::policy::{Policy, RayServiceWorkload};
 use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
@@ -19,9 +22,66 @@ pub enum Command {
     /// Generate a development CA and serving certificate.
     Certs(crate::certs::CertsArgs),
     /// Admit manifests offline, as a CREATE would be (a CI dry run).
-    Check(crate::offline::CheckArgs),
+    Check(CheckArgs),
     /// Answer one AdmissionReview request from a file, as the server would.
-    Review(crate::offline::ReviewArgs),
+    Review(ReviewArgs),
+}
+
+/// Flags of `check`.
+#[derive(Clone, Debug, Args)]
+pub struct CheckArgs {
+    /// Manifest files, directories (searched recursively for *.yaml, *.yml,
+    /// *.json) or `-` for standard input.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Namespace of objects whose manifest names none.
+    #[arg(long, short = 'n', default_value = "default")]
+    pub namespace: String,
+    /// Report format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// Write the admitted objects, mutated, as YAML: one file per object in
+    /// this directory, or a stream on standard output for `-` (the report
+    /// then goes to standard error).
+    #[arg(long, value_name = "DIR|-")]
+    pub patched: Option<PathBuf>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+impl CheckArgs {
+    fn config(self) -> Result<CheckConfig, String> {
+        Ok(CheckConfig {
+            policy: self.policy.policy()?,
+            paths: self.paths,
+            namespace: self.namespace,
+            output: self.output,
+            patched: self.patched,
+        })
+    }
+}
+
+/// Flags of `review`.
+#[derive(Clone, Debug, Args)]
+pub struct ReviewArgs {
+    /// An AdmissionReview request (JSON), or `-` for standard input.
+    #[arg(default_value = crate::offline::load::STDIN, value_name = "FILE|-")]
+    pub file: PathBuf,
+    /// The webhook that receives the request.
+    #[arg(long, value_enum, default_value_t)]
+    pub webhook: Webhook,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+impl ReviewArgs {
+    fn config(self) -> Result<ReviewConfig, String> {
+        Ok(ReviewConfig {
+            policy: self.policy.policy()?,
+            file: self.file,
+            webhook: self.webhook,
+        })
+    }
 }
 
 /// The policy flags, shared by every command that decides.
@@ -68,8 +128,18 @@ impl Cli {
         match self.command {
             Command::Serve(args) => crate::server::run(args),
             Command::Certs(args) => crate::certs::run(args),
-            Command::Check(args) => crate::offline::run_check(args),
-            Command::Review(args) => crate::offline::run_review(args),
+            Command::Check(args) => args
+                .config()
+                .map_or_else(usage_error, crate::offline::run_check),
+            Command::Review(args) => args
+                .config()
+                .map_or_else(usage_error, crate::offline::run_review),
         }
     }
+}
+
+/// A flag value that parses but cannot be used: exit status 2, as clap's own errors.
+fn usage_error(message: String) -> ExitCode {
+    eprintln!("kueue-ray-webhook: {message}");
+    ExitCode::from(2)
 }

@@ -7,7 +7,7 @@ pub mod load;
 pub mod report;
 
 use crate::admission::{self, Webhook};
-use crate::cli::PolicyArgs;
+use crate::policy::Policy;
 use admit::Outcome;
 use report::Report;
 use std::io::{Read, Write};
@@ -19,28 +19,20 @@ const DENIED: u8 = 1;
 /// Exit status for usage errors and unreadable or unparsable input.
 const BAD_INPUT: u8 = 2;
 
-/// Flags of `check`.
-#[derive(Clone, Debug, clap::Args)]
-pub struct CheckArgs {
-    /// Manifest files, directories (searched recursively for *.yaml, *.yml,
-    /// *.json) or `-` for standard input.
-    #[arg(required = true, value_name = "PATH")]
+/// What `check` runs with: the command line's choices, as plain data.
+#[derive(Clone, Debug)]
+pub struct CheckConfig {
+    /// Manifest files, directories or `-` for standard input.
     pub paths: Vec<PathBuf>,
     /// Namespace of objects whose manifest names none.
-    #[arg(long, short = 'n', default_value = "default")]
     pub namespace: String,
-    /// Report format.
-    #[arg(long, short = 'o', value_enum, default_value_t)]
     pub output: OutputFormat,
-    /// Write the admitted objects, mutated, as YAML: one file per object in
-    /// this directory, or a stream on standard output for `-` (the report
-    /// then goes to standard error).
-    #[arg(long, value_name = "DIR|-")]
+    /// Where the mutated objects go: a directory, or `-` for standard output.
     pub patched: Option<PathBuf>,
-    #[command(flatten)]
-    pub policy: PolicyArgs,
+    pub policy: Policy,
 }
 
+/// Report formats of `check`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
     /// One line per object and a summary line.
@@ -52,34 +44,14 @@ pub enum OutputFormat {
     Junit,
 }
 
-/// Flags of `review`.
-#[derive(Clone, Debug, clap::Args)]
-pub struct ReviewArgs {
+/// What `review` runs with.
+#[derive(Clone, Debug)]
+pub struct ReviewConfig {
     /// An AdmissionReview request (JSON), or `-` for standard input.
-    #[arg(default_value = load::STDIN, value_name = "FILE|-")]
     pub file: PathBuf,
     /// The webhook that receives the request.
-    #[arg(long, value_enum, default_value_t)]
-    pub webhook: WebhookArg,
-    #[command(flatten)]
-    pub policy: PolicyArgs,
-}
-
-/// [`Webhook`] as a command-line value.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum WebhookArg {
-    #[default]
-    Mutate,
-    Validate,
-}
-
-impl From<WebhookArg> for Webhook {
-    fn from(arg: WebhookArg) -> Self {
-        match arg {
-            WebhookArg::Mutate => Webhook::Mutate,
-            WebhookArg::Validate => Webhook::Validate,
-        }
-    }
+    pub webhook: Webhook,
+    pub policy: Policy,
 }
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
@@ -91,18 +63,15 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 /// then prints the report. Exits 0 when all were admitted, 1 when any was
 /// denied, 2 when the input could not be read or judged (nothing is reported
 /// then, so a partial run never looks complete).
-pub fn run_check(args: CheckArgs) -> ExitCode {
-    let policy = match args.policy.policy() {
-        Ok(policy) => policy,
-        Err(message) => return fail(message),
-    };
+pub fn run_check(args: CheckConfig) -> ExitCode {
+    let policy = &args.policy;
     let documents = match load::load(&args.paths) {
         Ok(documents) => documents,
         Err(error) => return fail(error),
     };
     let mut report = Report::default();
     for (index, document) in documents.iter().enumerate() {
-        match admit::admit(document, index, &args.namespace, &policy) {
+        match admit::admit(document, index, &args.namespace, policy) {
             Ok(Outcome::Reviewed(verdict)) => report.add_verdict(*verdict),
             Ok(Outcome::Skipped(skipped)) => report.add_skipped(skipped),
             Err(error) => return fail(error),
@@ -155,11 +124,7 @@ fn print(mut out: impl Write, bytes: &[u8]) -> Result<(), String> {
 /// `review`: prints the exact answer body the server would send. A non-200
 /// answer (the input is not a review the server can decide) is still
 /// printed, with a message on standard error and exit status 2.
-pub fn run_review(args: ReviewArgs) -> ExitCode {
-    let policy = match args.policy.policy() {
-        Ok(policy) => policy,
-        Err(message) => return fail(message),
-    };
+pub fn run_review(args: ReviewConfig) -> ExitCode {
     let mut body = Vec::new();
     let read = if args.file.as_os_str() == load::STDIN {
         std::io::stdin().read_to_end(&mut body).map(drop)
@@ -169,7 +134,7 @@ pub fn run_review(args: ReviewArgs) -> ExitCode {
     if let Err(error) = read {
         return fail(format!("cannot read {}: {error}", args.file.display()));
     }
-    let answer = admission::review(args.webhook.into(), &body, &policy);
+    let answer = admission::review(args.webhook, &body, &args.policy);
     if let Err(message) = print(std::io::stdout(), &answer.body) {
         return fail(message);
     }
