@@ -2,13 +2,13 @@
 //! AdmissionReview from a file). Both answer through [`admission::review`],
 //! the server's own handler, so their verdicts are the server's by construction.
 
-pub mod admit;
+pub mod dry_run;
 pub mod load;
 pub mod report;
 
 use crate::admission::{self, Webhook};
 use crate::policy::Policy;
-use admit::Outcome;
+use dry_run::Checked;
 use report::Report;
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -71,9 +71,9 @@ pub fn run_check(args: CheckConfig) -> ExitCode {
     };
     let mut report = Report::default();
     for (index, document) in documents.iter().enumerate() {
-        match admit::admit(document, index, &args.namespace, policy) {
-            Ok(Outcome::Reviewed(verdict)) => report.add_verdict(*verdict),
-            Ok(Outcome::Skipped(skipped)) => report.add_skipped(skipped),
+        match dry_run::check_document(document, index, &args.namespace, policy) {
+            Ok(Checked::Object(verdict)) => report.add_verdict(*verdict),
+            Ok(Checked::Skipped(skipped)) => report.add_skipped(skipped),
             Err(error) => return fail(error),
         }
     }

@@ -1,7 +1,7 @@
 //! The reports of `check`: text for people, JSON for programs, JUnit XML for
 //! CI systems, and the mutated objects as YAML.
 
-use super::admit::{Skipped, Verdict};
+use super::dry_run::{SkippedDocument, Verdict};
 use serde::Serialize;
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -12,7 +12,7 @@ use std::path::Path;
 pub struct Report {
     pub summary: Summary,
     pub objects: Vec<Verdict>,
-    pub skipped: Vec<Skipped>,
+    pub skipped: Vec<SkippedDocument>,
 }
 
 #[derive(Debug, Default, PartialEq, Eq, Serialize)]
@@ -42,7 +42,7 @@ impl Report {
         self.objects.push(verdict);
     }
 
-    pub fn add_skipped(&mut self, skipped: Skipped) {
+    pub fn add_skipped(&mut self, skipped: SkippedDocument) {
         self.summary.skipped += 1;
         self.skipped.push(skipped);
     }
@@ -89,7 +89,7 @@ impl Report {
     }
 
     /// A JUnit XML report: one test case per Ray object (class name: the
-    /// file), a failure per denial. Skipped documents are not test cases;
+    /// file), a failure per denial. SkippedDocument documents are not test cases;
     /// their count is a property of the suite.
     pub fn junit(&self) -> Result<String, quick_junit::SerializeError> {
         use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
@@ -145,7 +145,7 @@ fn describe_operation(operation: &json_patch::PatchOperation) -> String {
 }
 
 /// `spec.enableInTreeAutoscaling: Forbidden: ...`.
-fn describe_violation(violation: &super::admit::Violation) -> String {
+fn describe_violation(violation: &super::dry_run::Violation) -> String {
     if violation.path.is_empty() {
         violation.message.clone()
     } else {

@@ -1,4 +1,4 @@
-//! Admitting one manifest object offline, through the server's own handler.
+//! A dry-run CREATE of one manifest document, through the server's own handler.
 //!
 //! Each Ray object is wrapped in the AdmissionReview that kube-apiserver would
 //! send for a CREATE, passed to [`admission::review`] for the mutating
@@ -18,18 +18,18 @@ use serde_json::{Value, json};
 const RAY_KINDS: [(&str, &str); 2] = [("RayCluster", "rayclusters"), ("RayService", "rayservices")];
 const RAY_GROUP: &str = "ray.io";
 
-/// What `check` concluded for one document.
+/// What `check` concluded for one document: a checked Ray object or a skipped document.
 #[derive(Debug)]
-pub enum Outcome {
+pub enum Checked {
     /// A RayCluster or RayService, and the webhook's verdict on it.
-    Reviewed(Box<Verdict>),
+    Object(Box<Verdict>),
     /// Any other document (another kind, or not a Kubernetes object).
-    Skipped(Skipped),
+    Skipped(SkippedDocument),
 }
 
 /// A document that is not a Ray object this webhook handles.
 #[derive(Debug, Serialize)]
-pub struct Skipped {
+pub struct SkippedDocument {
     pub source: Source,
     #[serde(rename = "apiVersion", skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
@@ -86,12 +86,12 @@ pub struct ReviewError {
 }
 
 /// Admits `document` as a CREATE in `namespace` (unless its manifest names one).
-pub fn admit(
+pub fn check_document(
     document: &Document,
     index: usize,
     namespace: &str,
     policy: &Policy,
-) -> Result<Outcome, ReviewError> {
+) -> Result<Checked, ReviewError> {
     let value = &document.value;
     let api_version = value.get("apiVersion").and_then(Value::as_str);
     let kind = value.get("kind").and_then(Value::as_str);
@@ -100,7 +100,7 @@ pub fn admit(
         .filter(|(group, _)| *group == RAY_GROUP)
         .zip(kind.and_then(|k| RAY_KINDS.iter().find(|(known, _)| *known == k)));
     let (Some(api_version), Some(((_, version), (kind, resource)))) = (api_version, ray) else {
-        return Ok(Outcome::Skipped(Skipped {
+        return Ok(Checked::Skipped(SkippedDocument {
             source: document.source.clone(),
             api_version: api_version.map(str::to_owned),
             kind: kind.map(str::to_owned),
@@ -125,7 +125,7 @@ pub fn admit(
             String::from_utf8_lossy(&answer.body).trim_end()
         )));
     }
-    let response = decode(&answer.body, &uid).map_err(fail)?;
+    let response = decode_answer(&answer.body, &uid).map_err(fail)?;
 
     let violations: Vec<Violation> = response
         .status
@@ -149,7 +149,7 @@ pub fn admit(
     } else {
         None
     };
-    Ok(Outcome::Reviewed(Box::new(Verdict {
+    Ok(Checked::Object(Box::new(Verdict {
         source: document.source.clone(),
         api_version: api_version.to_owned(),
         kind: (*kind).to_owned(),
@@ -234,8 +234,8 @@ fn create_review(
     json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request})
 }
 
-/// The parts of an AdmissionReview answer that `check` reports.
-struct Response {
+/// The parts of the webhook's AdmissionReview answer that `check` reports, decoded.
+struct DecodedAnswer {
     allowed: bool,
     patch: json_patch::Patch,
     warnings: Vec<String>,
@@ -243,7 +243,7 @@ struct Response {
 }
 
 /// Decodes the wire form: `patch` is a base64 string of a JSON patch.
-fn decode(body: &[u8], uid: &str) -> Result<Response, String> {
+fn decode_answer(body: &[u8], uid: &str) -> Result<DecodedAnswer, String> {
     #[derive(Deserialize)]
     struct Review {
         response: Option<Wire>,
@@ -276,7 +276,7 @@ fn decode(body: &[u8], uid: &str) -> Result<Response, String> {
         }
         (Some(_), other) => return Err(format!("unexpected patchType {other:?}")),
     };
-    Ok(Response {
+    Ok(DecodedAnswer {
         allowed: wire.allowed,
         patch,
         warnings: wire.warnings,
@@ -309,8 +309,9 @@ mod tests {
             json!("just a string"),
             json!({"name": "values.yaml of some chart"}),
         ] {
-            let outcome = admit(&doc(value.clone()), 0, "default", &Policy::default()).unwrap();
-            assert!(matches!(outcome, Outcome::Skipped(_)), "{value}");
+            let checked =
+                check_document(&doc(value.clone()), 0, "default", &Policy::default()).unwrap();
+            assert!(matches!(checked, Checked::Skipped(_)), "{value}");
         }
     }
 
@@ -349,10 +350,10 @@ mod tests {
         let body = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
             "response": {"uid": "u", "allowed": true, "patchType": "JSONPatch", "patch": patch,
             "warnings": ["suspended"]}});
-        let response = decode(body.to_string().as_bytes(), "u").unwrap();
+        let response = decode_answer(body.to_string().as_bytes(), "u").unwrap();
         assert_eq!(response.patch.0.len(), 1);
         assert_eq!(response.warnings, ["suspended"]);
-        assert!(decode(body.to_string().as_bytes(), "other").is_err());
-        assert!(decode(b"{}", "u").is_err());
+        assert!(decode_answer(body.to_string().as_bytes(), "other").is_err());
+        assert!(decode_answer(b"{}", "u").is_err());
     }
 }
