@@ -203,6 +203,7 @@ fn decide(webhook: Webhook, mut req: RequestIn, policy: &Policy) -> Answer {
         operation: req.operation.clone(),
         kind: ray_kind,
         sub_resource: req.sub_resource.as_deref(),
+        namespace: req.namespace.as_deref(),
         // The policy takes the objects; the envelope stays for the answer.
         object: std::mem::take(&mut req.object),
         old_object: std::mem::take(&mut req.old_object),

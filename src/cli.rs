@@ -119,6 +119,9 @@ impl PolicyArgs {
             default_queue: self.default_queue.clone().filter(|q| !q.is_empty()),
             manage_jobs_without_queue_name: self.manage_jobs_without_queue_name,
             rayservice_workload: self.rayservice_workload,
+            // Known only from manifests (`check --local-queues`), not a server flag.
+            local_queues: None,
+            require_local_queue: false,
         })
     }
 }

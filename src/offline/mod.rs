@@ -5,6 +5,7 @@
 pub mod dry_run;
 pub mod load;
 pub mod report;
+pub mod yaml;
 
 use crate::admission::{self, Webhook};
 use crate::policy::Policy;

@@ -10,6 +10,7 @@ pub enum ErrorKind {
     Duplicate,
     TooMany,
     TypeInvalid,
+    NotFound,
 }
 
 impl ErrorKind {
@@ -21,6 +22,7 @@ impl ErrorKind {
             ErrorKind::Duplicate => "FieldValueDuplicate",
             ErrorKind::TooMany => "FieldValueTooMany",
             ErrorKind::TypeInvalid => "FieldValueTypeInvalid",
+            ErrorKind::NotFound => "FieldValueNotFound",
         }
     }
 
@@ -30,6 +32,7 @@ impl ErrorKind {
             ErrorKind::Required => "Required value",
             ErrorKind::Duplicate => "Duplicate value",
             ErrorKind::TooMany => "Too many",
+            ErrorKind::NotFound => "Not found",
         }
     }
 }
@@ -43,6 +46,7 @@ pub enum Rule {
     InvalidQueueName,
     QueueNameImmutable,
     WrongFieldType,
+    LocalQueueNotFound,
 }
 
 impl Rule {
@@ -54,6 +58,7 @@ impl Rule {
             Rule::QueueNameImmutable => "queue_name_immutable",
             Rule::InvalidQueueName => "invalid_queue_name",
             Rule::WrongFieldType => "wrong_field_type",
+            Rule::LocalQueueNotFound => "local_queue_not_found",
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod errors;
 pub mod json;
+pub mod local_queues;
 pub mod mutate;
 pub mod names;
 pub mod ray;
@@ -14,6 +15,7 @@ pub mod validate;
 pub use errors::{ErrorKind, FieldError, RequestError, Rule};
 pub use json::Field;
 pub use kube::core::admission::Operation;
+pub use local_queues::LocalQueues;
 pub use mutate::Change;
 pub use ray::{ObjectDoc, QUEUE_NAME_KEY, RayKind, RayObject};
 
@@ -40,6 +42,11 @@ pub struct Policy {
     pub manage_jobs_without_queue_name: bool,
     /// Which object is Kueue's workload for a RayService.
     pub rayservice_workload: RayServiceWorkload,
+    /// The LocalQueues that exist, when known (`check --local-queues`; a
+    /// server could be fed them from a watch). `None`: any queue name passes.
+    pub local_queues: Option<LocalQueues>,
+    /// A queue label naming no known LocalQueue is a violation, not a warning.
+    pub require_local_queue: bool,
 }
 
 impl Default for Policy {
@@ -49,6 +56,8 @@ impl Default for Policy {
             default_queue: None,
             manage_jobs_without_queue_name: false,
             rayservice_workload: RayServiceWorkload::Raycluster,
+            local_queues: None,
+            require_local_queue: false,
         }
     }
 }
@@ -66,6 +75,8 @@ pub struct Request<'a> {
     pub kind: Option<RayKind>,
     /// `status`, `scale`, …: requests for subresources are allowed unchanged.
     pub sub_resource: Option<&'a str>,
+    /// `request.namespace`: where the object lives (its LocalQueues are there).
+    pub namespace: Option<&'a str>,
     /// `request.object`, read in the same pass as the envelope.
     pub object: Field<ObjectDoc>,
     /// `request.oldObject`.
@@ -130,10 +141,18 @@ pub fn mutate(req: Request, policy: &Policy) -> Result<Decision, RequestError> {
     }
     let mut obj = object(kind, req.object, "CREATE")?;
     let mut mutation = mutate::Mutation::default();
-    mutate::queue_label(&mut obj, policy, &mut mutation);
+    mutate::queue_label(&mut obj, req.namespace, policy, &mut mutation);
     mutate::suspend(&mut obj, policy, &mut mutation);
+    let mut violations = validate::violations(&obj, None, policy);
+    validate::local_queue(
+        &obj,
+        req.namespace,
+        policy,
+        &mut violations,
+        &mut mutation.warnings,
+    );
     Ok(Decision {
-        violations: validate::violations(&obj, None, policy),
+        violations,
         patch: json_patch::Patch(mutation.patch),
         changes: mutation.changes,
         warnings: mutation.warnings,
@@ -164,11 +183,16 @@ pub fn validate(req: Request, policy: &Policy) -> Result<Decision, RequestError>
         }
         _ => None,
     };
+    let mut violations = validate::violations(&obj, old.as_ref(), policy);
+    let mut warnings = Vec::new();
+    validate::local_queue(&obj, req.namespace, policy, &mut violations, &mut warnings);
     Ok(Decision {
-        violations: validate::violations(&obj, old.as_ref(), policy),
+        violations,
+        warnings,
         object_name: obj.name,
         ..Decision::default()
-    })
+    }
+    .deny_if_violated())
 }
 
 #[cfg(test)]
