@@ -64,6 +64,16 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
+/// Largest request body accepted: controller-runtime's limit (an UPDATE
+/// review carries the object twice). The server answers 413 above it, and
+/// `review` refuses the same.
+pub const MAX_BODY_BYTES: usize = 7 * 1024 * 1024;
+
+/// The 413 answer's text, shared by the server and `review`.
+pub fn body_too_large_message() -> String {
+    format!("request body is larger than {MAX_BODY_BYTES} bytes (7 MiB)")
+}
+
 /// The only AdmissionReview version this webhook speaks.
 pub const API_VERSION: &str = "admission.k8s.io/v1";
 const REVIEW_KIND: &str = "AdmissionReview";

@@ -45,18 +45,42 @@ pub struct CheckArgs {
     /// then goes to standard error).
     #[arg(long, value_name = "DIR|-")]
     pub patched: Option<PathBuf>,
+    /// Largest manifest file (or standard input) read, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::offline::load::DEFAULT_MAX_FILE_SIZE)]
+    pub max_file_size: u64,
+    /// Fail (exit 1) on a Ray object that Kueue would not manage (no queue
+    /// label, --manage-jobs-without-queue-name off).
+    #[arg(long)]
+    pub require_managed: bool,
+    /// Pass when no ray.io object is found (by default that is exit 2).
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// Files or directories of Kueue LocalQueue manifests: a queue label must
+    /// name one of its namespace (LocalQueues among the checked documents
+    /// count too), and a namespace's LocalQueue `default` labels unlabelled objects.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub local_queues: Vec<PathBuf>,
+    /// With --local-queues: a queue label naming no LocalQueue is a denial, not a warning.
+    #[arg(long, requires = "local_queues")]
+    pub require_local_queue: bool,
     #[command(flatten)]
     pub policy: PolicyArgs,
 }
 
 impl CheckArgs {
     fn config(self) -> Result<CheckConfig, String> {
+        let mut policy = self.policy.policy()?;
+        policy.require_local_queue = self.require_local_queue;
         Ok(CheckConfig {
-            policy: self.policy.policy()?,
+            policy,
             paths: self.paths,
             namespace: self.namespace,
             output: self.output,
             patched: self.patched,
+            max_file_size: self.max_file_size,
+            require_managed: self.require_managed,
+            allow_empty: self.allow_empty,
+            local_queues: self.local_queues,
         })
     }
 }

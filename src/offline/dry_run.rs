@@ -7,8 +7,9 @@
 //! a second call to the validating webhook could only repeat its verdict.
 
 use super::load::{Document, Source};
+use super::yaml::{Node, Position, field_steps, pointer_steps};
 use crate::admission::{self, Webhook};
-use crate::policy::Policy;
+use crate::policy::{Policy, QUEUE_NAME_KEY};
 use base64::Engine as _;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use serde::{Deserialize, Serialize};
@@ -27,7 +28,7 @@ pub enum Checked {
     Skipped(SkippedDocument),
 }
 
-/// A document that is not a Ray object this webhook handles.
+/// A document that is not a Ray object this webhook handles, and why.
 #[derive(Debug, Serialize)]
 pub struct SkippedDocument {
     pub source: Source,
@@ -35,6 +36,17 @@ pub struct SkippedDocument {
     pub api_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    pub reason: String,
+}
+
+impl SkippedDocument {
+    /// A `ray.io` object of a kind this webhook does not admit (a RayJob…).
+    pub fn is_ray(&self) -> bool {
+        self.api_version
+            .as_deref()
+            .and_then(|v| v.split_once('/'))
+            .is_some_and(|(group, _)| group == RAY_GROUP)
+    }
 }
 
 /// The webhook's answer for one Ray object, decoded from the AdmissionReview.
@@ -47,24 +59,60 @@ pub struct Verdict {
     pub namespace: String,
     /// `metadata.name`, or `metadata.generateName` followed by `*`.
     pub name: String,
-    /// Reported as `"verdict": "admitted"` or `"denied"`.
-    #[serde(rename = "verdict", serialize_with = "verdict_word")]
-    pub allowed: bool,
-    /// `status.message` of a denial.
+    /// Reported as `"verdict": "admitted"`, `"denied"` or `"unmanaged"`.
+    #[serde(rename = "verdict")]
+    pub ruling: Ruling,
+    /// `status.message` of a denial, or why an object is unmanaged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// One entry per violated rule (`status.details.causes`).
     pub violations: Vec<Violation>,
-    /// The RFC 6902 patch the webhook returned (empty when none).
-    pub patch: json_patch::Patch,
-    pub warnings: Vec<String>,
-    /// The object as it would be stored: the patch applied. Only for admitted objects.
+    /// The RFC 6902 patch the webhook returned (empty when none), each
+    /// operation with the position of the field it changes (extra members,
+    /// which RFC 6902 says to ignore).
+    pub patch: Vec<Located<json_patch::PatchOperation>>,
+    pub warnings: Vec<Warning>,
+    /// The object as it would be stored: the patch applied. Only for
+    /// admitted objects, and only when asked for (`--patched`).
     #[serde(skip)]
     pub patched: Option<Value>,
 }
 
-fn verdict_word<S: serde::Serializer>(allowed: &bool, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(if *allowed { "admitted" } else { "denied" })
+/// What the webhook does with a Ray object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ruling {
+    /// Managed by Kueue and allowed (perhaps mutated).
+    Admitted,
+    /// Refused: a rule is violated.
+    Denied,
+    /// Allowed, but Kueue does not manage it (no queue label, manage-all
+    /// off), so the rules were not applied.
+    Unmanaged,
+}
+
+impl Ruling {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ruling::Admitted => "admitted",
+            Ruling::Denied => "denied",
+            Ruling::Unmanaged => "unmanaged",
+        }
+    }
+}
+
+/// Why an allowed object is [`Ruling::Unmanaged`].
+pub const UNMANAGED_REASON: &str = "no kueue.x-k8s.io/queue-name label and \
+     --manage-jobs-without-queue-name is off: Kueue does not manage this object, so its rules \
+     were not applied";
+
+/// A finding and the position (in its file) of the field it concerns.
+#[derive(Debug, PartialEq, Serialize)]
+pub struct Located<T> {
+    #[serde(flatten)]
+    pub item: T,
+    #[serde(flatten)]
+    pub at: Position,
 }
 
 /// One violated rule: the field, and what is wrong with it.
@@ -74,6 +122,16 @@ pub struct Violation {
     pub message: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub reason: String,
+    #[serde(flatten)]
+    pub at: Position,
+}
+
+/// A warning the webhook returned, placed on the field it names.
+#[derive(Debug, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    pub message: String,
+    #[serde(flatten)]
+    pub at: Position,
 }
 
 /// The webhook answered in a way no real request should get (not a 200
@@ -85,33 +143,47 @@ pub struct ReviewError {
     pub message: String,
 }
 
-/// Admits `document` as a CREATE in `namespace` (unless its manifest names one).
+/// Sends `document` through the mutating webhook as a CREATE in `namespace`
+/// (unless its manifest names one), and places each finding on its line.
 pub fn check_document(
     document: &Document,
     index: usize,
     namespace: &str,
     policy: &Policy,
+    keep_patched: bool,
 ) -> Result<Checked, ReviewError> {
-    let value = &document.value;
+    let value = document.node.to_value();
     let api_version = value.get("apiVersion").and_then(Value::as_str);
     let kind = value.get("kind").and_then(Value::as_str);
-    let ray = api_version
-        .and_then(|av| av.split_once('/'))
+    let group = api_version.and_then(|av| av.split_once('/'));
+    let ray = group
         .filter(|(group, _)| *group == RAY_GROUP)
         .zip(kind.and_then(|k| RAY_KINDS.iter().find(|(known, _)| *known == k)));
     let (Some(api_version), Some(((_, version), (kind, resource)))) = (api_version, ray) else {
+        let reason = match (api_version, kind, group) {
+            (None, _, _) | (_, None, _) => {
+                "not a Kubernetes object (no apiVersion and kind)".into()
+            }
+            (_, Some(kind), Some((RAY_GROUP, _))) => {
+                format!("{kind} is not a kind this webhook admits (RayCluster, RayService)")
+            }
+            _ => "not a ray.io object".into(),
+        };
         return Ok(Checked::Skipped(SkippedDocument {
             source: document.source.clone(),
             api_version: api_version.map(str::to_owned),
             kind: kind.map(str::to_owned),
+            reason,
         }));
     };
 
-    let mut object = value.clone();
+    let (api_version, kind, resource, version) =
+        (api_version.to_owned(), *kind, *resource, version.to_owned());
+    let mut object = value;
     let namespace = set_namespace(&mut object, namespace);
     let name = display_name(&object);
     let uid = format!("kueue-ray-webhook-check-{index}");
-    let review = create_review(&uid, version, kind, resource, &namespace, &object);
+    let review = create_review(&uid, &version, kind, resource, &namespace, &object);
     let fail = |message: String| ReviewError {
         at: document.source.clone(),
         message,
@@ -127,6 +199,7 @@ pub fn check_document(
     }
     let response = decode_answer(&answer.body, &uid).map_err(fail)?;
 
+    let root = &document.node;
     let violations: Vec<Violation> = response
         .status
         .as_ref()
@@ -134,34 +207,91 @@ pub fn check_document(
         .and_then(|details| details.causes.as_ref())
         .into_iter()
         .flatten()
-        .map(|cause| Violation {
-            path: cause.field.clone().unwrap_or_default(),
-            message: cause.message.clone().unwrap_or_default(),
-            reason: cause.reason.clone().unwrap_or_default(),
+        .map(|cause| {
+            let path = cause.field.clone().unwrap_or_default();
+            Violation {
+                at: root.nearest(&field_steps(&path)).at,
+                path,
+                message: cause.message.clone().unwrap_or_default(),
+                reason: cause.reason.clone().unwrap_or_default(),
+            }
         })
         .collect();
-    let message = response.status.as_ref().and_then(|s| s.message.clone());
-    let patched = if response.allowed {
-        let mut patched = object;
-        json_patch::patch(&mut patched, &response.patch.0)
+    let mut message = response.status.as_ref().and_then(|s| s.message.clone());
+    let mut patched = None;
+    let ruling = if response.allowed {
+        let mut object = object;
+        json_patch::patch(&mut object, &response.patch.0)
             .map_err(|e| fail(format!("the patch does not apply: {e}")))?;
-        Some(patched)
+        let labelled = object
+            .pointer(&format!(
+                "/metadata/labels/{}",
+                QUEUE_NAME_KEY.replace('/', "~1")
+            ))
+            .and_then(Value::as_str)
+            .is_some_and(|queue| !queue.is_empty());
+        patched = keep_patched.then_some(object);
+        if labelled || policy.manage_jobs_without_queue_name {
+            message = None;
+            Ruling::Admitted
+        } else {
+            message = Some(UNMANAGED_REASON.to_owned());
+            Ruling::Unmanaged
+        }
     } else {
-        None
+        Ruling::Denied
     };
+    let patch = response
+        .patch
+        .0
+        .into_iter()
+        .map(|operation| Located {
+            at: root.nearest(&pointer_steps(operation.path().as_str())).at,
+            item: operation,
+        })
+        .collect();
+    let warnings = response
+        .warnings
+        .into_iter()
+        .map(|message| Warning {
+            at: warning_position(root, &message),
+            message,
+        })
+        .collect();
     Ok(Checked::Object(Box::new(Verdict {
         source: document.source.clone(),
-        api_version: api_version.to_owned(),
-        kind: (*kind).to_owned(),
+        api_version,
+        kind: kind.to_owned(),
         namespace,
         name,
-        allowed: response.allowed,
-        message: message.filter(|_| !response.allowed),
+        ruling,
+        message,
         violations,
-        patch: response.patch,
-        warnings: response.warnings,
+        patch,
+        warnings,
         patched,
     })))
+}
+
+/// The field a warning is about: `set label K=…` (the queue label), `set
+/// FIELD=…` (a defaulted field), `FIELD: …` (Kubernetes' field-warning
+/// form); else the object itself.
+fn warning_position(root: &Node, warning: &str) -> Position {
+    let field = if let Some(rest) = warning.strip_prefix("set label ") {
+        rest.split_once('=')
+            .map(|(key, _)| format!("metadata.labels[{key}]"))
+    } else if let Some(rest) = warning.strip_prefix("set ") {
+        rest.split_once('=').map(|(field, _)| field.to_owned())
+    } else {
+        warning
+            .split_once(": ")
+            .map(|(field, _)| field.to_owned())
+            .filter(|field| !field.contains(' '))
+    };
+    match field {
+        Some(field) => root.nearest(&field_steps(&field)).at,
+        None => root.at,
+    }
 }
 
 /// The namespace the apiserver would create `object` in, written into its
@@ -289,13 +419,22 @@ mod tests {
     use super::*;
 
     fn doc(value: Value) -> Document {
+        let text = value.to_string();
+        let mut found = None;
+        super::super::yaml::read_stream::<()>(&text, Default::default(), 0, |_, node| {
+            found = Some(node);
+            Ok(())
+        })
+        .unwrap();
+        let node = found.unwrap();
         Document {
             source: Source {
                 file: "t.yaml".to_owned(),
                 document: 0,
                 items: Vec::new(),
+                at: node.at,
             },
-            value,
+            node,
         }
     }
 
@@ -310,7 +449,8 @@ mod tests {
             json!({"name": "values.yaml of some chart"}),
         ] {
             let checked =
-                check_document(&doc(value.clone()), 0, "default", &Policy::default()).unwrap();
+                check_document(&doc(value.clone()), 0, "default", &Policy::default(), false)
+                    .unwrap();
             assert!(matches!(checked, Checked::Skipped(_)), "{value}");
         }
     }

@@ -16,9 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tower_http::catch_panic::CatchPanicLayer;
 
-/// Largest request body accepted: controller-runtime's limit (an UPDATE
-/// review carries the object twice).
-pub const MAX_BODY_BYTES: usize = 7 * 1024 * 1024;
+pub use crate::admission::MAX_BODY_BYTES;
 
 /// How much of an oversized body is read and thrown away so that an HTTP/1.1
 /// client still sending it receives the 413 instead of a reset connection.
@@ -137,7 +135,7 @@ impl BodyRefusal {
         let (status, message) = match self {
             BodyRefusal::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("request body is larger than {MAX_BODY_BYTES} bytes (7 MiB)\n"),
+                format!("{}\n", crate::admission::body_too_large_message()),
             ),
             BodyRefusal::Unreadable(error) => (
                 StatusCode::BAD_REQUEST,
