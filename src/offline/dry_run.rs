@@ -9,15 +9,11 @@
 use super::load::{Document, Source};
 use super::yaml::{Node, Position, field_steps, pointer_steps};
 use crate::admission::{self, Webhook};
-use crate::policy::{Policy, QUEUE_NAME_KEY};
+use crate::policy::{KINDS, Policy, QUEUE_NAME_KEY, RAY_GROUP, RayKind};
 use base64::Engine as _;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-
-/// The Ray kinds this webhook admits, with their REST resource names.
-const RAY_KINDS: [(&str, &str); 2] = [("RayCluster", "rayclusters"), ("RayService", "rayservices")];
-const RAY_GROUP: &str = "ray.io";
 
 /// What `check` concluded for one document: a checked Ray object or a skipped document.
 #[derive(Debug)]
@@ -156,16 +152,19 @@ pub fn check_document(
     let api_version = value.get("apiVersion").and_then(Value::as_str);
     let kind = value.get("kind").and_then(Value::as_str);
     let group = api_version.and_then(|av| av.split_once('/'));
-    let ray = group
-        .filter(|(group, _)| *group == RAY_GROUP)
-        .zip(kind.and_then(|k| RAY_KINDS.iter().find(|(known, _)| *known == k)));
-    let (Some(api_version), Some(((_, version), (kind, resource)))) = (api_version, ray) else {
+    let ray =
+        group.and_then(|(group, version)| Some((version, RayKind::from_group_kind(group, kind?)?)));
+    let (Some(api_version), Some((version, ray_kind))) = (api_version, ray) else {
         let reason = match (api_version, kind, group) {
             (None, _, _) | (_, None, _) => {
                 "not a Kubernetes object (no apiVersion and kind)".into()
             }
             (_, Some(kind), Some((RAY_GROUP, _))) => {
-                format!("{kind} is not a kind this webhook admits (RayCluster, RayService)")
+                let handled: Vec<&str> = KINDS.iter().map(|info| info.name).collect();
+                format!(
+                    "{kind} is not a kind this webhook admits ({})",
+                    handled.join(", ")
+                )
             }
             _ => "not a ray.io object".into(),
         };
@@ -177,12 +176,12 @@ pub fn check_document(
         }));
     };
 
-    let (api_version, kind, resource, version) =
-        (api_version.to_owned(), *kind, *resource, version.to_owned());
+    let (api_version, version) = (api_version.to_owned(), version.to_owned());
     let mut object = value;
     let namespace = set_namespace(&mut object, namespace);
     let name = display_name(&object);
     let uid = format!("kueue-ray-webhook-check-{index}");
+    let (kind, resource) = (ray_kind.as_str(), ray_kind.plural());
     let review = create_review(&uid, &version, kind, resource, &namespace, &object);
     let fail = |message: String| ReviewError {
         at: document.source.clone(),
