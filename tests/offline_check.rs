@@ -4,7 +4,8 @@
 mod offline_support;
 
 use offline_support::{
-    AUTOSCALING_SAMPLES, QUEUE_LABEL, run, run_in, sample_files, samples, without_positions,
+    AUTOSCALING_SAMPLES, CLUSTER, QUEUE_LABEL, position_of, run, run_in, sample_files, samples,
+    without_positions,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -241,18 +242,6 @@ fn first_content_line(text: &str) -> usize {
         + 1
 }
 
-/// 1-based line and column where `needle` starts, searching from the line
-/// that holds `after` (the first one when empty).
-pub fn position_of(text: &str, after: &str, needle: &str) -> (usize, usize) {
-    let start = text.lines().position(|l| l.contains(after)).unwrap();
-    for (index, line) in text.lines().enumerate().skip(start) {
-        if let Some(column) = line.find(needle) {
-            return (index + 1, line[..column].chars().count() + 1);
-        }
-    }
-    panic!("{needle:?} not found after {after:?}")
-}
-
 #[test]
 fn default_queue_flag_manages_unlabelled_samples_in_text_output() {
     let Some(samples) = samples() else { return };
@@ -322,25 +311,6 @@ fn manage_jobs_without_queue_name_suspends_without_a_label() {
         json!([{"op": "add", "path": "/spec/suspend", "value": true}])
     );
 }
-
-const CLUSTER: &str = "\
-apiVersion: ray.io/v1
-kind: RayCluster
-metadata:
-  name: train
-  labels:
-    kueue.x-k8s.io/queue-name: team-a
-spec:
-  headGroupSpec:
-    template:
-      spec:
-        containers: [{name: head, image: rayproject/ray}]
-  workerGroupSpecs:
-    - groupName: gpu
-      template:
-        spec:
-          containers: [{name: worker, image: rayproject/ray}]
-";
 
 #[test]
 fn standard_input_is_read_with_dash() {

@@ -6,7 +6,7 @@
 
 mod offline_support;
 
-use offline_support::{run, run_in};
+use offline_support::{CLUSTER as LABELLED, position_of, run, run_in};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
@@ -19,32 +19,6 @@ fn fixture(path: &str) -> PathBuf {
 fn path_str(path: &Path) -> &str {
     path.to_str().unwrap()
 }
-
-/// 1-based line and column where `needle` starts, searching from the line
-/// holding `after`.
-fn position_of(text: &str, after: &str, needle: &str) -> (usize, usize) {
-    let start = text.lines().position(|l| l.contains(after)).unwrap();
-    for (index, line) in text.lines().enumerate().skip(start) {
-        if let Some(column) = line.find(needle) {
-            return (index + 1, line[..column].chars().count() + 1);
-        }
-    }
-    panic!("{needle:?} not found after {after:?}")
-}
-
-const LABELLED: &str = "\
-apiVersion: ray.io/v1
-kind: RayCluster
-metadata:
-  name: train
-  labels:
-    kueue.x-k8s.io/queue-name: team-a
-spec:
-  headGroupSpec:
-    template:
-      spec:
-        containers: [{name: head, image: rayproject/ray}]
-";
 
 const UNLABELLED: &str = "\
 apiVersion: ray.io/v1
@@ -183,10 +157,8 @@ fn a_local_tag_keeps_the_value_so_the_autoscaler_is_seen() {
     );
     assert_eq!(verdict["violations"][0]["line"], 8);
     // Flow style with a tag on the map.
-    let text = LABELLED.replace(
-        "spec:\n  headGroupSpec:\n    template:\n      spec:\n        containers: [{name: head, image: rayproject/ray}]\n",
-        "spec: !local {enableInTreeAutoscaling: true}\n",
-    );
+    let head = LABELLED.split("spec:\n").next().unwrap();
+    let text = format!("{head}spec: !local {{enableInTreeAutoscaling: true}}\n");
     let out = run(&["check", "-"], Some(text.as_bytes()));
     assert_eq!(out.code, 1, "{}", out.stdout);
 }
@@ -218,7 +190,10 @@ fn deep_nesting_fails_while_parsing_naming_the_line() {
     let out = run_in(dir.path(), &["check", "deep.yaml"], None);
     assert_eq!((out.code, out.stdout.as_str()), (2, ""));
     assert!(
-        out.stderr.contains("cannot parse deep.yaml:13:") && out.stderr.contains("document 1"),
+        out.stderr.contains(&format!(
+            "cannot parse deep.yaml:{}:",
+            LABELLED.lines().count() + 2
+        )) && out.stderr.contains("document 1"),
         "{}",
         out.stderr
     );
@@ -368,28 +343,18 @@ fn json_and_text_carry_the_line_of_every_finding() {
     assert_eq!(report["skipped"][0]["source"]["line"], 2);
 
     let out = check_findings("text");
-    let file = e.file.display();
+    let line = |(line, column): (usize, usize), finding: &str| {
+        format!("    {}:{line}:{column}: {finding}", e.file.display())
+    };
     for expected in [
-        format!(
-            "    {file}:{}:{}: spec.enableInTreeAutoscaling: Invalid value: true",
-            e.autoscaling.0, e.autoscaling.1
+        line(
+            e.autoscaling,
+            "spec.enableInTreeAutoscaling: Invalid value: true",
         ),
-        format!(
-            "    {file}:{}:{}: spec.workerGroupSpecs[0].groupName: ",
-            e.group_name.0, e.group_name.1
-        ),
-        format!(
-            "    {file}:{}:{}: spec.workerGroupSpecs: Too many: 1: ",
-            e.too_many.0, e.too_many.1
-        ),
-        format!(
-            "    {file}:{}:{}: add /spec/suspend true\n",
-            e.fine_spec.0, e.fine_spec.1
-        ),
-        format!(
-            "    {file}:{}:{}: warning: set spec.suspend=true",
-            e.fine_spec.0, e.fine_spec.1
-        ),
+        line(e.group_name, "spec.workerGroupSpecs[0].groupName: "),
+        line(e.too_many, "spec.workerGroupSpecs: Too many: 1: "),
+        line(e.fine_spec, "add /spec/suspend true\n"),
+        line(e.fine_spec, "warning: set spec.suspend=true"),
     ] {
         assert!(out.stdout.contains(&expected), "{expected}\n{}", out.stdout);
     }

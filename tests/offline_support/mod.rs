@@ -138,3 +138,35 @@ pub const AUTOSCALING_SAMPLES: [&str; 4] = [
 
 /// Label key Kueue reads.
 pub const QUEUE_LABEL: &str = "kueue.x-k8s.io/queue-name";
+
+/// A labelled RayCluster (its `spec:` on line 7) with one worker group.
+pub const CLUSTER: &str = "\
+apiVersion: ray.io/v1
+kind: RayCluster
+metadata:
+  name: train
+  labels:
+    kueue.x-k8s.io/queue-name: team-a
+spec:
+  headGroupSpec:
+    template:
+      spec:
+        containers: [{name: head, image: rayproject/ray}]
+  workerGroupSpecs:
+    - groupName: gpu
+      template:
+        spec:
+          containers: [{name: worker, image: rayproject/ray}]
+";
+
+/// 1-based line and column where `needle` starts, searching from the
+/// first line that holds `after` (the first line when empty).
+pub fn position_of(text: &str, after: &str, needle: &str) -> (usize, usize) {
+    let start = text.lines().position(|l| l.contains(after)).unwrap();
+    for (index, line) in text.lines().enumerate().skip(start) {
+        if let Some(column) = line.find(needle) {
+            return (index + 1, line[..column].chars().count() + 1);
+        }
+    }
+    panic!("{needle:?} not found after {after:?}")
+}
