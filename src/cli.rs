@@ -57,10 +57,11 @@ pub struct CheckArgs {
     /// Pass when no ray.io object is found (by default that is exit 2).
     #[arg(long)]
     pub allow_empty: bool,
-    /// Files or directories of Kueue LocalQueue manifests: a queue label must
-    /// name one of its namespace (LocalQueues among the checked documents
-    /// count too), and a namespace's LocalQueue `default` labels unlabelled objects.
-    #[arg(long, value_name = "PATH", num_args = 1..)]
+    /// A file or directory of Kueue LocalQueue manifests (repeat for more):
+    /// a queue label must name a LocalQueue of its namespace (LocalQueues
+    /// among the checked documents count too), and a namespace's LocalQueue
+    /// `default` labels unlabelled objects.
+    #[arg(long, value_name = "PATH")]
     pub local_queues: Vec<PathBuf>,
     /// With --local-queues: a queue label naming no LocalQueue is a denial, not a warning.
     #[arg(long, requires = "local_queues")]
