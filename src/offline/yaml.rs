@@ -90,6 +90,15 @@ impl Node {
         node
     }
 
+    /// Levels of maps and sequences in this node (0 for a scalar).
+    fn depth(&self) -> usize {
+        match &self.content {
+            Content::Scalar(_) => 0,
+            Content::Sequence(items) => 1 + items.iter().map(Node::depth).max().unwrap_or(0),
+            Content::Map(entries) => 1 + entries.values().map(Node::depth).max().unwrap_or(0),
+        }
+    }
+
     fn size(&self) -> usize {
         match &self.content {
             Content::Scalar(_) => 1,
@@ -347,6 +356,10 @@ impl Builder {
                         ),
                     ));
                 }
+                // An alias nested in its own kind could build depth without limit.
+                if self.stack.len() + node.depth() > MAX_DEPTH {
+                    return Err((at, format!("nesting deeper than {MAX_DEPTH} levels")));
+                }
                 let node = node.clone();
                 self.complete(node, 0)
             }
@@ -596,6 +609,20 @@ mod tests {
             "{error:?}"
         );
         assert_eq!(error.at.line, 1);
+    }
+
+    #[test]
+    fn aliases_cannot_nest_deeper_than_the_limit() {
+        let mut text = String::from("a0: &a0 [x]\n");
+        for i in 1..200 {
+            text.push_str(&format!("a{i}: &a{i} [*a{}]\n", i - 1));
+        }
+        let error = documents(&text).unwrap_err();
+        assert!(
+            error.message.contains("nesting deeper than 128"),
+            "{error:?}"
+        );
+        assert_eq!(error.at.line, 128);
     }
 
     #[test]
