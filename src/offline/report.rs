@@ -173,7 +173,7 @@ impl Report {
                 let _ = writeln!(
                     out,
                     "::{level} file={},line={},col={},title={}::{}",
-                    github_property(&verdict.source.file),
+                    github_property(&relative_path(&verdict.source.file)),
                     at.line,
                     at.column,
                     github_property(&title),
@@ -269,7 +269,7 @@ impl Report {
                     "level": level,
                     "message": {"text": message},
                     "locations": [{"physicalLocation": {
-                        "artifactLocation": {"uri": sarif_uri(file)},
+                        "artifactLocation": {"uri": relative_path(file)},
                         "region": {"startLine": at.line, "startColumn": at.column},
                     }}],
                 })
@@ -427,8 +427,9 @@ fn github_property(text: &str) -> String {
     github_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// A relative URI for code scanning: the path as given, without `./`.
-fn sarif_uri(file: &str) -> String {
+/// The path as given, without `./`: GitHub's annotations and code scanning
+/// want paths relative to the repository, with `/`.
+fn relative_path(file: &str) -> String {
     file.trim_start_matches("./").replace('\\', "/")
 }
 

@@ -540,6 +540,18 @@ mod tests {
             .collect()
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(2000))]
+        /// Any text, however broken: an answer (documents or an error), never a panic.
+        #[test]
+        fn any_text_is_read_or_refused_without_panicking(
+            text in "(\\PC|[ \n\t:\\-\\[\\]{},&*!<>|'\"#%@`?~])*"
+        ) {
+            let _ = documents(&text);
+            let _ = documents(&format!("a:\n  - {text}\n---\n{text}"));
+        }
+    }
+
     #[test]
     fn positions_count_lines_across_documents() {
         let text = "a: 1\n---\nspec:\n  workerGroupSpecs:\n  - groupName: x\n    replicas: 2\n";
