@@ -1,6 +1,12 @@
 //! Offline commands: `check` (a CI dry run over manifests) and `review` (one
 //! AdmissionReview from a file). Both answer through [`admission::review`],
 //! the server's own handler, so their verdicts are the server's by construction.
+//!
+//! The words: [`load`] reads each manifest document (with [`yaml`]'s
+//! positions); [`dry_run`] sends it as a CREATE and gives a [`dry_run::Checked`]:
+//! a Ray object's [`dry_run::Verdict`] (its ruling admitted, denied or
+//! unmanaged, with violations, patch and warnings, each placed on a line), or a
+//! [`dry_run::SkippedDocument`] with its reason; [`report`] renders them.
 
 pub mod dry_run;
 pub mod load;
