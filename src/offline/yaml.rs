@@ -203,6 +203,7 @@ pub fn read_stream<E>(
         stack: Vec::new(),
         anchors: HashMap::new(),
         alias_nodes: 0,
+        merge_key: false,
     };
     let mut parser = Parser::new_from_str(text);
     while let Some(event) = parser.next_event() {
@@ -260,6 +261,8 @@ struct Builder {
     stack: Vec<Frame>,
     anchors: HashMap<usize, Node>,
     alias_nodes: usize,
+    /// The scalar being placed is the merge key `<<`.
+    merge_key: bool,
 }
 
 type BuildResult = Result<Option<Node>, (Position, String)>;
@@ -279,6 +282,8 @@ impl Builder {
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let value = resolve(&text, style, tag.as_deref());
+                // Only a plain, untagged `<<` is the merge key; `"<<"` is a key like any other.
+                self.merge_key = style == ScalarStyle::Plain && tag.is_none() && text == "<<";
                 self.complete(
                     Node {
                         at,
@@ -380,6 +385,7 @@ impl Builder {
 
     /// Places a finished node in its parent, or returns it as the document's root.
     fn complete(&mut self, node: Node, anchor: usize) -> BuildResult {
+        let merge_key = std::mem::take(&mut self.merge_key);
         if anchor != 0 {
             self.anchors.insert(anchor, node.clone());
         }
@@ -396,7 +402,12 @@ impl Builder {
                 ..
             }) => match key.take() {
                 None => {
-                    *key = Some((map_key(&node)?, node.at));
+                    let name = if merge_key {
+                        None
+                    } else {
+                        Some(map_key(&node)?)
+                    };
+                    *key = Some((name, node.at));
                     Ok(None)
                 }
                 Some((None, at)) => {
@@ -428,13 +439,12 @@ impl Builder {
     }
 }
 
-/// A map key as a string (`None` for the merge key); collections cannot be keys.
-fn map_key(node: &Node) -> Result<Option<String>, (Position, String)> {
+/// A map key as a string; collections cannot be keys.
+fn map_key(node: &Node) -> Result<String, (Position, String)> {
     match &node.content {
-        Content::Scalar(Value::String(key)) if key == "<<" => Ok(None),
-        Content::Scalar(Value::String(key)) => Ok(Some(key.clone())),
-        Content::Scalar(Value::Null) => Ok(Some("null".to_owned())),
-        Content::Scalar(other) => Ok(Some(other.to_string())),
+        Content::Scalar(Value::String(key)) => Ok(key.clone()),
+        Content::Scalar(Value::Null) => Ok("null".to_owned()),
+        Content::Scalar(other) => Ok(other.to_string()),
         _ => Err((node.at, "a map or a list cannot be a key".into())),
     }
 }
@@ -453,7 +463,7 @@ fn resolve(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Value {
         Some(_) => return string(),
         None => {}
     }
-    if style == ScalarStyle::Plain && text != "<<" {
+    if style == ScalarStyle::Plain {
         resolve_plain(text)
     } else {
         string()
