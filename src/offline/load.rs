@@ -185,7 +185,16 @@ pub fn read_input(input: &Input, max_size: u64) -> Result<(String, String), Load
     let (name, reader): (String, Box<dyn Read>) = match input {
         Input::Stdin => (STDIN.to_owned(), Box::new(std::io::stdin())),
         Input::File(path) => {
-            let file = std::fs::File::open(path).map_err(|error| read_error(path, error))?;
+            use std::os::unix::fs::OpenOptionsExt;
+            // Non-blocking, and checked on the handle: a FIFO swapped in after
+            // `inputs` looked is refused here, not waited on.
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(path)
+                .map_err(|error| read_error(path, error))?;
+            let metadata = file.metadata().map_err(|error| read_error(path, error))?;
+            check_regular(path, &metadata)?;
             (path.display().to_string(), Box::new(file))
         }
     };
@@ -387,6 +396,23 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains(", document 1: "), "{err}");
+    }
+
+    #[test]
+    fn a_fifo_that_was_not_there_when_listed_is_refused_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("late.yaml");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // As if `inputs` had seen a regular file there: no writer, yet no wait.
+        let error = read_input(&Input::File(fifo), 1024).unwrap_err();
+        assert!(
+            matches!(error, LoadError::NotRegular { what: "a FIFO", .. }),
+            "{error}"
+        );
     }
 
     #[test]
