@@ -3,12 +3,12 @@
 
 use crate::admission::Webhook;
 use crate::offline::{CheckConfig, OutputFormat, ReviewConfig};
-use crate::policy::{Policy, RayServiceWorkload};
+use crate::policy::{Policy, RayJobWorkload, RayServiceWorkload};
+use crate::server;
 use clap::{Args, Parser, Subcommand};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(name = "kueue-ray-webhook", version, about)]
@@ -132,6 +132,15 @@ pub struct PolicyArgs {
         default_value_t
     )]
     pub rayservice_workload: RayServiceWorkload,
+    /// Which object Kueue admits for a RayJob: the RayJob itself (Kueue's
+    /// `ray.io/rayjob` integration on) or the RayCluster KubeRay creates for it.
+    #[arg(
+        long,
+        env = "KUEUE_RAY_WEBHOOK_RAYJOB_WORKLOAD",
+        value_enum,
+        default_value_t
+    )]
+    pub rayjob_workload: RayJobWorkload,
 }
 
 impl PolicyArgs {
@@ -146,6 +155,7 @@ impl PolicyArgs {
             default_queue: self.default_queue.clone().filter(|q| !q.is_empty()),
             manage_jobs_without_queue_name: self.manage_jobs_without_queue_name,
             rayservice_workload: self.rayservice_workload,
+            rayjob_workload: self.rayjob_workload,
             // Known only from manifests (`check --local-queues`), not a server flag.
             local_queues: None,
             require_local_queue: false,
@@ -206,25 +216,25 @@ pub struct ServeArgs {
     pub admin_listen: SocketAddr,
     /// After a termination signal: how long to keep serving while not ready,
     /// so the endpoint is removed from the Service first.
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_SHUTDOWN_DELAY", default_value = "5s", value_parser = humantime::parse_duration)]
-    pub shutdown_delay: Duration,
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_SHUTDOWN_DELAY", default_value_t = server::DEFAULT_SHUTDOWN_DELAY.into(), value_parser = duration)]
+    pub shutdown_delay: humantime::Duration,
     /// How long in-flight requests may take to finish once accepting stops.
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
-    pub shutdown_timeout: Duration,
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_SHUTDOWN_TIMEOUT", default_value_t = server::DEFAULT_SHUTDOWN_TIMEOUT.into(), value_parser = duration)]
+    pub shutdown_timeout: humantime::Duration,
     /// Bound on receiving and answering one request (below the 10s
     /// `timeoutSeconds` default of webhook registrations).
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_REQUEST_TIMEOUT", default_value = "8s", value_parser = humantime::parse_duration)]
-    pub request_timeout: Duration,
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_REQUEST_TIMEOUT", default_value_t = server::DEFAULT_REQUEST_TIMEOUT.into(), value_parser = nonzero_duration)]
+    pub request_timeout: humantime::Duration,
     /// A client that has not completed the TLS handshake by then is dropped.
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_TLS_HANDSHAKE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
-    pub tls_handshake_timeout: Duration,
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_TLS_HANDSHAKE_TIMEOUT", default_value_t = server::DEFAULT_TLS_HANDSHAKE_TIMEOUT.into(), value_parser = nonzero_duration)]
+    pub tls_handshake_timeout: humantime::Duration,
     /// A client that has not sent its request headers by then is dropped
     /// (also how long an idle HTTP/1.1 keep-alive connection is kept).
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
-    pub header_read_timeout: Duration,
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_HEADER_READ_TIMEOUT", default_value_t = server::DEFAULT_HEADER_READ_TIMEOUT.into(), value_parser = nonzero_duration)]
+    pub header_read_timeout: humantime::Duration,
     /// How often the certificate, key and client CA files are checked for changes.
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_CERT_RELOAD_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
-    pub cert_reload_interval: Duration,
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_CERT_RELOAD_INTERVAL", default_value_t = server::DEFAULT_CERT_RELOAD_INTERVAL.into(), value_parser = nonzero_duration)]
+    pub cert_reload_interval: humantime::Duration,
     /// Log output format.
     #[arg(
         long,
@@ -242,10 +252,6 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     fn run(self) -> ExitCode {
-        if self.cert_reload_interval.is_zero() {
-            eprintln!("error: --cert-reload-interval must be longer than 0s");
-            return ExitCode::from(2);
-        }
         let policy = match self.policy.policy() {
             Ok(policy) => policy,
             Err(error) => {
@@ -261,12 +267,12 @@ impl ServeArgs {
                 client_ca: self.client_ca_file,
             },
             admin_listen: self.admin_listen,
-            shutdown_delay: self.shutdown_delay,
-            shutdown_timeout: self.shutdown_timeout,
-            request_timeout: self.request_timeout,
-            tls_handshake_timeout: self.tls_handshake_timeout,
-            header_read_timeout: self.header_read_timeout,
-            cert_reload_interval: self.cert_reload_interval,
+            shutdown_delay: self.shutdown_delay.into(),
+            shutdown_timeout: self.shutdown_timeout.into(),
+            request_timeout: self.request_timeout.into(),
+            tls_handshake_timeout: self.tls_handshake_timeout.into(),
+            header_read_timeout: self.header_read_timeout.into(),
+            cert_reload_interval: self.cert_reload_interval.into(),
             log_format: self.log_format,
             log_level: self.log_level,
         };
@@ -310,4 +316,20 @@ impl CertsArgs {
             days: self.days,
         }
     }
+}
+
+/// A duration such as `500ms`, `10s` or `2m`; `0s` allowed.
+fn duration(text: &str) -> Result<humantime::Duration, String> {
+    text.parse::<humantime::Duration>()
+        .map_err(|error| error.to_string())
+}
+
+/// A duration that must be longer than zero (a zero timeout would refuse
+/// every request; a zero interval would poll without pause).
+fn nonzero_duration(text: &str) -> Result<humantime::Duration, String> {
+    let duration = duration(text)?;
+    if duration.is_zero() {
+        return Err("must be longer than 0s".to_owned());
+    }
+    Ok(duration)
 }

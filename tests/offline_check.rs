@@ -4,8 +4,8 @@
 mod offline_support;
 
 use offline_support::{
-    AUTOSCALING_SAMPLES, CLUSTER, QUEUE_LABEL, position_of, run, run_in, sample_files, samples,
-    without_positions,
+    AUTOSCALING_SAMPLES, CLUSTER, DENIED_RAYJOB_SAMPLES, EXISTING_CLUSTER_RAYJOB_SAMPLE,
+    QUEUE_LABEL, position_of, run, run_in, sample_files, samples, without_positions,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -27,11 +27,14 @@ fn is_ray_object(value: &Value) -> bool {
     value["apiVersion"]
         .as_str()
         .is_some_and(|v| v.starts_with("ray.io/"))
-        && matches!(value["kind"].as_str(), Some("RayCluster" | "RayService"))
+        && matches!(
+            value["kind"].as_str(),
+            Some("RayCluster" | "RayService" | "RayJob")
+        )
 }
 
-/// Copies every sample into `dir`, with the queue label on each RayCluster
-/// and RayService, and returns how many such objects there are.
+/// Copies every sample into `dir`, with the queue label on each RayCluster,
+/// RayService and RayJob, and returns how many such objects there are.
 fn labelled_samples(samples: &Path, dir: &Path) -> usize {
     let mut objects = 0;
     for file in sample_files(samples) {
@@ -101,7 +104,22 @@ fn labelled_kuberay_samples_get_kueues_verdicts() {
                     .collect();
                 assert_eq!(paths, [autoscaling_path(kind)], "{file}");
                 assert_eq!(verdict["patch"], json!([]), "{file}");
-            } else if kind == "RayCluster" {
+            } else if let Some((_, path)) = DENIED_RAYJOB_SAMPLES.iter().find(|(f, _)| *f == name) {
+                assert_eq!(verdict["verdict"], "denied", "{file}");
+                assert_eq!(verdict["violations"][0]["path"], *path, "{file}: {verdict}");
+                assert_eq!(verdict["violations"].as_array().unwrap().len(), 1, "{file}");
+            } else if name == EXISTING_CLUSTER_RAYJOB_SAMPLE {
+                // Not suspended: KubeRay cannot suspend a job on an existing cluster.
+                assert_eq!(verdict["verdict"], "admitted", "{file}: {verdict}");
+                assert_eq!(verdict["patch"], json!([]), "{file}");
+                assert!(
+                    verdict["warnings"][0]["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains("clusterSelector"),
+                    "{file}: {verdict}"
+                );
+            } else if kind == "RayCluster" || kind == "RayJob" {
                 let verdict = &without_positions(verdict);
                 assert_eq!(verdict["verdict"], "admitted", "{file}: {verdict}");
                 assert_eq!(
@@ -121,7 +139,7 @@ fn labelled_kuberay_samples_get_kueues_verdicts() {
             }
         }
     }
-    let denied = AUTOSCALING_SAMPLES.len();
+    let denied = AUTOSCALING_SAMPLES.len() + DENIED_RAYJOB_SAMPLES.len();
     assert_eq!(
         report["summary"]["denied"].as_u64(),
         Some(denied as u64),
@@ -137,10 +155,7 @@ fn labelled_kuberay_samples_get_kueues_verdicts() {
         .iter()
         .map(|s| s["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        skipped_kinds.into_iter().collect::<Vec<_>>(),
-        ["ConfigMap", "RayJob"]
-    );
+    assert_eq!(skipped_kinds.into_iter().collect::<Vec<_>>(), ["ConfigMap"]);
 }
 
 #[test]
@@ -178,11 +193,9 @@ fn unlabelled_samples_are_reported_unmanaged_not_admitted() {
         .lines()
         .filter(|l| l.starts_with(char::is_uppercase) && !l.starts_with("SKIPPED"))
         .collect();
-    assert_eq!(objects.len(), 11, "{}", out.stdout);
+    assert_eq!(objects.len(), 15, "{}", out.stdout);
     assert!(
-        objects
-            .iter()
-            .all(|l| l.starts_with("UNMANAGED RayC") || l.starts_with("UNMANAGED RayS")),
+        objects.iter().all(|l| l.starts_with("UNMANAGED Ray")),
         "{}",
         out.stdout
     );
@@ -198,14 +211,14 @@ fn unlabelled_samples_are_reported_unmanaged_not_admitted() {
         "{}",
         out.stdout
     );
-    // SOURCE.md: 11 RayClusters and RayServices, 10 RayJobs and ConfigMaps.
+    // SOURCE.md: 11 RayClusters and RayServices, 4 RayJobs, 6 ConfigMaps.
     assert_eq!(
         out.stdout.lines().last(),
-        Some("0 admitted, 0 denied, 11 unmanaged, 10 skipped")
+        Some("0 admitted, 0 denied, 15 unmanaged, 6 skipped")
     );
     assert_eq!(
         out.stdout.matches("\nSKIPPED   ").count(),
-        10,
+        6,
         "{}",
         out.stdout
     );
@@ -215,7 +228,7 @@ fn unlabelled_samples_are_reported_unmanaged_not_admitted() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     let out = run(&["check", "-o", "json", path_str(&samples)], None);
     let report = out.json();
-    assert_eq!(report["summary"]["unmanaged"], 11);
+    assert_eq!(report["summary"]["unmanaged"], 15);
     assert!(
         report["objects"]
             .as_array()
@@ -252,7 +265,7 @@ fn default_queue_flag_manages_unlabelled_samples_in_text_output() {
     assert_eq!(out.code, 1);
     assert_eq!(
         out.stdout.lines().last(),
-        Some("7 admitted, 4 denied, 0 unmanaged, 10 skipped")
+        Some("9 admitted, 6 denied, 0 unmanaged, 6 skipped")
     );
     let autoscaler = out
         .stdout
@@ -423,15 +436,21 @@ fn a_directory_of_other_documents_is_all_skipped() {
     .unwrap();
     std::fs::write(
         dir.path().join("job.json"),
-        r#"{"apiVersion": "ray.io/v1", "kind": "RayJob", "metadata": {"name": "j"}}"#,
+        r#"{"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}}"#,
     )
     .unwrap();
     // Not a manifest name: not read at all (it would not parse).
     std::fs::write(dir.path().join("notes.txt"), "kind: [").unwrap();
+    // No ray.io object: only --allow-empty lets the run pass.
     let out = run_in(dir.path(), &["check", "-o", "json", "."], None);
+    assert_eq!((out.code, out.stdout.as_str()), (2, ""), "{}", out.stderr);
+    let out = run_in(
+        dir.path(),
+        &["check", "-o", "json", "--allow-empty", "."],
+        None,
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     let report = out.json();
-    // The RayJob is a ray.io object: the run is not empty.
     assert_eq!(
         report["summary"],
         json!({"admitted": 0, "denied": 0, "unmanaged": 0, "skipped": 3})
@@ -447,7 +466,7 @@ fn a_directory_of_other_documents_is_all_skipped() {
         [
             "not a ray.io object",
             "not a ray.io object",
-            "RayJob is not a kind this webhook admits (RayCluster, RayService)"
+            "not a ray.io object"
         ]
     );
     let sources: Vec<String> = report["skipped"]
@@ -513,11 +532,11 @@ fn junit_report_has_one_case_per_object_and_a_failure_per_denial() {
     assert_eq!(out.code, 1);
     let report = quick_junit::Report::deserialize_from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("not JUnit XML: {e}\n{}", out.stdout));
-    // 11 Ray objects and the 10 skipped documents, each with its reason.
+    // 15 Ray objects and the 6 skipped documents, each with its reason.
     assert_eq!(report.tests, 21);
-    assert_eq!(report.failures, 4);
+    assert_eq!(report.failures, 6);
     let suite = &report.test_suites[0];
-    assert_eq!(suite.skipped, 10);
+    assert_eq!(suite.skipped, 6);
     let failed: Vec<String> = suite
         .test_cases
         .iter()
@@ -535,6 +554,7 @@ fn junit_report_has_one_case_per_object_and_a_failure_per_denial() {
         .collect();
     let mut expected: Vec<String> = AUTOSCALING_SAMPLES
         .iter()
+        .chain(DENIED_RAYJOB_SAMPLES.iter().map(|(f, _)| f))
         .map(|f| format!("{f}#0"))
         .collect();
     expected.sort();
@@ -575,6 +595,8 @@ fn patched_objects_are_what_the_patch_makes_and_are_stable() {
             "default.raycluster.raycluster-heterogeneous.yaml",
             "default.raycluster.raycluster-kuberay.yaml",
             "default.raycluster.raycluster-tpu-v6e-multihost.yaml",
+            "default.rayjob.rayjob-sample-.yaml",
+            "default.rayjob.rayjob-use-existing-raycluster.yaml",
             "default.rayservice.rayservice-sample-2.yaml",
             "default.rayservice.rayservice-sample.yaml",
         ]
@@ -599,13 +621,13 @@ fn patched_objects_are_what_the_patch_makes_and_are_stable() {
     assert!(
         again
             .stdout
-            .ends_with("7 admitted, 0 denied, 0 unmanaged, 0 skipped\n"),
+            .ends_with("9 admitted, 0 denied, 0 unmanaged, 0 skipped\n"),
         "{}",
         again.stdout
     );
     assert_eq!(
         again.stdout.matches(": unchanged\n").count(),
-        7,
+        9,
         "{}",
         again.stdout
     );

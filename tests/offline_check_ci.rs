@@ -75,6 +75,18 @@ fn an_unmanaged_object_is_its_own_verdict_and_fails_with_require_managed() {
 }
 
 #[test]
+fn a_ray_io_kind_not_handled_is_listed_and_counts_as_found() {
+    let text = "apiVersion: ray.io/v1\nkind: RayCronJob\nmetadata: {name: nightly}\n";
+    let out = run(&["check", "-"], Some(text.as_bytes()));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "SKIPPED   RayCronJob (-#0): RayCronJob is not a kind this webhook admits \
+         (RayCluster, RayService, RayJob)\n0 admitted, 0 denied, 0 unmanaged, 1 skipped\n"
+    );
+}
+
+#[test]
 fn symlinked_directories_are_followed_each_real_directory_once() {
     let dir = tempfile::tempdir().unwrap();
     let real = dir.path().join("real");

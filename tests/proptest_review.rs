@@ -10,13 +10,19 @@ mod arbitrary;
 use arbitrary::{arb_json, arb_review};
 use base64::Engine as _;
 use kueue_ray_webhook::admission::{Answer, Webhook, review};
-use kueue_ray_webhook::policy::{Policy, RayServiceWorkload};
+use kueue_ray_webhook::policy::{Policy, RayJobWorkload, RayServiceWorkload};
 use proptest::prelude::*;
 use serde_json::Value;
 
 fn policies() -> impl Strategy<Value = Policy> {
-    (any::<bool>(), any::<bool>(), any::<bool>(), 0usize..9).prop_map(
-        |(default, manage, service, max)| Policy {
+    (
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        0usize..9,
+    )
+        .prop_map(|(default, manage, service, job, max)| Policy {
             max_worker_groups: max,
             default_queue: default.then(|| "default-queue".to_string()),
             manage_jobs_without_queue_name: manage,
@@ -25,9 +31,13 @@ fn policies() -> impl Strategy<Value = Policy> {
             } else {
                 RayServiceWorkload::Raycluster
             },
+            rayjob_workload: if job {
+                RayJobWorkload::Raycluster
+            } else {
+                RayJobWorkload::Rayjob
+            },
             ..Policy::default()
-        },
-    )
+        })
 }
 
 /// What a well-formed answer said.

@@ -8,12 +8,12 @@
 
 use super::load::{Document, Source};
 use super::yaml::{Node, Position, field_steps, pointer_steps};
-use crate::admission::{self, Webhook};
-use crate::policy::{KINDS, Policy, QUEUE_NAME_KEY, RAY_GROUP, RayKind};
+use crate::admission::{self, ReviewRequest, Webhook};
+use crate::policy::{KINDS, Operation, Policy, RAY_GROUP, RayKind};
 use base64::Engine as _;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// What `check` concluded for one document: a checked Ray object or a skipped document.
 #[derive(Debug)]
@@ -97,11 +97,6 @@ impl Ruling {
     }
 }
 
-/// Why an allowed object is [`Ruling::Unmanaged`].
-pub const UNMANAGED_REASON: &str = "no kueue.x-k8s.io/queue-name label and \
-     --manage-jobs-without-queue-name is off: Kueue does not manage this object, so its rules \
-     were not applied";
-
 /// A finding and the position (in its file) of the field it concerns.
 #[derive(Debug, PartialEq, Serialize)]
 pub struct Located<T> {
@@ -181,8 +176,17 @@ pub fn check_document(
     let namespace = set_namespace(&mut object, namespace);
     let name = display_name(&object);
     let uid = format!("kueue-ray-webhook-check-{index}");
-    let (kind, resource) = (ray_kind.as_str(), ray_kind.plural());
-    let review = create_review(&uid, &version, kind, resource, &namespace, &object);
+    let kind = ray_kind.as_str();
+    // What kube-apiserver sends for `kubectl create --dry-run=server`.
+    let review = ReviewRequest {
+        uid: &uid,
+        version: &version,
+        namespace: &namespace,
+        dry_run: true,
+        username: "kueue-ray-webhook-check",
+        ..ReviewRequest::new(ray_kind, Operation::Create, Some(&object))
+    }
+    .to_json();
     let fail = |message: String| ReviewError {
         at: document.source.clone(),
         message,
@@ -222,20 +226,13 @@ pub fn check_document(
         let mut object = object;
         json_patch::patch(&mut object, &response.patch.0)
             .map_err(|e| fail(format!("the patch does not apply: {e}")))?;
-        let labelled = object
-            .pointer(&format!(
-                "/metadata/labels/{}",
-                QUEUE_NAME_KEY.replace('/', "~1")
-            ))
-            .and_then(Value::as_str)
-            .is_some_and(|queue| !queue.is_empty());
+        let unmanaged = unmanaged_reason(ray_kind, &namespace, &object, policy).map_err(fail)?;
         patched = keep_patched.then_some(object);
-        if labelled || policy.manage_jobs_without_queue_name {
-            message = None;
-            Ruling::Admitted
-        } else {
-            message = Some(UNMANAGED_REASON.to_owned());
+        message = unmanaged;
+        if message.is_some() {
             Ruling::Unmanaged
+        } else {
+            Ruling::Admitted
         }
     } else {
         Ruling::Denied
@@ -270,6 +267,25 @@ pub fn check_document(
         warnings,
         patched,
     })))
+}
+
+/// Why Kueue would not manage `object` (the patched object), by the policy's own judgement.
+fn unmanaged_reason(
+    kind: RayKind,
+    namespace: &str,
+    object: &Value,
+    policy: &Policy,
+) -> Result<Option<String>, String> {
+    let wire = serde_json::from_value(object.clone()).map_err(|e| e.to_string())?;
+    let request = crate::policy::Request {
+        operation: Operation::Create,
+        kind: Some(kind),
+        sub_resource: None,
+        namespace: Some(namespace),
+        object: wire,
+        old_object: Default::default(),
+    };
+    crate::policy::unmanaged_reason(request, policy).map_err(|e| e.to_string())
 }
 
 /// The field a warning is about: `set label K=…` (the queue label), `set
@@ -327,42 +343,6 @@ fn display_name(object: &Value) -> String {
     }
 }
 
-/// The AdmissionReview kube-apiserver sends for a server-side dry-run CREATE
-/// (`kubectl create --dry-run=server`); the name is empty for `generateName`.
-fn create_review(
-    uid: &str,
-    version: &str,
-    kind: &str,
-    resource: &str,
-    namespace: &str,
-    object: &Value,
-) -> Value {
-    let group_version_kind = json!({"group": RAY_GROUP, "version": version, "kind": kind});
-    let group_version_resource =
-        json!({"group": RAY_GROUP, "version": version, "resource": resource});
-    let mut request = json!({
-        "uid": uid,
-        "kind": group_version_kind,
-        "resource": group_version_resource,
-        "requestKind": group_version_kind,
-        "requestResource": group_version_resource,
-        "namespace": namespace,
-        "operation": "CREATE",
-        "userInfo": {"username": "kueue-ray-webhook-check"},
-        "object": object,
-        "oldObject": null,
-        "dryRun": true,
-        "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions", "dryRun": ["All"]},
-    });
-    if let (Some(name), Some(request)) = (
-        object.pointer("/metadata/name").and_then(Value::as_str),
-        request.as_object_mut(),
-    ) {
-        request.insert("name".to_owned(), Value::String(name.to_owned()));
-    }
-    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request})
-}
-
 /// The parts of the webhook's AdmissionReview answer that `check` reports, decoded.
 struct DecodedAnswer {
     allowed: bool,
@@ -416,6 +396,7 @@ fn decode_answer(body: &[u8], uid: &str) -> Result<DecodedAnswer, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn doc(value: Value) -> Document {
         let text = value.to_string();
@@ -440,7 +421,6 @@ mod tests {
     #[test]
     fn other_kinds_are_skipped() {
         for value in [
-            json!({"apiVersion": "ray.io/v1", "kind": "RayJob", "metadata": {"name": "j"}}),
             json!({"apiVersion": "v1", "kind": "ConfigMap"}),
             json!({"apiVersion": "example.com/v1", "kind": "RayCluster"}),
             json!({"kind": "RayCluster"}),
@@ -461,25 +441,12 @@ mod tests {
         assert_eq!(object["metadata"]["namespace"], "team");
         let mut object = json!({"metadata": {"name": "c", "namespace": "ml"}});
         assert_eq!(set_namespace(&mut object, "team"), "ml");
-        let review = create_review("u", "v1", "RayService", "rayservices", "ml", &object);
-        let request = &review["request"];
-        assert_eq!(request["operation"], "CREATE");
-        assert_eq!(request["name"], "c");
-        assert_eq!(request["namespace"], "ml");
-        assert_eq!(
-            request["resource"],
-            json!({"group": "ray.io", "version": "v1", "resource": "rayservices"})
-        );
-        assert_eq!(request["kind"]["kind"], "RayService");
-        assert_eq!(request["options"]["kind"], "CreateOptions");
     }
 
     #[test]
-    fn generated_names_are_shown_with_a_star_and_not_sent() {
+    fn generated_names_are_shown_with_a_star() {
         let object = json!({"metadata": {"generateName": "rc-"}});
         assert_eq!(display_name(&object), "rc-*");
-        let review = create_review("u", "v1", "RayCluster", "rayclusters", "d", &object);
-        assert!(review["request"].get("name").is_none());
     }
 
     #[test]

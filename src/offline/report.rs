@@ -384,7 +384,7 @@ fn unmanaged_message(verdict: &Verdict) -> String {
     verdict
         .message
         .clone()
-        .unwrap_or_else(|| super::dry_run::UNMANAGED_REASON.into())
+        .unwrap_or_else(|| "Kueue does not manage this object".into())
 }
 
 /// `RayCluster ml/train`.

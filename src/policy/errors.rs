@@ -10,6 +10,7 @@ pub enum ErrorKind {
     Duplicate,
     TooMany,
     TypeInvalid,
+    Forbidden,
     NotFound,
 }
 
@@ -22,6 +23,7 @@ impl ErrorKind {
             ErrorKind::Duplicate => "FieldValueDuplicate",
             ErrorKind::TooMany => "FieldValueTooMany",
             ErrorKind::TypeInvalid => "FieldValueTypeInvalid",
+            ErrorKind::Forbidden => "FieldValueForbidden",
             ErrorKind::NotFound => "FieldValueNotFound",
         }
     }
@@ -32,6 +34,7 @@ impl ErrorKind {
             ErrorKind::Required => "Required value",
             ErrorKind::Duplicate => "Duplicate value",
             ErrorKind::TooMany => "Too many",
+            ErrorKind::Forbidden => "Forbidden",
             ErrorKind::NotFound => "Not found",
         }
     }
@@ -46,6 +49,11 @@ pub enum Rule {
     InvalidQueueName,
     QueueNameImmutable,
     WrongFieldType,
+    // RayJob
+    ClusterSelectorWithClusterSpec,
+    ClusterSpecMissing,
+    ShutdownAfterJobFinishesOff,
+    DeletionRulesSet,
     LocalQueueNotFound,
 }
 
@@ -58,6 +66,10 @@ impl Rule {
             Rule::QueueNameImmutable => "queue_name_immutable",
             Rule::InvalidQueueName => "invalid_queue_name",
             Rule::WrongFieldType => "wrong_field_type",
+            Rule::ClusterSelectorWithClusterSpec => "cluster_selector_with_cluster_spec",
+            Rule::ClusterSpecMissing => "cluster_spec_missing",
+            Rule::ShutdownAfterJobFinishesOff => "shutdown_after_job_finishes_off",
+            Rule::DeletionRulesSet => "deletion_rules_set",
             Rule::LocalQueueNotFound => "local_queue_not_found",
         }
     }

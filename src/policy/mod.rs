@@ -11,6 +11,7 @@ pub mod local_queues;
 pub mod mutate;
 pub mod names;
 pub mod ray;
+pub mod rayjob;
 pub mod validate;
 pub mod wire;
 
@@ -35,6 +36,19 @@ pub enum RayServiceWorkload {
     Rayservice,
 }
 
+/// Which object Kueue admits for a RayJob.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum RayJobWorkload {
+    /// Kueue's `ray.io/rayjob` integration is on: the RayJob is the workload,
+    /// suspended through `spec.suspend`; its RayCluster is never suspended.
+    #[default]
+    Rayjob,
+    /// The integration is off: the RayJob is left alone, and the RayCluster
+    /// KubeRay creates for it (it inherits the RayJob's labels) is the
+    /// workload, treated as a top-level RayCluster.
+    Raycluster,
+}
+
 /// The policy configuration shared by `serve`, `check` and `review`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
@@ -46,6 +60,8 @@ pub struct Policy {
     pub manage_jobs_without_queue_name: bool,
     /// Which object is Kueue's workload for a RayService.
     pub rayservice_workload: RayServiceWorkload,
+    /// Which object is Kueue's workload for a RayJob.
+    pub rayjob_workload: RayJobWorkload,
     /// The LocalQueues that exist, when known (`check --local-queues`; a
     /// server could be fed them from a watch). `None`: any queue name passes.
     pub local_queues: Option<LocalQueues>,
@@ -60,6 +76,7 @@ impl Default for Policy {
             default_queue: None,
             manage_jobs_without_queue_name: false,
             rayservice_workload: RayServiceWorkload::Raycluster,
+            rayjob_workload: RayJobWorkload::Rayjob,
             local_queues: None,
             require_local_queue: false,
         }
@@ -93,9 +110,13 @@ pub struct Request<'a> {
 }
 
 impl Request<'_> {
-    /// Requests the rules do not look at: other kinds and subresources.
-    fn out_of_scope(&self) -> bool {
-        self.kind.is_none() || self.sub_resource.is_some_and(|s| !s.is_empty())
+    /// Requests the rules do not look at: other kinds, subresources, and
+    /// RayJobs when Kueue's RayJob integration is off.
+    fn out_of_scope(&self, policy: &Policy) -> bool {
+        self.kind.is_none()
+            || self.sub_resource.is_some_and(|s| !s.is_empty())
+            || (self.kind == Some(RayKind::RayJob)
+                && policy.rayjob_workload == RayJobWorkload::Raycluster)
     }
 }
 
@@ -145,13 +166,14 @@ pub fn mutate(req: Request, policy: &Policy) -> Result<Decision, RequestError> {
     let Some(kind) = req.kind else {
         return Ok(Decision::default());
     };
-    if req.out_of_scope() || req.operation != Operation::Create {
+    if req.out_of_scope(policy) || req.operation != Operation::Create {
         return Ok(Decision::default());
     }
     let mut obj = object(kind, req.object, operation_name(&Operation::Create))?;
     let mut mutation = mutate::Mutation::default();
     mutate::queue_label(&mut obj, req.namespace, policy, &mut mutation);
     mutate::suspend(&mut obj, policy, &mut mutation);
+    rayjob::existing_cluster_warning(&obj, policy, &mut mutation);
     let mut violations = validate::violations(&obj, None, policy);
     validate::local_queue(
         &obj,
@@ -170,6 +192,31 @@ pub fn mutate(req: Request, policy: &Policy) -> Result<Decision, RequestError> {
     .deny_if_violated())
 }
 
+/// Why Kueue would not manage the object of `req` as it stands (after the
+/// mutating webhook's patch), or `None` when it would: the rules apply only to
+/// managed objects, so `check` reports the others as unmanaged, not admitted.
+pub fn unmanaged_reason(req: Request, policy: &Policy) -> Result<Option<String>, RequestError> {
+    let Some(kind) = req.kind else {
+        return Ok(Some("not a kind this webhook handles".into()));
+    };
+    if req.out_of_scope(policy) {
+        return Ok(Some(match kind {
+            RayKind::RayJob => "with --rayjob-workload raycluster Kueue leaves the RayJob alone \
+                                and manages the RayCluster KubeRay creates for it"
+                .into(),
+            _ => "a subresource: the rules do not apply".into(),
+        }));
+    }
+    let obj = object(kind, req.object, operation_name(&req.operation))?;
+    if obj.queue_name.is_some() || policy.manage_jobs_without_queue_name {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "no {QUEUE_NAME_KEY} label and --manage-jobs-without-queue-name is off: Kueue does not \
+         manage this object, so its rules were not applied"
+    )))
+}
+
 /// The validating webhook: CREATE and UPDATE of managed objects must follow
 /// the rules; deletes, connects, subresources and objects being deleted pass.
 pub fn validate(req: Request, policy: &Policy) -> Result<Decision, RequestError> {
@@ -177,7 +224,7 @@ pub fn validate(req: Request, policy: &Policy) -> Result<Decision, RequestError>
         return Ok(Decision::default());
     };
     let operation = match req.operation {
-        _ if req.out_of_scope() => return Ok(Decision::default()),
+        _ if req.out_of_scope(policy) => return Ok(Decision::default()),
         Operation::Create | Operation::Update => operation_name(&req.operation),
         Operation::Delete | Operation::Connect => return Ok(Decision::default()),
     };
@@ -203,5 +250,7 @@ pub fn validate(req: Request, policy: &Policy) -> Result<Decision, RequestError>
     .deny_if_violated())
 }
 
+#[cfg(test)]
+mod rayjob_tests;
 #[cfg(test)]
 mod tests;

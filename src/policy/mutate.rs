@@ -6,7 +6,7 @@
 use super::kinds::RayKind;
 use super::local_queues::DEFAULT_LOCAL_QUEUE;
 use super::ray::{Owner, QUEUE_NAME_KEY, RayObject};
-use super::{Policy, RayServiceWorkload};
+use super::{Policy, RayJobWorkload, RayServiceWorkload};
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, PatchOperation};
 use serde_json::Value;
@@ -88,7 +88,7 @@ pub fn queue_label(
                  Kueue v0.15 and later read only the label"
             ),
         )
-    } else if let (Some(default), Owner::TopLevel) = (&policy.default_queue, obj.owner) {
+    } else if let (Some(default), true) = (&policy.default_queue, is_top_level(obj, policy)) {
         (
             default.clone(),
             Change::DefaultQueueLabel,
@@ -121,11 +121,30 @@ pub fn queue_label(
 
 /// Whether Kueue's workload for `obj` is `obj` itself, so that it must be created suspended.
 pub fn is_suspended_workload(obj: &RayObject, policy: &Policy) -> bool {
-    match (obj.kind, obj.owner, policy.rayservice_workload) {
-        (RayKind::RayCluster, Owner::TopLevel, _) => true,
-        (RayKind::RayCluster, Owner::RayService, mode) => mode == RayServiceWorkload::Raycluster,
-        (RayKind::RayCluster, Owner::RayJob, _) => false,
-        (RayKind::RayService, _, mode) => mode == RayServiceWorkload::Rayservice,
+    match (obj.kind, obj.owner) {
+        (RayKind::RayCluster, Owner::TopLevel) => true,
+        (RayKind::RayCluster, Owner::RayService) => {
+            policy.rayservice_workload == RayServiceWorkload::Raycluster
+        }
+        (RayKind::RayCluster, Owner::RayJob) => {
+            policy.rayjob_workload == RayJobWorkload::Raycluster
+        }
+        (RayKind::RayService, _) => policy.rayservice_workload == RayServiceWorkload::Rayservice,
+        // A job on an existing cluster is not a Kueue workload.
+        (RayKind::RayJob, _) => {
+            policy.rayjob_workload == RayJobWorkload::Rayjob && !obj.job.selects_cluster_only()
+        }
+    }
+}
+
+/// Whether `obj` is a top-level object to Kueue (so `--default-queue` applies):
+/// not the child of a workload Kueue manages through its parent.
+fn is_top_level(obj: &RayObject, policy: &Policy) -> bool {
+    match obj.owner {
+        Owner::TopLevel => true,
+        // With the RayJob integration off, Kueue sees the RayCluster alone.
+        Owner::RayJob => policy.rayjob_workload == RayJobWorkload::Raycluster,
+        Owner::RayService => false,
     }
 }
 

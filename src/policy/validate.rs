@@ -6,6 +6,7 @@ use super::kinds::RayKind;
 use super::mutate::is_suspended_workload;
 use super::names::{dns1123_label, dns1123_subdomain};
 use super::ray::{Group, QUEUE_NAME_KEY, RayObject};
+use super::rayjob::{self, SUBMITTER_POD_SET};
 use std::collections::HashMap;
 
 /// The PodSet name Kueue gives the head group; no worker group may take it.
@@ -15,11 +16,16 @@ const HEAD_POD_SET: &str = "head";
 pub fn violations(obj: &RayObject, old: Option<&RayObject>, policy: &Policy) -> Vec<FieldError> {
     let mut errors = obj.identity_errors.clone();
     let managed = obj.queue_name.is_some() || policy.manage_jobs_without_queue_name;
-    if managed {
+    if managed && obj.job.selects_cluster_only() {
+        // A RayJob on an existing cluster is not a Kueue workload: only its
+        // queue label's format is checked.
+        queue_name(obj, &mut errors);
+    } else if managed {
         errors.extend(obj.type_errors.iter().cloned());
         queue_name(obj, &mut errors);
         worker_groups(obj, policy, &mut errors);
         autoscaling(obj, &mut errors);
+        rayjob::violations(obj, &mut errors);
     }
     if let Some(old) = old {
         queue_name_unchanged(obj, old, policy, &mut errors);
@@ -89,15 +95,20 @@ fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Vec<FieldError>)
     // Paths are built only for violations: this runs on every request.
     let base = || format!("{}.workerGroupSpecs", obj.kind.cluster_spec_path());
     let groups = &obj.cluster.groups;
-    if groups.len() > policy.max_worker_groups {
+    let max = rayjob::max_worker_groups(obj, policy);
+    if groups.len() > max {
         errors.push(FieldError {
             path: base(),
             kind: ErrorKind::TooMany,
             value: Some(groups.len().to_string()),
-            detail: format!("must have at most {} items", policy.max_worker_groups),
+            detail: format!(
+                "must have at most {max} items{}",
+                rayjob::max_worker_groups_reason(obj)
+            ),
             rule: Rule::TooManyWorkerGroups,
         });
     }
+    let submitter = rayjob::has_submitter_pod_set(obj);
     // PodSet names are the lower-cased group names: unique, not "head", DNS-1123 labels.
     let mut first_index: HashMap<String, usize> = HashMap::with_capacity(groups.len());
     for (i, group) in groups.iter().enumerate() {
@@ -128,6 +139,11 @@ fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Vec<FieldError>)
         if pod_set == HEAD_POD_SET {
             errors.push(invalid(format!(
                 "{HEAD_POD_SET:?} is the name of the head's PodSet in Kueue; rename this worker group"
+            )));
+        } else if submitter && pod_set == SUBMITTER_POD_SET {
+            errors.push(invalid(format!(
+                "{SUBMITTER_POD_SET:?} is the name of the submitter Job's PodSet in Kueue \
+                 (K8sJobMode); rename this worker group"
             )));
         } else if let Err(detail) = dns1123_label(&pod_set) {
             errors.push(invalid(format!(

@@ -38,9 +38,9 @@ pub struct ConnectionSettings {
 impl Default for ConnectionSettings {
     fn default() -> Self {
         Self {
-            tls_handshake_timeout: Duration::from_secs(5),
-            header_read_timeout: Duration::from_secs(10),
-            drain_timeout: Duration::from_secs(20),
+            tls_handshake_timeout: super::DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+            header_read_timeout: super::DEFAULT_HEADER_READ_TIMEOUT,
+            drain_timeout: super::DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
 }
@@ -55,10 +55,7 @@ pub enum Drain {
 }
 
 /// Serves `router` over TLS on `listener` until `shutdown` is cancelled, then
-/// drains: stops accepting (the listener is closed, so new connections are
-/// refused), lets in-flight requests finish, closes idle keep-alive
-/// connections (HTTP/2 gets a GOAWAY) and returns once all are closed or
-/// `settings.drain_timeout` has passed.
+/// drains (see [`accept_and_drain`]).
 ///
 /// This is exactly the production connection handling: TCP_NODELAY, TLS from
 /// `tls` (read per connection, so a reloaded certificate applies to the next
@@ -72,35 +69,84 @@ pub async fn serve_tls(
     shutdown: CancellationToken,
 ) -> Drain {
     let http = Arc::new(HttpBuilders::new(&settings));
-    let connections = TaskTracker::new();
+    let stop = shutdown.clone();
+    accept_and_drain(listener, "admission", &stop, settings.drain_timeout, {
+        move |tcp, peer| {
+            let connection = TlsConnection {
+                acceptor: TlsAcceptor::from(tls.current()),
+                router: router.clone(),
+                http: http.clone(),
+                settings,
+                shutdown: shutdown.clone(),
+            };
+            connection.serve(tcp, peer)
+        }
+    })
+    .await
+}
 
+/// Serves `router` over plain HTTP/1.1 on `listener` (the admin listener)
+/// with the header-read bound of `settings`, until `shutdown`; then drains.
+pub async fn serve_plain(
+    listener: TcpListener,
+    router: Router,
+    settings: ConnectionSettings,
+    shutdown: CancellationToken,
+) -> Drain {
+    let http = Arc::new(HttpBuilders::new(&settings));
+    let stop = shutdown.clone();
+    accept_and_drain(listener, "admin", &stop, settings.drain_timeout, {
+        move |tcp, peer| {
+            let http = http.clone();
+            let router = router.clone();
+            let shutdown = shutdown.clone();
+            async move {
+                let io = TokioIo::new(tcp);
+                serve_http(&http.http1, io, router, &settings, &shutdown, peer).await;
+            }
+        }
+    })
+    .await
+}
+
+/// The one accept loop: hands each connection accepted on `listener` to
+/// `serve` on a task of its own until `shutdown` is cancelled, then drains:
+/// stops accepting (the listener is closed, so new connections are refused)
+/// and waits up to `drain_timeout` for the open connections, which finish
+/// their in-flight requests and close (HTTP/2 with a GOAWAY) on the same
+/// signal.
+pub async fn accept_and_drain<S, F>(
+    listener: TcpListener,
+    listener_name: &'static str,
+    shutdown: &CancellationToken,
+    drain_timeout: Duration,
+    mut serve: S,
+) -> Drain
+where
+    S: FnMut(TcpStream, SocketAddr) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let connections = TaskTracker::new();
     loop {
         let accepted = tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
-        let (tcp, peer) = match accepted {
-            Ok(accepted) => accepted,
+        match accepted {
+            Ok((tcp, peer)) => {
+                connections.spawn(serve(tcp, peer));
+            }
             Err(error) => {
                 // Typically EMFILE: back off instead of spinning.
-                tracing::warn!(%error, "cannot accept a connection");
+                tracing::warn!(listener = listener_name, %error, "cannot accept a connection");
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
             }
-        };
-        let connection = Connection {
-            acceptor: TlsAcceptor::from(tls.current()),
-            router: router.clone(),
-            http: http.clone(),
-            settings,
-            shutdown: shutdown.clone(),
-        };
-        connections.spawn(connection.serve(tcp, peer));
+        }
     }
     drop(listener);
     connections.close();
-    match tokio::time::timeout(settings.drain_timeout, connections.wait()).await {
+    match tokio::time::timeout(drain_timeout, connections.wait()).await {
         Ok(()) => Drain::Complete,
         Err(_) => Drain::TimedOut {
             open_connections: connections.len(),
@@ -135,7 +181,7 @@ impl HttpBuilders {
     }
 }
 
-struct Connection {
+struct TlsConnection {
     acceptor: TlsAcceptor,
     router: Router,
     http: Arc<HttpBuilders>,
@@ -143,7 +189,7 @@ struct Connection {
     shutdown: CancellationToken,
 }
 
-impl Connection {
+impl TlsConnection {
     async fn serve(self, tcp: TcpStream, peer: SocketAddr) {
         // Reviews are small request/response exchanges: no Nagle delay.
         if let Err(error) = tcp.set_nodelay(true) {
@@ -173,38 +219,53 @@ impl Connection {
         } else {
             &self.http.http1
         };
-        // hyper bounds HTTP/1.1 header reads itself; an HTTP/2 client that
-        // completes the handshake and never sends a request is dropped here.
-        let served_a_request = Arc::new(AtomicBool::new(false));
-        let router = self.router;
-        let service = service_fn({
-            let served_a_request = served_a_request.clone();
-            move |request| {
-                served_a_request.store(true, Ordering::Relaxed);
-                router.clone().oneshot(request)
-            }
-        });
-        let connection = http.serve_connection(TokioIo::new(stream), service);
-        tokio::pin!(connection);
-        let first_request_deadline = async {
-            tokio::time::sleep(self.settings.header_read_timeout).await;
-            if served_a_request.load(Ordering::Relaxed) {
-                std::future::pending::<()>().await;
-            }
-        };
-        let result = tokio::select! {
-            result = connection.as_mut() => result,
-            () = first_request_deadline => {
-                tracing::debug!(%peer, "no request within the header read timeout");
-                return;
-            }
-            () = self.shutdown.cancelled() => {
-                connection.as_mut().graceful_shutdown();
-                connection.await
-            }
-        };
-        if let Err(error) = result {
-            tracing::debug!(%peer, %error, "connection ended with an error");
+        let io = TokioIo::new(stream);
+        serve_http(http, io, self.router, &self.settings, &self.shutdown, peer).await;
+    }
+}
+
+/// Serves HTTP on one connection until the client closes it or `shutdown`
+/// is cancelled (then in-flight requests finish and the connection closes).
+async fn serve_http<I>(
+    http: &auto::Builder<TokioExecutor>,
+    io: TokioIo<I>,
+    router: Router,
+    settings: &ConnectionSettings,
+    shutdown: &CancellationToken,
+    peer: SocketAddr,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    // hyper bounds HTTP/1.1 header reads itself; an HTTP/2 client that
+    // completes the handshake and never sends a request is dropped here.
+    let served_a_request = Arc::new(AtomicBool::new(false));
+    let service = service_fn({
+        let served_a_request = served_a_request.clone();
+        move |request| {
+            served_a_request.store(true, Ordering::Relaxed);
+            router.clone().oneshot(request)
         }
+    });
+    let connection = http.serve_connection(io, service);
+    tokio::pin!(connection);
+    let first_request_deadline = async {
+        tokio::time::sleep(settings.header_read_timeout).await;
+        if served_a_request.load(Ordering::Relaxed) {
+            std::future::pending::<()>().await;
+        }
+    };
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = first_request_deadline => {
+            tracing::debug!(%peer, "no request within the header read timeout");
+            return;
+        }
+        () = shutdown.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%peer, %error, "connection ended with an error");
     }
 }

@@ -28,11 +28,11 @@ pub type Reviewer = fn(Webhook, &[u8], &Policy) -> Answer;
 /// What the admission handlers share.
 #[derive(Clone)]
 pub struct AdmissionState {
-    pub policy: Arc<Policy>,
-    pub metrics: Arc<Metrics>,
+    policy: Arc<Policy>,
+    metrics: Arc<Metrics>,
     /// Bound on reading the body and answering.
-    pub request_timeout: Duration,
-    pub reviewer: Reviewer,
+    request_timeout: Duration,
+    reviewer: Reviewer,
 }
 
 impl AdmissionState {
@@ -44,6 +44,12 @@ impl AdmissionState {
             request_timeout,
             reviewer: crate::admission::review,
         }
+    }
+
+    /// The same state answering with `reviewer` (tests inject failures).
+    #[cfg(feature = "test-support")]
+    pub fn with_reviewer(self, reviewer: Reviewer) -> Self {
+        Self { reviewer, ..self }
     }
 }
 
@@ -71,14 +77,15 @@ pub fn admission_router(state: AdmissionState) -> Router {
 }
 
 async fn mutate(State(state): State<AdmissionState>, request: Request) -> Response {
-    admit(&state, Webhook::Mutate, request).await
+    handle_review(&state, Webhook::Mutate, request).await
 }
 
 async fn validate(State(state): State<AdmissionState>, request: Request) -> Response {
-    admit(&state, Webhook::Validate, request).await
+    handle_review(&state, Webhook::Validate, request).await
 }
 
-async fn admit(state: &AdmissionState, webhook: Webhook, request: Request) -> Response {
+/// Reads one AdmissionReview, answers it, counts and logs the answer.
+async fn handle_review(state: &AdmissionState, webhook: Webhook, request: Request) -> Response {
     let _in_flight = state.metrics.in_flight();
     let started = Instant::now();
     let timeout = state.request_timeout;

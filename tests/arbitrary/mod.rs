@@ -24,6 +24,12 @@ const KEYS: &[&str] = &[
     "groupName",
     "enableInTreeAutoscaling",
     "rayClusterConfig",
+    "rayClusterSpec",
+    "clusterSelector",
+    "submissionMode",
+    "shutdownAfterJobFinishes",
+    "deletionStrategy",
+    "deletionRules",
     "uid",
     "request",
     "object",
@@ -42,6 +48,9 @@ const WORDS: &[&str] = &[
     "RayCluster",
     "RayService",
     "RayJob",
+    "K8sJobMode",
+    "SidecarMode",
+    "submitter",
     "CREATE",
     "UPDATE",
     "DELETE",
@@ -86,10 +95,11 @@ fn base_object(kind: &str) -> Value {
         .collect();
     let cluster = json!({"suspend": false, "enableInTreeAutoscaling": false, "workerGroupSpecs": groups,
         "headGroupSpec": {"template": {"spec": {"containers": [{"name": "h"}]}}}});
-    let spec = if kind == "RayService" {
-        json!({"rayClusterConfig": cluster})
-    } else {
-        cluster
+    let spec = match kind {
+        "RayService" => json!({"rayClusterConfig": cluster}),
+        "RayJob" => json!({"rayClusterSpec": cluster, "shutdownAfterJobFinishes": true,
+            "entrypoint": "python main.py"}),
+        _ => cluster,
     };
     json!({"apiVersion": "ray.io/v1", "kind": kind,
         "metadata": {"name": "n", "labels": {"kueue.x-k8s.io/queue-name": "q"},
@@ -149,6 +159,12 @@ const HOT: &[&str] = &[
     "/request/object/spec/rayClusterConfig",
     "/request/object/spec/rayClusterConfig/suspend",
     "/request/object/spec/rayClusterConfig/workerGroupSpecs",
+    "/request/object/spec/rayClusterSpec",
+    "/request/object/spec/rayClusterSpec/workerGroupSpecs",
+    "/request/object/spec/clusterSelector",
+    "/request/object/spec/submissionMode",
+    "/request/object/spec/shutdownAfterJobFinishes",
+    "/request/object/spec/deletionStrategy",
     "/request/oldObject",
     "/request/oldObject/metadata/labels",
     "/request/uid",
@@ -209,6 +225,8 @@ pub fn arb_review() -> impl Strategy<Value = Value> {
                 "RayCluster",
                 "RayService",
                 "RayService",
+                "RayJob",
+                "RayJob",
                 "Pod",
             ][..],
         ),
