@@ -700,3 +700,33 @@ fn a_namespace_with_a_default_local_queue_labels_unlabelled_top_level_objects() 
     let d = mutate_with(&with_local_queues(&[("other", "default")], false), RC, &obj);
     assert!(d.patch.0.is_empty());
 }
+
+#[test]
+fn unmanaged_reason_says_why_kueue_leaves_an_object_alone() {
+    let reason = |policy: &Policy, kind: Option<RayKind>, obj: &Value| {
+        let text = obj.to_string();
+        unmanaged_reason(request(Operation::Create, kind, &text, None), policy).unwrap()
+    };
+    let labelled = json!({"metadata": {"labels": {QUEUE_NAME_KEY: "q"}}});
+    let bare = json!({"metadata": {"name": "c"}});
+    assert_eq!(reason(&Policy::default(), RC, &labelled), None);
+    assert!(
+        reason(&Policy::default(), RC, &bare)
+            .unwrap()
+            .starts_with("no kueue.x-k8s.io/queue-name label")
+    );
+    let manage_all = Policy {
+        manage_jobs_without_queue_name: true,
+        ..Policy::default()
+    };
+    assert_eq!(reason(&manage_all, RS, &bare), None);
+    let job_cluster = Policy {
+        rayjob_workload: RayJobWorkload::Raycluster,
+        ..Policy::default()
+    };
+    assert!(
+        reason(&job_cluster, Some(RayKind::RayJob), &labelled)
+            .unwrap()
+            .contains("--rayjob-workload raycluster")
+    );
+}
