@@ -502,14 +502,12 @@ fn markdown_cell(text: &str) -> String {
 
 /// The admitted objects as they would be stored, each YAML document headed
 /// by a comment naming its source.
-pub fn patched_yaml<'a>(
-    verdicts: impl IntoIterator<Item = &'a Verdict>,
-) -> Result<String, serde_yaml_ng::Error> {
+pub fn patched_yaml<'a>(verdicts: impl IntoIterator<Item = &'a Verdict>) -> Result<String, String> {
     let mut out = String::new();
     for verdict in verdicts {
         if let Some(object) = &verdict.patched {
             let _ = writeln!(out, "---\n# source: {}", verdict.source);
-            out.push_str(&serde_yaml_ng::to_string(object)?);
+            out.push_str(&super::yaml::to_yaml(object)?);
         }
     }
     Ok(out)

@@ -108,6 +108,46 @@ impl Node {
     }
 }
 
+/// `value` as one YAML document, as `kubectl get -o yaml` writes objects:
+/// block style, keys in order, and every string that a YAML 1.1 reader
+/// (kubectl's) would take for something else quoted (`"on"`, `"1e3"`,
+/// `"null"`), so that reading it back gives `value` again. Numbers are
+/// written as serde_json writes them (exact for 64-bit integers).
+pub fn to_yaml(value: &Value) -> Result<String, String> {
+    let mut out = String::new();
+    let mut emitter = saphyr::YamlEmitter::new(&mut out);
+    emitter.multiline(true);
+    emitter.dump(&yaml_node(value)).map_err(|e| e.to_string())?;
+    // The emitter starts with `---` (the caller frames documents) and ends without a line break.
+    let mut text = out
+        .strip_prefix("---\n")
+        .or_else(|| out.strip_prefix("---"))
+        .unwrap_or(&out)
+        .trim_start_matches(' ')
+        .to_owned();
+    text.push('\n');
+    Ok(text)
+}
+
+fn yaml_node(value: &Value) -> saphyr::Yaml<'_> {
+    use saphyr::{Scalar, Yaml};
+    use std::borrow::Cow;
+    match value {
+        Value::Null => Yaml::Value(Scalar::Null),
+        Value::Bool(b) => Yaml::Value(Scalar::Boolean(*b)),
+        Value::Number(n) => {
+            Yaml::Representation(Cow::Owned(n.to_string()), ScalarStyle::Plain, None)
+        }
+        Value::String(s) => Yaml::Value(Scalar::String(Cow::Borrowed(s))),
+        Value::Array(items) => Yaml::Sequence(items.iter().map(yaml_node).collect()),
+        Value::Object(map) => Yaml::Mapping(
+            map.iter()
+                .map(|(k, v)| (Yaml::Value(Scalar::String(Cow::Borrowed(k))), yaml_node(v)))
+                .collect(),
+        ),
+    }
+}
+
 /// One step of a field path or JSON pointer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
@@ -559,6 +599,60 @@ mod tests {
         ) {
             let _ = documents(&text);
             let _ = documents(&format!("a:\n  - {text}\n---\n{text}"));
+        }
+    }
+
+    fn json_values() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1e12f64..1e12).prop_map(Value::from),
+            "(\\PC|[ \n\t:#'\"-]){0,12}".prop_map(Value::String),
+            prop_oneof![
+                Just("on"),
+                Just("yes"),
+                Just("No"),
+                Just("~"),
+                Just("null"),
+                Just("1e3"),
+                Just("0x1F"),
+                Just("0o17"),
+                Just(".5"),
+                Just("- a"),
+                Just("a: b"),
+                Just("*x"),
+                Just("|"),
+                Just("text\n"),
+                Just("two\nlines\n\n"),
+                Just(" lead"),
+                Just("<<"),
+                Just("2024-01-01"),
+                Just("12345678901234567890"),
+                Just("")
+            ]
+            .prop_map(|s| Value::String(s.to_owned())),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-z0-9./~-]{0,8}|on|1|true|<<", inner, 0..5)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(1000))]
+        /// What check writes (`--patched`), its own reader (kubectl's rules) reads back unchanged.
+        #[test]
+        fn written_yaml_reads_back_as_the_same_value(value in json_values()) {
+            let text = to_yaml(&value).unwrap();
+            let read = documents(&text).unwrap();
+            proptest::prop_assert_eq!(read.len(), 1, "{}", text);
+            proptest::prop_assert_eq!(&read[0].1.to_value(), &value, "{}", text);
         }
     }
 
