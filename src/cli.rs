@@ -232,6 +232,14 @@ pub struct ServeArgs {
     /// (also how long an idle HTTP/1.1 keep-alive connection is kept).
     #[arg(long, env = "KUEUE_RAY_WEBHOOK_HEADER_READ_TIMEOUT", default_value_t = server::DEFAULT_HEADER_READ_TIMEOUT.into(), value_parser = nonzero_duration)]
     pub header_read_timeout: humantime::Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_MAX_CONNECTIONS", default_value_t = server::DEFAULT_MAX_CONNECTIONS, value_parser = nonzero_count)]
+    pub max_connections: usize,
+    /// Request body bytes held at once across all connections (a count or a
+    /// size such as `64Mi`); one connection may hold a quarter of it (at
+    /// least one 7 MiB body). Beyond it requests get 429 with Retry-After.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_MAX_INFLIGHT_BYTES", default_value_t = server::DEFAULT_MAX_INFLIGHT_BYTES, value_parser = byte_size)]
+    pub max_inflight_bytes: usize,
     /// How often the certificate, key and client CA files are checked for changes.
     #[arg(long, env = "KUEUE_RAY_WEBHOOK_CERT_RELOAD_INTERVAL", default_value_t = server::DEFAULT_CERT_RELOAD_INTERVAL.into(), value_parser = nonzero_duration)]
     pub cert_reload_interval: humantime::Duration,
@@ -273,6 +281,8 @@ impl ServeArgs {
             tls_handshake_timeout: self.tls_handshake_timeout.into(),
             header_read_timeout: self.header_read_timeout.into(),
             cert_reload_interval: self.cert_reload_interval.into(),
+            max_connections: self.max_connections,
+            max_inflight_bytes: self.max_inflight_bytes,
             log_format: self.log_format,
             log_level: self.log_level,
         };
@@ -332,4 +342,37 @@ fn nonzero_duration(text: &str) -> Result<humantime::Duration, String> {
         return Err("must be longer than 0s".to_owned());
     }
     Ok(duration)
+}
+
+/// A count above zero.
+fn nonzero_count(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(count) => Ok(count),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+/// A byte count above zero: `1048576`, or with a binary suffix `Ki`, `Mi`,
+/// `Gi` (as in Kubernetes quantities).
+fn byte_size(text: &str) -> Result<usize, String> {
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, ""),
+    };
+    let unit: usize = match unit {
+        "" => 1,
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        _ => return Err(format!("unknown unit {unit:?} (use Ki, Mi or Gi)")),
+    };
+    let count: usize = digits
+        .parse()
+        .map_err(|_| "expected a byte count such as 67108864 or 64Mi".to_owned())?;
+    match count.checked_mul(unit) {
+        Some(0) => Err("must be at least 1 byte".to_owned()),
+        Some(bytes) => Ok(bytes),
+        None => Err("too large".to_owned()),
+    }
 }

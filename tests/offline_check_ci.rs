@@ -311,7 +311,7 @@ fn check_findings(format: &str) -> offline_support::Run {
             "-o",
             format,
             "--max-worker-groups",
-            "0",
+            "1",
             path_str(&file),
         ],
         None,
@@ -364,7 +364,7 @@ fn json_and_text_carry_the_line_of_every_finding() {
             "spec.enableInTreeAutoscaling: Invalid value: true",
         ),
         line(e.group_name, "spec.workerGroupSpecs[0].groupName: "),
-        line(e.too_many, "spec.workerGroupSpecs: Too many: 1: "),
+        line(e.too_many, "spec.workerGroupSpecs: Too many: 2: "),
         line(e.fine_spec, "add /spec/suspend true\n"),
         line(e.fine_spec, "warning: set spec.suspend=true"),
     ] {
