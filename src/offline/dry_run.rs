@@ -18,7 +18,7 @@ use serde_json::Value;
 /// What `check` concluded for one document: a checked Ray object or a skipped document.
 #[derive(Debug)]
 pub enum Checked {
-    /// A RayCluster or RayService, and the webhook's verdict on it.
+    /// A RayCluster, RayService or RayJob, and the webhook's verdict on it.
     Object(Box<Verdict>),
     /// Any other document (another kind, or not a Kubernetes object).
     Skipped(SkippedDocument),
@@ -36,7 +36,7 @@ pub struct SkippedDocument {
 }
 
 impl SkippedDocument {
-    /// A `ray.io` object of a kind this webhook does not admit (a RayJob…).
+    /// A `ray.io` object of a kind this webhook does not admit (say, a RayCronJob).
     pub fn is_ray(&self) -> bool {
         self.api_version
             .as_deref()
