@@ -80,12 +80,10 @@ fn smoke() -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some((flag, rest)) = args.split_first()
-        && flag == floor::FLAG
-    {
-        return floor::main(rest);
+    if let Some(code) = floor::serve_if_asked() {
+        return code;
     }
+    let args: Vec<String> = std::env::args().skip(1).collect();
     // Behave like a libtest binary towards `cargo test` options and filters.
     if args.iter().any(|a| a == "--list") {
         println!("{NAME}: test");
