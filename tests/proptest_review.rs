@@ -39,6 +39,7 @@ fn policies() -> impl Strategy<Value = Policy> {
             } else {
                 RayJobWorkload::Rayjob
             },
+            ..Policy::default()
         })
 }
 

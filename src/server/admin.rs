@@ -12,6 +12,10 @@ use axum::routing::get;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
+/// Connections the admin listener serves at once (probes and scrapes are
+/// a handful; more wait in the backlog).
+pub const MAX_CONNECTIONS: usize = 32;
+
 /// Where the process is in its life, as `/readyz` reports it.
 #[derive(Debug, Default)]
 pub struct Health(AtomicU8);

@@ -8,6 +8,7 @@
 //! `--shutdown-timeout` and the process exits 0. A second signal exits at once.
 
 pub mod admin;
+pub mod budget;
 pub mod connections;
 pub mod logging;
 pub mod metrics;
@@ -40,6 +41,15 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default of `--cert-reload-interval`.
 pub const DEFAULT_CERT_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Default of `--max-connections`: far more than the apiserver opens (a few
+/// per replica), few enough that the connections' own buffers (at most about
+/// 150 KiB each, 35 KiB idle) stay a fraction of the Deployment's memory.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+/// Default of `--max-inflight-bytes`: room for six 7 MiB bodies; with the
+/// process and its connections it fits the Deployment's 128 MiB limit with
+/// room to spare.
+pub const DEFAULT_MAX_INFLIGHT_BYTES: usize = 48 * 1024 * 1024;
+
 /// What `serve` needs, built by the command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -57,6 +67,10 @@ pub struct Config {
     pub request_timeout: Duration,
     pub tls_handshake_timeout: Duration,
     pub header_read_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Bytes of request bodies held at once.
+    pub max_inflight_bytes: usize,
     /// How often the certificate, key and client CA files are checked for changes.
     pub cert_reload_interval: Duration,
     pub log_format: logging::LogFormat,
@@ -101,6 +115,8 @@ async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
         tls_handshake_timeout: config.tls_handshake_timeout,
         header_read_timeout: config.header_read_timeout,
         drain_timeout: config.shutdown_timeout,
+        max_connections: config.max_connections,
+        max_inflight_bytes: config.max_inflight_bytes,
     };
 
     let Some(admin_listener) = bind(
@@ -116,7 +132,10 @@ async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
     let admin = tokio::spawn(serve_plain(
         admin_listener,
         admin::admin_router(health.clone(), metrics.clone()),
-        settings,
+        ConnectionSettings {
+            max_connections: admin::MAX_CONNECTIONS,
+            ..settings
+        },
         admin_stop.clone(),
     ));
 
