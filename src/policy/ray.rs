@@ -311,19 +311,21 @@ impl RayObject {
     }
 
     fn read_cluster<N>(&mut self, doc: SpecDoc<N>, suspend: Option<Field<bool>>) {
-        let base = self.kind.cluster_spec_path();
+        // Paths are built only for wrong types: this runs on every request.
+        let kind = self.kind;
+        let base = move || kind.cluster_spec_path();
         if let Some(suspend) = suspend {
             self.read_suspend(suspend);
         }
         let errors = &mut self.type_errors;
         self.cluster.autoscaling = read(
             doc.enable_in_tree_autoscaling,
-            || format!("{base}.enableInTreeAutoscaling"),
+            || format!("{}.enableInTreeAutoscaling", base()),
             errors,
         );
         let groups = read(
             doc.worker_group_specs,
-            || format!("{base}.workerGroupSpecs"),
+            || format!("{}.workerGroupSpecs", base()),
             errors,
         );
         self.cluster.group_count = groups.as_ref().map_or(0, |groups| groups.len);
@@ -332,7 +334,7 @@ impl RayObject {
             .flat_map(|groups| groups.items)
             .enumerate()
             .map(|(i, group)| {
-                let path = || format!("{base}.workerGroupSpecs[{i}]");
+                let path = || format!("{}.workerGroupSpecs[{i}]", base());
                 match group {
                     Field::Absent => Group::Unnamed,
                     group => match read(group, path, errors) {
