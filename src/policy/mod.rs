@@ -85,6 +85,15 @@ impl Default for Policy {
     }
 }
 
+impl Policy {
+    /// Whether Kueue manages `obj`, so that the rules apply: it has a queue
+    /// label (given or defaulted), or every object is managed. The one place
+    /// this is decided.
+    pub fn manages(&self, obj: &RayObject) -> bool {
+        obj.queue_name.is_some() || self.manage_jobs_without_queue_name
+    }
+}
+
 /// `CREATE`, `UPDATE`, …: an operation as the API server spells it.
 pub fn operation_name(operation: &Operation) -> &'static str {
     match operation {
@@ -210,7 +219,7 @@ pub fn unmanaged_reason(req: Request, policy: &Policy) -> Result<Option<String>,
         }));
     }
     let obj = object(kind, req.object, operation_name(&req.operation))?;
-    if obj.queue_name.is_some() || policy.manage_jobs_without_queue_name {
+    if policy.manages(&obj) {
         return Ok(None);
     }
     Ok(Some(format!(

@@ -150,7 +150,7 @@ fn is_top_level(obj: &RayObject, policy: &Policy) -> bool {
 
 /// Step 2: suspend a managed workload so that Kueue starts it on admission.
 pub fn suspend(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
-    let managed = obj.queue_name.is_some() || policy.manage_jobs_without_queue_name;
+    let managed = policy.manages(obj);
     if !managed || !is_suspended_workload(obj, policy) || obj.suspend == Some(true) {
         return;
     }

@@ -17,7 +17,7 @@ const HEAD_POD_SET: &str = "head";
 /// All violations of `obj` (with `old`, the stored object, on UPDATE).
 pub fn violations(obj: &RayObject, old: Option<&RayObject>, policy: &Policy) -> Violations {
     let mut errors = obj.identity_errors.clone();
-    let managed = obj.queue_name.is_some() || policy.manage_jobs_without_queue_name;
+    let managed = policy.manages(obj);
     if managed && obj.job.selects_cluster_only() {
         // A RayJob on an existing cluster is not a Kueue workload: only its
         // queue label's format is checked.
@@ -46,7 +46,7 @@ pub fn local_queue(
     errors: &mut Violations,
     warnings: &mut Vec<String>,
 ) {
-    let managed = obj.queue_name.is_some() || policy.manage_jobs_without_queue_name;
+    let managed = policy.manages(obj);
     let (Some(queues), Some(namespace), Some(queue)) =
         (&policy.local_queues, namespace, &obj.queue_name)
     else {
