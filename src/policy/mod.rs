@@ -7,19 +7,23 @@
 pub mod errors;
 pub mod json;
 pub mod kinds;
+pub mod local_queues;
 pub mod mutate;
 pub mod names;
 pub mod ray;
 pub mod rayjob;
 pub mod validate;
+pub mod violations;
 pub mod wire;
 
-pub use errors::{ErrorKind, FieldError, RequestError, Rule};
+pub use errors::{ECHO_LIMIT, ErrorKind, FieldError, RequestError, Rule, cut, echoed};
 pub use json::Field;
 pub use kinds::{KINDS, KindInfo, RAY_GROUP, RayKind};
 pub use kube::core::admission::Operation;
+pub use local_queues::LocalQueues;
 pub use mutate::Change;
 pub use ray::{QUEUE_NAME_KEY, RayObject};
+pub use violations::{LISTED_VIOLATIONS, Violations};
 pub use wire::ObjectDoc;
 
 /// Which object Kueue admits for a RayService.
@@ -60,6 +64,11 @@ pub struct Policy {
     pub rayservice_workload: RayServiceWorkload,
     /// Which object is Kueue's workload for a RayJob.
     pub rayjob_workload: RayJobWorkload,
+    /// The LocalQueues that exist, when known (`check --local-queues`; a
+    /// server could be fed them from a watch). `None`: any queue name passes.
+    pub local_queues: Option<LocalQueues>,
+    /// A queue label naming no known LocalQueue is a violation, not a warning.
+    pub require_local_queue: bool,
 }
 
 impl Default for Policy {
@@ -70,7 +79,18 @@ impl Default for Policy {
             manage_jobs_without_queue_name: false,
             rayservice_workload: RayServiceWorkload::Raycluster,
             rayjob_workload: RayJobWorkload::Rayjob,
+            local_queues: None,
+            require_local_queue: false,
         }
+    }
+}
+
+impl Policy {
+    /// Whether Kueue manages `obj`, so that the rules apply: it has a queue
+    /// label (given or defaulted), or every object is managed. The one place
+    /// this is decided.
+    pub fn manages(&self, obj: &RayObject) -> bool {
+        obj.queue_name.is_some() || self.manage_jobs_without_queue_name
     }
 }
 
@@ -92,6 +112,8 @@ pub struct Request<'a> {
     pub kind: Option<RayKind>,
     /// `status`, `scale`, …: requests for subresources are allowed unchanged.
     pub sub_resource: Option<&'a str>,
+    /// `request.namespace`: where the object lives (its LocalQueues are there).
+    pub namespace: Option<&'a str>,
     /// `request.object`, read in the same pass as the envelope.
     pub object: Field<ObjectDoc>,
     /// `request.oldObject`.
@@ -113,7 +135,7 @@ impl Request<'_> {
 #[derive(Debug, Default)]
 pub struct Decision {
     /// Every violated rule; empty means allowed.
-    pub violations: Vec<FieldError>,
+    pub violations: Violations,
     /// RFC 6902 operations (mutating webhook, allowed requests only).
     pub patch: json_patch::Patch,
     /// What the patch does, in words.
@@ -160,17 +182,50 @@ pub fn mutate(req: Request, policy: &Policy) -> Result<Decision, RequestError> {
     }
     let mut obj = object(kind, req.object, operation_name(&Operation::Create))?;
     let mut mutation = mutate::Mutation::default();
-    mutate::queue_label(&mut obj, policy, &mut mutation);
+    mutate::queue_label(&mut obj, req.namespace, policy, &mut mutation);
     mutate::suspend(&mut obj, policy, &mut mutation);
     rayjob::existing_cluster_warning(&obj, policy, &mut mutation);
+    let mut violations = validate::violations(&obj, None, policy);
+    validate::local_queue(
+        &obj,
+        req.namespace,
+        policy,
+        &mut violations,
+        &mut mutation.warnings,
+    );
     Ok(Decision {
-        violations: validate::violations(&obj, None, policy),
+        violations,
         patch: json_patch::Patch(mutation.patch),
         changes: mutation.changes,
         warnings: mutation.warnings,
         object_name: obj.name,
     }
     .deny_if_violated())
+}
+
+/// Why Kueue would not manage the object of `req` as it stands (after the
+/// mutating webhook's patch), or `None` when it would: the rules apply only to
+/// managed objects, so `check` reports the others as unmanaged, not admitted.
+pub fn unmanaged_reason(req: Request, policy: &Policy) -> Result<Option<String>, RequestError> {
+    let Some(kind) = req.kind else {
+        return Ok(Some("not a kind this webhook handles".into()));
+    };
+    if req.out_of_scope(policy) {
+        return Ok(Some(match kind {
+            RayKind::RayJob => "with --rayjob-workload raycluster Kueue leaves the RayJob alone \
+                                and manages the RayCluster KubeRay creates for it"
+                .into(),
+            _ => "a subresource: the rules do not apply".into(),
+        }));
+    }
+    let obj = object(kind, req.object, operation_name(&req.operation))?;
+    if policy.manages(&obj) {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "no {QUEUE_NAME_KEY} label and --manage-jobs-without-queue-name is off: Kueue does not \
+         manage this object, so its rules were not applied"
+    )))
 }
 
 /// The validating webhook: CREATE and UPDATE of managed objects must follow
@@ -194,11 +249,16 @@ pub fn validate(req: Request, policy: &Policy) -> Result<Decision, RequestError>
         }
         _ => None,
     };
+    let mut violations = validate::violations(&obj, old.as_ref(), policy);
+    let mut warnings = Vec::new();
+    validate::local_queue(&obj, req.namespace, policy, &mut violations, &mut warnings);
     Ok(Decision {
-        violations: validate::violations(&obj, old.as_ref(), policy),
+        violations,
+        warnings,
         object_name: obj.name,
         ..Decision::default()
-    })
+    }
+    .deny_if_violated())
 }
 
 #[cfg(test)]

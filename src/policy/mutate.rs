@@ -4,6 +4,7 @@
 //! so validation afterwards sees the object as it will be stored.
 
 use super::kinds::RayKind;
+use super::local_queues::DEFAULT_LOCAL_QUEUE;
 use super::ray::{Owner, QUEUE_NAME_KEY, RayObject};
 use super::{Policy, RayJobWorkload, RayServiceWorkload};
 use json_patch::jsonptr::PointerBuf;
@@ -17,6 +18,8 @@ pub enum Change {
     QueueLabelFromAnnotation,
     /// Queue label set to `--default-queue`.
     DefaultQueueLabel,
+    /// Queue label set to the namespace's LocalQueue `default` (Kueue's LocalQueue defaulting).
+    LocalQueueDefaultLabel,
     /// `spec.suspend` (RayService: `spec.rayClusterConfig.suspend`) set to true.
     Suspend,
 }
@@ -26,6 +29,7 @@ impl Change {
         match self {
             Change::QueueLabelFromAnnotation => "queue_label_from_annotation",
             Change::DefaultQueueLabel => "default_queue_label",
+            Change::LocalQueueDefaultLabel => "local_queue_default_label",
             Change::Suspend => "suspend",
         }
     }
@@ -60,7 +64,18 @@ impl Mutation {
 }
 
 /// Step 1: give the object a queue label if it has none.
-pub fn queue_label(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
+pub fn queue_label(
+    obj: &mut RayObject,
+    namespace: Option<&str>,
+    policy: &Policy,
+    out: &mut Mutation,
+) {
+    let has_default_local_queue = || {
+        let queues = policy.local_queues.as_ref();
+        namespace
+            .zip(queues)
+            .is_some_and(|(namespace, queues)| queues.contains(namespace, DEFAULT_LOCAL_QUEUE))
+    };
     if obj.queue_name.is_some() || !obj.identity_errors.is_empty() {
         return;
     }
@@ -79,6 +94,15 @@ pub fn queue_label(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
             Change::DefaultQueueLabel,
             format!(
                 "set label {QUEUE_NAME_KEY}={default:?}: no queue was given, so the default queue applies"
+            ),
+        )
+    } else if obj.owner == Owner::TopLevel && has_default_local_queue() {
+        (
+            DEFAULT_LOCAL_QUEUE.to_owned(),
+            Change::LocalQueueDefaultLabel,
+            format!(
+                "set label {QUEUE_NAME_KEY}={DEFAULT_LOCAL_QUEUE:?}: no queue was given and \
+                 the namespace has a LocalQueue named {DEFAULT_LOCAL_QUEUE:?} (Kueue's LocalQueue defaulting)"
             ),
         )
     } else {
@@ -126,7 +150,7 @@ fn is_top_level(obj: &RayObject, policy: &Policy) -> bool {
 
 /// Step 2: suspend a managed workload so that Kueue starts it on admission.
 pub fn suspend(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
-    let managed = obj.queue_name.is_some() || policy.manage_jobs_without_queue_name;
+    let managed = policy.manages(obj);
     if !managed || !is_suspended_workload(obj, policy) || obj.suspend == Some(true) {
         return;
     }

@@ -5,8 +5,9 @@
 //! object is a denial, never a crash.
 
 use super::errors::{ErrorKind, FieldError, RequestError, Rule};
-use super::json::{Expected, Field, JsonType};
+use super::json::{Expected, Field, FirstItems, JsonType};
 use super::kinds::RayKind;
+use super::violations::Violations;
 use super::wire::{ClusterSpecDoc, GroupDoc, MetaDoc, ObjectDoc, OwnerRefDoc, SpecDoc};
 
 /// The queue label (and, before Kueue v0.15, annotation) key.
@@ -39,8 +40,10 @@ pub enum Group {
 pub struct ClusterSpec {
     /// `enableInTreeAutoscaling`, when a boolean.
     pub autoscaling: Option<bool>,
-    /// `workerGroupSpecs`, when an array.
+    /// The first [`READ_ITEMS`](super::json::READ_ITEMS) of `workerGroupSpecs`, when an array.
     pub groups: Vec<Group>,
+    /// How many worker groups there are, read or not.
+    pub group_count: usize,
 }
 
 /// How a RayJob submits its job (`spec.submissionMode`).
@@ -100,9 +103,9 @@ pub struct RayObject {
     pub suspend_parents: usize,
     /// Wrong types in metadata, labels or the queue label: the object's
     /// queue cannot be known, so these are reported whether managed or not.
-    pub identity_errors: Vec<FieldError>,
+    pub identity_errors: Violations,
     /// Wrong types anywhere else the rules read; reported for managed objects.
-    pub type_errors: Vec<FieldError>,
+    pub type_errors: Violations,
 }
 
 fn type_error(path: impl Into<String>, found: JsonType, expected: JsonType) -> FieldError {
@@ -119,7 +122,7 @@ fn type_error(path: impl Into<String>, found: JsonType, expected: JsonType) -> F
 fn read<T: Expected>(
     field: Field<T>,
     path: impl FnOnce() -> String,
-    errors: &mut Vec<FieldError>,
+    errors: &mut Violations,
 ) -> Option<T> {
     match field {
         Field::Value(value) => Some(value),
@@ -169,8 +172,8 @@ impl RayObject {
             job: JobSpec::default(),
             label_parents: 0,
             suspend_parents: 0,
-            identity_errors: Vec::new(),
-            type_errors: Vec::new(),
+            identity_errors: Violations::default(),
+            type_errors: Violations::default(),
         };
         obj.read_metadata(doc.metadata);
         obj.read_spec(doc.spec);
@@ -213,11 +216,13 @@ impl RayObject {
     }
 
     /// A controller reference to a `ray.io` RayJob or RayService makes a RayCluster a child.
-    fn read_owner(&mut self, refs: Field<Vec<Field<OwnerRefDoc>>>) -> Owner {
+    /// Only the first [`READ_ITEMS`](super::json::READ_ITEMS) references are read.
+    fn read_owner(&mut self, refs: Field<FirstItems<Field<OwnerRefDoc>>>) -> Owner {
         let errors = &mut self.type_errors;
         let refs = read(refs, || "metadata.ownerReferences".into(), errors);
         let mut owner = Owner::TopLevel;
-        for (i, reference) in refs.into_iter().flatten().enumerate() {
+        let refs = refs.into_iter().flat_map(|refs| refs.items);
+        for (i, reference) in refs.enumerate() {
             let path = |field: &str| format!("metadata.ownerReferences[{i}]{field}");
             let Some(reference) = read(reference, || path(""), errors) else {
                 continue;
@@ -306,27 +311,30 @@ impl RayObject {
     }
 
     fn read_cluster<N>(&mut self, doc: SpecDoc<N>, suspend: Option<Field<bool>>) {
-        let base = self.kind.cluster_spec_path();
+        // Paths are built only for wrong types: this runs on every request.
+        let kind = self.kind;
+        let base = move || kind.cluster_spec_path();
         if let Some(suspend) = suspend {
             self.read_suspend(suspend);
         }
         let errors = &mut self.type_errors;
         self.cluster.autoscaling = read(
             doc.enable_in_tree_autoscaling,
-            || format!("{base}.enableInTreeAutoscaling"),
+            || format!("{}.enableInTreeAutoscaling", base()),
             errors,
         );
         let groups = read(
             doc.worker_group_specs,
-            || format!("{base}.workerGroupSpecs"),
+            || format!("{}.workerGroupSpecs", base()),
             errors,
         );
+        self.cluster.group_count = groups.as_ref().map_or(0, |groups| groups.len);
         self.cluster.groups = groups
             .into_iter()
-            .flatten()
+            .flat_map(|groups| groups.items)
             .enumerate()
             .map(|(i, group)| {
-                let path = || format!("{base}.workerGroupSpecs[{i}]");
+                let path = || format!("{}.workerGroupSpecs[{i}]", base());
                 match group {
                     Field::Absent => Group::Unnamed,
                     group => match read(group, path, errors) {

@@ -5,6 +5,7 @@ use super::errors::{ErrorKind, FieldError, Rule};
 use super::kinds::RayKind;
 use super::mutate::Mutation;
 use super::ray::{RayObject, SubmissionMode};
+use super::violations::Violations;
 use super::{Policy, RayJobWorkload};
 
 /// The PodSet name Kueue gives the submitter Job of a `K8sJobMode` RayJob.
@@ -36,7 +37,7 @@ pub fn max_worker_groups_reason(obj: &RayObject) -> &'static str {
 }
 
 /// The RayJob rules for a managed job that brings (or should bring) its own cluster.
-pub fn violations(obj: &RayObject, errors: &mut Vec<FieldError>) {
+pub fn violations(obj: &RayObject, errors: &mut Violations) {
     if obj.kind != RayKind::RayJob {
         return;
     }
@@ -100,7 +101,7 @@ fn wrong_type_at(obj: &RayObject, path: &str) -> bool {
 /// not suspended (KubeRay would fail it, and Kueue would never start it), so
 /// say where its resources are accounted.
 pub fn existing_cluster_warning(obj: &RayObject, policy: &Policy, out: &mut Mutation) {
-    let managed = obj.queue_name.is_some() || policy.manage_jobs_without_queue_name;
+    let managed = policy.manages(obj);
     if obj.kind != RayKind::RayJob
         || policy.rayjob_workload != RayJobWorkload::Rayjob
         || !managed

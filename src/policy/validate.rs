@@ -2,26 +2,28 @@
 
 use super::Policy;
 use super::errors::{ErrorKind, FieldError, Rule, quoted};
+use super::json::READ_ITEMS;
 use super::kinds::RayKind;
 use super::mutate::is_suspended_workload;
 use super::names::{dns1123_label, dns1123_subdomain};
 use super::ray::{Group, QUEUE_NAME_KEY, RayObject};
 use super::rayjob::{self, SUBMITTER_POD_SET};
+use super::violations::Violations;
 use std::collections::HashMap;
 
 /// The PodSet name Kueue gives the head group; no worker group may take it.
 const HEAD_POD_SET: &str = "head";
 
 /// All violations of `obj` (with `old`, the stored object, on UPDATE).
-pub fn violations(obj: &RayObject, old: Option<&RayObject>, policy: &Policy) -> Vec<FieldError> {
+pub fn violations(obj: &RayObject, old: Option<&RayObject>, policy: &Policy) -> Violations {
     let mut errors = obj.identity_errors.clone();
-    let managed = obj.queue_name.is_some() || policy.manage_jobs_without_queue_name;
+    let managed = policy.manages(obj);
     if managed && obj.job.selects_cluster_only() {
         // A RayJob on an existing cluster is not a Kueue workload: only its
         // queue label's format is checked.
         queue_name(obj, &mut errors);
     } else if managed {
-        errors.extend(obj.type_errors.iter().cloned());
+        errors.append(&obj.type_errors);
         queue_name(obj, &mut errors);
         worker_groups(obj, policy, &mut errors);
         autoscaling(obj, &mut errors);
@@ -33,11 +35,51 @@ pub fn violations(obj: &RayObject, old: Option<&RayObject>, policy: &Policy) -> 
     errors
 }
 
+/// A managed object's queue label must name a LocalQueue of its namespace,
+/// when the LocalQueues are known: a warning, or a violation with
+/// `require_local_queue` (Kueue itself accepts the object, and its workload
+/// then waits forever with "LocalQueue doesn't exist").
+pub fn local_queue(
+    obj: &RayObject,
+    namespace: Option<&str>,
+    policy: &Policy,
+    errors: &mut Violations,
+    warnings: &mut Vec<String>,
+) {
+    let managed = policy.manages(obj);
+    let (Some(queues), Some(namespace), Some(queue)) =
+        (&policy.local_queues, namespace, &obj.queue_name)
+    else {
+        return;
+    };
+    if !managed || !obj.identity_errors.is_empty() || queues.contains(namespace, queue) {
+        return;
+    }
+    if dns1123_subdomain(queue).is_err() {
+        return; // already reported as an invalid name
+    }
+    let detail = format!(
+        "no LocalQueue {queue:?} in namespace {}: Kueue would leave the workload pending forever",
+        quoted(namespace)
+    );
+    if policy.require_local_queue {
+        errors.push(FieldError {
+            path: queue_label_path(),
+            kind: ErrorKind::NotFound,
+            value: Some(quoted(queue)),
+            detail,
+            rule: Rule::LocalQueueNotFound,
+        });
+    } else {
+        warnings.push(format!("{}: {detail}", queue_label_path()));
+    }
+}
+
 fn queue_label_path() -> String {
     format!("metadata.labels[{QUEUE_NAME_KEY}]")
 }
 
-fn queue_name(obj: &RayObject, errors: &mut Vec<FieldError>) {
+fn queue_name(obj: &RayObject, errors: &mut Violations) {
     if let Some(queue) = &obj.queue_name
         && let Err(detail) = dns1123_subdomain(queue)
     {
@@ -51,27 +93,32 @@ fn queue_name(obj: &RayObject, errors: &mut Vec<FieldError>) {
     }
 }
 
-fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Vec<FieldError>) {
+fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Violations) {
     // Paths are built only for violations: this runs on every request.
     let base = || format!("{}.workerGroupSpecs", obj.kind.cluster_spec_path());
-    let groups = &obj.cluster.groups;
-    let max = rayjob::max_worker_groups(obj, policy);
-    if groups.len() > max {
+    // Only the first READ_ITEMS groups are read, so no more can be allowed.
+    let limit = rayjob::max_worker_groups(obj, policy).min(READ_ITEMS);
+    let count = obj.cluster.group_count;
+    if count > limit {
         errors.push(FieldError {
             path: base(),
             kind: ErrorKind::TooMany,
-            value: Some(groups.len().to_string()),
+            value: Some(count.to_string()),
             detail: format!(
-                "must have at most {max} items{}",
+                "must have at most {limit} items{}",
                 rayjob::max_worker_groups_reason(obj)
             ),
             rule: Rule::TooManyWorkerGroups,
         });
     }
     let submitter = rayjob::has_submitter_pod_set(obj);
+    // Past the limit, only the groups that may stay are checked (as
+    // Kubernetes' own validation stops at a list's limit): the work and the
+    // answer follow the policy, not the input.
+    let groups = obj.cluster.groups.iter().take(limit);
     // PodSet names are the lower-cased group names: unique, not "head", DNS-1123 labels.
     let mut first_index: HashMap<String, usize> = HashMap::with_capacity(groups.len());
-    for (i, group) in groups.iter().enumerate() {
+    for (i, group) in groups.enumerate() {
         let path = || format!("{}[{i}].groupName", base());
         let name = match group {
             Group::Named(name) => name,
@@ -107,14 +154,16 @@ fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Vec<FieldError>)
             )));
         } else if let Err(detail) = dns1123_label(&pod_set) {
             errors.push(invalid(format!(
-                "Kueue uses the lower-cased group name {pod_set:?} as a PodSet name: {detail}"
+                "Kueue uses the lower-cased group name {} as a PodSet name: {detail}",
+                quoted(&pod_set)
             )));
         } else if let Some(first) = first_index.get(&pod_set) {
             errors.push(FieldError {
                 kind: ErrorKind::Duplicate,
                 detail: format!(
-                    "same PodSet name {pod_set:?} as {}[{first}].groupName after lower-casing; \
+                    "same PodSet name {} as {}[{first}].groupName after lower-casing; \
                      group names must be unique",
+                    quoted(&pod_set),
                     base()
                 ),
                 ..invalid(String::new())
@@ -125,7 +174,7 @@ fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Vec<FieldError>)
     }
 }
 
-fn autoscaling(obj: &RayObject, errors: &mut Vec<FieldError>) {
+fn autoscaling(obj: &RayObject, errors: &mut Violations) {
     if obj.cluster.autoscaling == Some(true) {
         errors.push(FieldError {
             path: format!("{}.enableInTreeAutoscaling", obj.kind.cluster_spec_path()),
@@ -144,7 +193,7 @@ fn queue_name_unchanged(
     obj: &RayObject,
     old: &RayObject,
     policy: &Policy,
-    errors: &mut Vec<FieldError>,
+    errors: &mut Violations,
 ) {
     if obj.queue_name == old.queue_name || !obj.identity_errors.is_empty() {
         return;
