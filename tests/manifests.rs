@@ -588,7 +588,10 @@ fn the_network_policy_opens_the_webhook_port_to_all_and_the_admin_port_to_named_
     let manifests = Manifests::new();
     for (overlay, namespaces) in [
         ("base", vec!["monitoring"]),
-        ("overlays/admin-namespaces", vec!["monitoring", "prometheus"]),
+        (
+            "overlays/admin-namespaces",
+            vec!["monitoring", "prometheus"],
+        ),
     ] {
         let objects = manifests.render(overlay);
         let policy = one(&objects, "NetworkPolicy");
