@@ -114,7 +114,7 @@ impl ReviewArgs {
 /// The policy flags, shared by every command that decides.
 #[derive(Clone, Debug, Args)]
 pub struct PolicyArgs {
-    /// Most worker groups a RayCluster or RayService may have (a Kueue
+    /// Most worker groups a RayCluster, RayService or RayJob may have (a Kueue
     /// Workload holds 8 PodSets: the head and 7 groups).
     #[arg(long, env = "KUEUE_RAY_WEBHOOK_MAX_WORKER_GROUPS", default_value_t = 7)]
     pub max_worker_groups: usize,
