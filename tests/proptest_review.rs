@@ -25,6 +25,7 @@ fn policies() -> impl Strategy<Value = Policy> {
             } else {
                 RayServiceWorkload::Raycluster
             },
+            ..Policy::default()
         },
     )
 }

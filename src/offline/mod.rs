@@ -96,11 +96,15 @@ pub fn run_check(args: CheckArgs) -> ExitCode {
         Ok(policy) => policy,
         Err(message) => return fail(message),
     };
+    warn_about_release(&policy);
     let documents = match load::load(&args.paths) {
         Ok(documents) => documents,
         Err(error) => return fail(error),
     };
-    let mut report = Report::default();
+    let mut report = Report {
+        policy: policy.knobs(),
+        ..Report::default()
+    };
     for (index, document) in documents.iter().enumerate() {
         match admit::admit(document, index, &args.namespace, &policy) {
             Ok(Outcome::Reviewed(verdict)) => report.add_verdict(*verdict),
@@ -146,6 +150,13 @@ pub fn run_check(args: CheckArgs) -> ExitCode {
     }
 }
 
+/// `--kueue-version` newer than the release table: said once, on standard error.
+fn warn_about_release(policy: &crate::policy::Policy) {
+    if let Some(warning) = policy.release_warning() {
+        eprintln!("kueue-ray-webhook: warning: {warning}");
+    }
+}
+
 fn print(mut out: impl Write, bytes: &[u8]) -> Result<(), String> {
     out.write_all(bytes)
         .and_then(|()| out.flush())
@@ -160,6 +171,7 @@ pub fn run_review(args: ReviewArgs) -> ExitCode {
         Ok(policy) => policy,
         Err(message) => return fail(message),
     };
+    warn_about_release(&policy);
     let mut body = Vec::new();
     let read = if args.file.as_os_str() == load::STDIN {
         std::io::stdin().read_to_end(&mut body).map(drop)

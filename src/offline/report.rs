@@ -2,6 +2,7 @@
 //! CI systems, and the mutated objects as YAML.
 
 use super::admit::{Skipped, Verdict};
+use crate::policy::Knob;
 use serde::Serialize;
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -11,6 +12,8 @@ use std::path::Path;
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
     pub summary: Summary,
+    /// The effective policy: every knob, its value and where it came from.
+    pub policy: Vec<Knob>,
     pub objects: Vec<Verdict>,
     pub skipped: Vec<Skipped>,
 }

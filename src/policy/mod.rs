@@ -8,6 +8,7 @@ pub mod errors;
 pub mod json;
 pub mod mutate;
 pub mod names;
+pub mod profile;
 pub mod ray;
 pub mod validate;
 
@@ -15,6 +16,7 @@ pub use errors::{ErrorKind, FieldError, RequestError, Rule};
 pub use json::Field;
 pub use kube::core::admission::Operation;
 pub use mutate::Change;
+pub use profile::{Knob, Provenance, Release, Source};
 pub use ray::{ObjectDoc, QUEUE_NAME_KEY, RayKind, RayObject};
 
 /// Which object Kueue admits for a RayService.
@@ -29,9 +31,21 @@ pub enum RayServiceWorkload {
     Rayservice,
 }
 
+impl RayServiceWorkload {
+    /// The value as `--rayservice-workload` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RayServiceWorkload::Raycluster => "raycluster",
+            RayServiceWorkload::Rayservice => "rayservice",
+        }
+    }
+}
+
 /// The policy configuration shared by `serve`, `check` and `review`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
+    /// The Kueue release whose profile set the defaults (`--kueue-version`).
+    pub kueue_version: Option<Release>,
     /// Most worker groups a cluster may have (Kueue: 8 PodSets = head + 7).
     pub max_worker_groups: usize,
     /// Queue given to top-level objects that arrive without a queue label.
@@ -40,16 +54,124 @@ pub struct Policy {
     pub manage_jobs_without_queue_name: bool,
     /// Which object is Kueue's workload for a RayService.
     pub rayservice_workload: RayServiceWorkload,
+    /// Kueue's `ElasticJobsViaWorkloadSlices`: objects annotated
+    /// `kueue.x-k8s.io/elastic-job: "true"` may autoscale.
+    pub elastic_jobs: bool,
+    /// Namespaces where `default_queue` and `manage_jobs_without_queue_name`
+    /// do not apply (Kueue's `managedJobsNamespaceSelector`).
+    pub exclude_namespaces: Vec<String>,
+    /// Where each of the values above came from (for the startup log and reports).
+    pub provenance: Provenance,
 }
 
 impl Default for Policy {
     fn default() -> Self {
+        Self::for_release(None)
+    }
+}
+
+impl Policy {
+    /// The defaults for a Kueue release (`None`: the plain defaults).
+    pub fn for_release(release: Option<Release>) -> Self {
+        let profile = release.map_or(profile::PLAIN, Release::profile);
+        let from_profile = if release.is_some() {
+            Source::Profile
+        } else {
+            Source::Default
+        };
         Self {
-            max_worker_groups: 7,
+            kueue_version: release,
+            max_worker_groups: profile.max_worker_groups,
             default_queue: None,
             manage_jobs_without_queue_name: false,
-            rayservice_workload: RayServiceWorkload::Raycluster,
+            rayservice_workload: profile.rayservice_workload,
+            elastic_jobs: profile.elastic_jobs,
+            exclude_namespaces: vec![KUBE_SYSTEM.to_string()],
+            provenance: Provenance {
+                max_worker_groups: from_profile,
+                rayservice_workload: from_profile,
+                elastic_jobs: from_profile,
+                ..Provenance::default()
+            },
         }
+    }
+}
+
+/// Always in the default `--exclude-namespace` list, as in Kueue's default
+/// `managedJobsNamespaceSelector`.
+pub const KUBE_SYSTEM: &str = "kube-system";
+
+impl Policy {
+    /// Every knob, its value and where it came from, in flag order.
+    pub fn knobs(&self) -> Vec<Knob> {
+        let p = &self.provenance;
+        let knob = |name, value: String, source: Source| Knob {
+            name,
+            value,
+            source: source.as_str(),
+        };
+        let or_none = |value: Option<String>| value.unwrap_or_else(|| "none".to_string());
+        vec![
+            knob(
+                "kueue-version",
+                or_none(self.kueue_version.map(|r| r.to_string())),
+                p.kueue_version,
+            ),
+            knob(
+                "max-worker-groups",
+                self.max_worker_groups.to_string(),
+                p.max_worker_groups,
+            ),
+            knob(
+                "default-queue",
+                or_none(self.default_queue.clone()),
+                p.default_queue,
+            ),
+            knob(
+                "manage-jobs-without-queue-name",
+                self.manage_jobs_without_queue_name.to_string(),
+                p.manage_jobs_without_queue_name,
+            ),
+            knob(
+                "rayservice-workload",
+                self.rayservice_workload.as_str().to_string(),
+                p.rayservice_workload,
+            ),
+            knob(
+                "elastic-jobs",
+                self.elastic_jobs.to_string(),
+                p.elastic_jobs,
+            ),
+            knob(
+                "exclude-namespace",
+                self.exclude_namespaces.join(","),
+                p.exclude_namespaces,
+            ),
+        ]
+    }
+
+    /// The knobs on one line, `name=value (source)`, for the startup log.
+    pub fn describe(&self) -> String {
+        self.knobs()
+            .iter()
+            .map(|k| format!("{}={} ({})", k.name, k.value, k.source))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// A warning when `--kueue-version` names a release newer than the table.
+    pub fn release_warning(&self) -> Option<String> {
+        let release = self.kueue_version.filter(|r| r.is_newer_than_known())?;
+        Some(format!(
+            "Kueue {release} is newer than the newest release this webhook knows \
+             ({newest}): using the {newest} profile; check its rules against {release}'s",
+            newest = profile::NEWEST_KNOWN
+        ))
+    }
+
+    /// Whether `default_queue` and `manage_jobs_without_queue_name` apply in `namespace`.
+    pub fn manages_namespace(&self, namespace: Option<&str>) -> bool {
+        namespace.is_none_or(|ns| !self.exclude_namespaces.iter().any(|x| x == ns))
     }
 }
 
