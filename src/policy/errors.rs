@@ -42,6 +42,12 @@ pub enum Rule {
     InvalidGroupName,
     InvalidQueueName,
     QueueNameImmutable,
+    InvalidPriorityClass,
+    PriorityClassImmutable,
+    InvalidMaxExecTime,
+    MaxExecTimeImmutable,
+    ElasticJobGateMissing,
+    ElasticJobImmutable,
     WrongFieldType,
 }
 
@@ -53,6 +59,12 @@ impl Rule {
             Rule::InvalidGroupName => "invalid_group_name",
             Rule::QueueNameImmutable => "queue_name_immutable",
             Rule::InvalidQueueName => "invalid_queue_name",
+            Rule::InvalidPriorityClass => "invalid_priority_class",
+            Rule::PriorityClassImmutable => "priority_class_immutable",
+            Rule::InvalidMaxExecTime => "invalid_max_exec_time",
+            Rule::MaxExecTimeImmutable => "max_exec_time_immutable",
+            Rule::ElasticJobGateMissing => "elastic_job_gate_missing",
+            Rule::ElasticJobImmutable => "elastic_job_immutable",
             Rule::WrongFieldType => "wrong_field_type",
         }
     }

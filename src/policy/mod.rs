@@ -4,8 +4,10 @@
 //! [`Policy`] configuration and return a [`Decision`]: the violated rules (none
 //! means allowed), the JSON patch (mutating webhook only) and warnings.
 
+pub mod elastic;
 pub mod errors;
 pub mod json;
+pub mod labels;
 pub mod mutate;
 pub mod names;
 pub mod profile;
