@@ -565,3 +565,51 @@ fn v1alpha1_objects_are_admitted_like_v1() {
         json!([{"op": "add", "path": "/spec/suspend", "value": true}])
     );
 }
+
+#[test]
+fn the_json_report_names_every_knob_and_where_it_came_from() {
+    let out = offline_support::run_env(
+        &[
+            "check",
+            "--kueue-version",
+            "v0.19",
+            "--max-worker-groups",
+            "9",
+            "-o",
+            "json",
+            "-",
+        ],
+        &[("KUEUE_RAY_WEBHOOK_EXCLUDE_NAMESPACE", "ci,tools")],
+        CLUSTER.as_bytes(),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stderr, "");
+    let knob = |name: &str, value: &str, source: &str| json!({"name": name, "value": value, "source": source});
+    assert_eq!(
+        out.json()["policy"],
+        json!([
+            knob("kueue-version", "v0.19", "flag"),
+            knob("max-worker-groups", "9", "flag"),
+            knob("default-queue", "none", "default"),
+            knob("manage-jobs-without-queue-name", "false", "default"),
+            knob("rayservice-workload", "rayservice", "profile"),
+            knob("elastic-jobs", "true", "profile"),
+            knob("exclude-namespace", "ci,tools", "environment"),
+        ])
+    );
+}
+
+#[test]
+fn a_release_newer_than_the_table_is_checked_with_its_newest_row_and_a_warning() {
+    let out = run(
+        &["check", "--kueue-version", "0.22.1", "-o", "json", "-"],
+        Some(CLUSTER.as_bytes()),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("warning: Kueue v0.22 is newer than the newest release this webhook knows (v0.19): using the v0.19 profile"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.json()["policy"][1]["value"], "17");
+}
