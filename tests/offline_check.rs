@@ -30,9 +30,16 @@ fn is_ray_object(value: &Value) -> bool {
 /// Copies every sample into `dir`, with the queue label on each RayCluster
 /// and RayService, and returns how many such objects there are.
 fn labelled_samples(dir: &Path) -> usize {
+    labelled_samples_with(dir, |_, _| {})
+}
+
+/// [`labelled_samples`], with `edit` applied to each labelled object (and
+/// the name of its file).
+fn labelled_samples_with(dir: &Path, edit: impl Fn(&str, &mut Value)) -> usize {
     let mut objects = 0;
     for file in sample_files() {
         let text = std::fs::read_to_string(samples().join(&file)).unwrap();
+        let name = Path::new(&file).file_name().unwrap().to_str().unwrap();
         let mut out = String::new();
         for mut value in yaml_documents(&text) {
             if is_ray_object(&value) {
@@ -40,6 +47,7 @@ fn labelled_samples(dir: &Path) -> usize {
                 let metadata = value["metadata"].as_object_mut().unwrap();
                 let labels = metadata.entry("labels").or_insert_with(|| json!({}));
                 labels[QUEUE_LABEL] = json!("team-a");
+                edit(name, &mut value);
             }
             out.push_str("---\n");
             out.push_str(&serde_yaml_ng::to_string(&value).unwrap());
