@@ -98,12 +98,12 @@ pub fn gates(
 }
 
 /// One JSON-patch `add` that gates a template: the path below the cluster
-/// spec, which of its parent maps are missing (to be added first), and the
-/// value (the list, or one entry appended with `-`).
+/// spec, how many of its leading tokens exist (the missing parent maps are
+/// added first), and the value (the list, or one entry appended with `-`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GateAdd {
     pub tokens: Vec<String>,
-    pub missing_parents: Vec<bool>,
+    pub present: usize,
     pub value: serde_json::Value,
 }
 
@@ -111,23 +111,20 @@ pub struct GateAdd {
 pub fn gate_add(group: Group, template: &PodTemplate) -> GateAdd {
     let entry = serde_json::json!({ "name": ELASTIC_JOB_GATE });
     let mut tokens = group.tokens();
-    let group_depth = tokens.len();
+    // The group's last token is at depth 1: `workerGroupSpecs` itself exists.
+    let present = tokens.len() - 1 + usize::from(template.depth);
     tokens.extend(BELOW_GROUP.iter().map(|t| t.to_string()));
     if template.depth >= LIST_DEPTH {
         tokens.push("-".into());
-        let missing_parents = vec![false; tokens.len() - 1];
         return GateAdd {
+            present: tokens.len() - 1,
             tokens,
-            missing_parents,
             value: entry,
         };
     }
-    // How many leading tokens exist: the group's last token is at depth 1.
-    let existing = group_depth - 1 + usize::from(template.depth);
-    let missing_parents = (0..tokens.len() - 1).map(|i| i >= existing).collect();
     GateAdd {
         tokens,
-        missing_parents,
+        present,
         value: serde_json::Value::Array(vec![entry]),
     }
 }
@@ -224,7 +221,7 @@ mod tests {
                 "-"
             ]
         );
-        assert_eq!(add.missing_parents, [false; 5]);
+        assert_eq!(add.present, 5);
         assert_eq!(add.value, json!({"name": ELASTIC_JOB_GATE}));
         // No list: create it.
         let add = gate_add(Group::Head, &template(3, false));
@@ -232,16 +229,13 @@ mod tests {
             add.tokens,
             ["headGroupSpec", "template", "spec", "schedulingGates"]
         );
-        assert_eq!(add.missing_parents, [false, false, false]);
+        assert_eq!(add.present, 3);
         assert_eq!(add.value, json!([{"name": ELASTIC_JOB_GATE}]));
-        // No template.spec: create it first; no template: both.
-        let add = gate_add(Group::Worker(0), &template(2, false));
-        assert_eq!(add.missing_parents, [false, false, false, true]);
-        let add = gate_add(Group::Worker(0), &template(1, false));
-        assert_eq!(add.missing_parents, [false, false, true, true]);
+        // No template.spec: it is created first; no template: both.
+        assert_eq!(gate_add(Group::Worker(0), &template(2, false)).present, 3);
+        assert_eq!(gate_add(Group::Worker(0), &template(1, false)).present, 2);
         // No head group at all.
-        let add = gate_add(Group::Head, &template(0, false));
-        assert_eq!(add.missing_parents, [true, true, true]);
+        assert_eq!(gate_add(Group::Head, &template(0, false)).present, 0);
     }
 
     #[test]
