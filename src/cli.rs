@@ -219,6 +219,26 @@ impl PolicyArgs {
     }
 }
 
+/// Only the policy flags, for [`policy_from_flags`].
+#[derive(Debug, Parser)]
+#[command(name = "policy", no_binary_name = true)]
+struct PolicyOnly {
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+/// The policy that `flags` (policy flags as on a command line, e.g.
+/// `--kueue-version=v0.19`) describe, with their environment twins applied
+/// as for any command: for tools and tests that decide without a command.
+pub fn policy_from_flags<I, S>(flags: I) -> Result<Policy, String>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString> + Clone,
+{
+    let parsed = PolicyOnly::try_parse_from(flags).map_err(|e| e.to_string())?;
+    parsed.policy.policy()
+}
+
 /// `kube-system` and the webhook's own namespace, when known.
 fn default_excluded_namespaces(pod_namespace: Option<String>) -> Vec<String> {
     let mut namespaces = vec![KUBE_SYSTEM.to_string()];
@@ -241,14 +261,21 @@ impl Cli {
 mod tests {
     use super::*;
 
-    /// The policy of `check` with `flags` (environment variables of the
-    /// test process apply too; none of ours is set under `cargo test`).
+    /// The policy of `flags` (environment variables of the test process
+    /// apply too; none of ours is set under `cargo test`).
     fn policy(flags: &[&str]) -> Result<Policy, String> {
-        let args = ["kueue-ray-webhook", "check", "x.yaml"].iter().chain(flags);
-        let cli = Cli::try_parse_from(args).map_err(|e| e.to_string())?;
-        match cli.command {
-            Command::Check(check) => check.policy.policy(),
-            _ => unreachable!(),
+        policy_from_flags(flags)
+    }
+
+    #[test]
+    fn every_command_that_decides_takes_the_policy_flags() {
+        for command in [&["check", "x.yaml"][..], &["review"]] {
+            let args = ["kueue-ray-webhook"].iter().chain(command).chain(&[
+                "--kueue-version",
+                "v0.18",
+                "--elastic-jobs=false",
+            ]);
+            assert!(Cli::try_parse_from(args).is_ok(), "{command:?}");
         }
     }
 
