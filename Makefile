@@ -4,7 +4,7 @@ CARGO ?= cargo
 BIN := $(or $(CARGO_TARGET_DIR),target)/debug/kueue-ray-webhook
 CERTS := certs
 
-.PHONY: run test build certs bench
+.PHONY: run test build certs bench bless
 
 ## build: compile the debug binary
 build:
@@ -22,9 +22,15 @@ run: build certs
 
 ## test: formatting, lints and every test (unit and integration)
 test:
+	@test -z "$$BLESS" || { echo 'BLESS is set: `make test` never rewrites the golden files; unset it (or run `make bless`)' >&2; exit 2; }
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test
+
+## bless: rewrite tests/golden/*.response.json and *.patch.json from the
+## current answers (after a deliberate change; review the diff)
+bless:
+	BLESS=1 $(CARGO) test --test golden -- --ignored --exact bless
 
 ## bench: release build; Criterion on the pure path, then the load benchmark
 ## (webhook vs TLS floor server); tables on stdout, JSON in target/bench/

@@ -2,13 +2,17 @@
 //!
 //! [`review`] is the one entry point used by the HTTPS server and by the
 //! offline `review`/`check` commands: request bytes in, answer bytes out.
+//! The policy's [`Decision`](policy::Decision) (what the rules decided) becomes an [`Answer`]
+//! (what is sent back) carrying a [`Record`] (what is logged and counted).
 
 use crate::policy::json::{Field, json_object};
-use crate::policy::{self, Decision, ObjectDoc, Operation, Policy, RayKind, Request, RequestError};
+use crate::policy::{self, ObjectDoc, Operation, Policy, RayKind, Request, RequestError};
 use base64::Engine as _;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusCause, StatusDetails};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use kube::core::GroupVersionKind;
 use serde::{Deserialize, Serialize};
+
+mod status;
 
 /// Which webhook a request was sent to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -28,7 +32,8 @@ impl Webhook {
     }
 }
 
-/// The HTTP answer to one request, and what happened (for logs and metrics).
+/// What the server sends for one request (status, content type, body), and
+/// its [`Record`] for the log line and the metrics.
 #[derive(Clone, Debug)]
 pub struct Answer {
     /// HTTP status: 200 for every AdmissionReview answer (denials included),
@@ -37,12 +42,13 @@ pub struct Answer {
     /// `application/json` for a review, `text/plain; charset=utf-8` otherwise.
     pub content_type: &'static str,
     pub body: Vec<u8>,
-    pub outcome: Outcome,
+    pub record: Record,
 }
 
-/// What happened to one request, without the object itself.
+/// What was decided for one request, for the log line and the metrics:
+/// bounded fields only, never the object itself.
 #[derive(Clone, Debug, Default)]
-pub struct Outcome {
+pub struct Record {
     /// `request.uid`, when readable.
     pub uid: Option<String>,
     /// `RayCluster`, `RayService`, or `other` (bounded: fit for metric labels).
@@ -64,8 +70,8 @@ pub struct Outcome {
 }
 
 /// The only AdmissionReview version this webhook speaks.
-pub const API_VERSION: &str = "admission.k8s.io/v1";
-const REVIEW_KIND: &str = "AdmissionReview";
+pub use kube::core::admission::META_API_VERSION_V1 as API_VERSION;
+use kube::core::admission::META_KIND as REVIEW_KIND;
 const JSON: &str = "application/json";
 const TEXT: &str = "text/plain; charset=utf-8";
 const NOT_A_REVIEW: &str = "the request body is not an AdmissionReview: expected a JSON object";
@@ -189,14 +195,14 @@ fn check_envelope(api_version: Option<&str>, kind: Option<&str>) -> Result<(), S
 
 fn decide(webhook: Webhook, mut req: RequestIn, policy: &Policy) -> Answer {
     let ray_kind = RayKind::from_group_kind(&req.kind.group, &req.kind.kind);
-    let mut outcome = Outcome {
+    let mut record = Record {
         uid: Some(req.uid.clone()),
         kind: Some(ray_kind.map_or("other", RayKind::as_str)),
         namespace: req.namespace.clone(),
         name: req.name.clone().filter(|n| !n.is_empty()),
-        operation: Some(operation_str(&req.operation)),
+        operation: Some(policy::operation_name(&req.operation)),
         dry_run: req.dry_run.unwrap_or(false),
-        ..Outcome::default()
+        ..Record::default()
     };
     let request = Request {
         operation: req.operation.clone(),
@@ -212,19 +218,26 @@ fn decide(webhook: Webhook, mut req: RequestIn, policy: &Policy) -> Answer {
     };
     let decision = match decided {
         Ok(decision) => decision,
-        Err(err) => return undecidable(&req.uid, &err, outcome),
+        Err(err) => return undecidable(&req.uid, &err, record),
     };
-    if outcome.name.is_none() {
-        outcome.name = decision.object_name.clone();
+    if record.name.is_none() {
+        record.name = decision.object_name.clone();
     }
-    outcome.allowed = decision.allowed();
-    outcome.denials = decision
+    record.allowed = decision.allowed();
+    record.denials = decision
         .violations
         .iter()
         .map(|v| v.rule.as_str())
         .collect();
-    outcome.changes = decision.changes.iter().map(|c| c.as_str()).collect();
-    let status = (!decision.allowed()).then(|| invalid_status(&req, ray_kind, &decision));
+    record.changes = decision.changes.iter().map(|c| c.as_str()).collect();
+    let status = (!decision.allowed()).then(|| {
+        let kind = match ray_kind {
+            Some(kind) => kind.as_str(),
+            None => &req.kind.kind,
+        };
+        let name = req.name.as_deref().filter(|n| !n.is_empty());
+        status::invalid(&req.kind.group, kind, name, &decision)
+    });
     // A validating webhook never patches (the API server would reject it).
     let patch = match webhook {
         Webhook::Mutate if !decision.patch.0.is_empty() => {
@@ -236,13 +249,13 @@ fn decide(webhook: Webhook, mut req: RequestIn, policy: &Policy) -> Answer {
                         kind: ray_kind.map_or("other", RayKind::as_str),
                         reason: format!("cannot encode the patch: {err}"),
                     };
-                    return undecidable(&req.uid, &err, outcome);
+                    return undecidable(&req.uid, &err, record);
                 }
             }
         }
         _ => None,
     };
-    outcome.mutated = patch.is_some();
+    record.mutated = patch.is_some();
     respond(
         ResponseOut {
             uid: &req.uid,
@@ -252,92 +265,26 @@ fn decide(webhook: Webhook, mut req: RequestIn, policy: &Policy) -> Answer {
             patch,
             warnings: &decision.warnings,
         },
-        outcome,
+        record,
     )
 }
 
-fn operation_str(op: &Operation) -> &'static str {
-    match op {
-        Operation::Create => "CREATE",
-        Operation::Update => "UPDATE",
-        Operation::Delete => "DELETE",
-        Operation::Connect => "CONNECT",
-    }
-}
-
-/// A `422 Invalid` status listing every violation, as the API server's own
-/// validation reports them (`apierrors.NewInvalid`).
-fn invalid_status(req: &RequestIn, kind: Option<RayKind>, decision: &Decision) -> Status {
-    let kind_name: &str = match kind {
-        Some(kind) => kind.as_str(),
-        None => &req.kind.kind,
-    };
-    let name = req
-        .name
-        .as_deref()
-        .filter(|n| !n.is_empty())
-        .or(decision.object_name.as_deref())
-        .unwrap_or_default();
-    let errors: Vec<String> = decision
-        .violations
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    let list = match errors.as_slice() {
-        [one] => one.clone(),
-        many => format!("[{}]", many.join(", ")),
-    };
-    Status {
-        code: Some(422),
-        reason: Some("Invalid".into()),
-        status: Some("Failure".into()),
-        message: Some(format!(
-            "{kind_name}.{} {name:?} is invalid: {list}",
-            req.kind.group
-        )),
-        details: Some(StatusDetails {
-            name: Some(name.to_string()),
-            group: Some(req.kind.group.clone()),
-            kind: Some(kind_name.to_string()),
-            causes: Some(
-                decision
-                    .violations
-                    .iter()
-                    .map(|v| StatusCause {
-                        field: Some(v.path.clone()),
-                        message: Some(v.body()),
-                        reason: Some(v.kind.cause_type().into()),
-                    })
-                    .collect(),
-            ),
-            ..StatusDetails::default()
-        }),
-        ..Status::default()
-    }
-}
-
 /// A review with a readable uid that cannot be decided: a denial with code 400.
-fn undecidable(uid: &str, err: &dyn std::fmt::Display, mut outcome: Outcome) -> Answer {
+fn undecidable(uid: &str, err: &dyn std::fmt::Display, mut record: Record) -> Answer {
     let message = err.to_string();
-    outcome.allowed = false;
-    outcome.mutated = false;
-    outcome.error = Some(message.clone());
+    record.allowed = false;
+    record.mutated = false;
+    record.error = Some(message.clone());
     respond(
         ResponseOut {
             uid,
             allowed: false,
-            status: Some(Status {
-                code: Some(400),
-                reason: Some("BadRequest".into()),
-                status: Some("Failure".into()),
-                message: Some(message),
-                ..Status::default()
-            }),
+            status: Some(status::bad_request(message)),
             patch: None,
             patch_type: None,
             warnings: &[],
         },
-        outcome,
+        record,
     )
 }
 
@@ -373,11 +320,11 @@ fn unreadable(body: &[u8], err: &serde_json::Error) -> Answer {
     };
     match uid {
         Some(uid) => {
-            let outcome = Outcome {
+            let record = Record {
                 uid: Some(uid.clone()),
-                ..Outcome::default()
+                ..Record::default()
             };
-            undecidable(&uid, &why, outcome)
+            undecidable(&uid, &why, record)
         }
         None => bad_request(why),
     }
@@ -390,14 +337,14 @@ fn bad_request(message: String) -> Answer {
         status: 400,
         content_type: TEXT,
         body,
-        outcome: Outcome {
+        record: Record {
             error: Some(message),
-            ..Outcome::default()
+            ..Record::default()
         },
     }
 }
 
-fn respond(response: ResponseOut, outcome: Outcome) -> Answer {
+fn respond(response: ResponseOut, record: Record) -> Answer {
     let review = ReviewOut {
         api_version: API_VERSION,
         kind: REVIEW_KIND,
@@ -408,14 +355,14 @@ fn respond(response: ResponseOut, outcome: Outcome) -> Answer {
             status: 200,
             content_type: JSON,
             body,
-            outcome,
+            record,
         },
         // Serialising plain strings and numbers cannot fail; answer anyway.
         Err(err) => Answer {
             status: 500,
             content_type: TEXT,
             body: format!("cannot encode the AdmissionReview answer: {err}\n").into_bytes(),
-            outcome,
+            record,
         },
     }
 }
@@ -467,8 +414,8 @@ mod tests {
             patch,
             json!([{"op": "add", "path": "/spec/suspend", "value": true}])
         );
-        assert!(a.outcome.mutated);
-        assert_eq!(a.outcome.changes, ["suspend"]);
+        assert!(a.record.mutated);
+        assert_eq!(a.record.changes, ["suspend"]);
         // The validating route never patches.
         let (_, json) = answer(Webhook::Validate, &body);
         assert_eq!(json["response"].get("patch"), None);
@@ -506,7 +453,7 @@ mod tests {
             "FieldValueTooMany"
         );
         assert_eq!(
-            a.outcome.denials,
+            a.record.denials,
             ["too_many_worker_groups", "autoscaling_enabled"]
         );
     }

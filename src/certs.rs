@@ -14,30 +14,14 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Flags of `certs`.
-#[derive(Clone, Debug, clap::Args)]
-pub struct CertsArgs {
-    /// Directory that receives `ca.crt`, `tls.crt` and `tls.key` (created if missing).
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_OUT", default_value = "certs")]
+/// What `certs` writes, built by the command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Directory that receives `ca.crt`, `tls.crt` and `tls.key`.
     pub out: PathBuf,
-    /// DNS name of the serving certificate; repeat for several (replaces the defaults).
-    #[arg(
-        long = "dns",
-        env = "KUEUE_RAY_WEBHOOK_DNS",
-        value_delimiter = ',',
-        default_values_t = default_dns_names()
-    )]
     pub dns: Vec<String>,
-    /// IP address of the serving certificate; repeat for several (replaces the default).
-    #[arg(
-        long = "ip",
-        env = "KUEUE_RAY_WEBHOOK_IP",
-        value_delimiter = ',',
-        default_values_t = [IpAddr::from([127, 0, 0, 1])]
-    )]
     pub ip: Vec<IpAddr>,
     /// Validity of the CA and the serving certificate, in days.
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_DAYS", default_value_t = 365)]
     pub days: u32,
 }
 
@@ -132,7 +116,8 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     file.write_all(contents)
 }
 
-pub fn run(args: CertsArgs) -> ExitCode {
+/// Generates and writes the development certificates.
+pub fn run(args: Config) -> ExitCode {
     let certs = match generate(&args.dns, &args.ip, args.days) {
         Ok(certs) => certs,
         Err(error) => {

@@ -6,6 +6,14 @@
 //! ([`server`]) and the offline commands ([`offline`]) both call
 //! [`admission::review`], so a CI dry run answers exactly what the server would.
 
+// Input must never crash the server (tests may: clippy.toml).
+#![warn(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
 pub mod admission;
 pub mod certs;
 pub mod cli;

@@ -8,6 +8,7 @@
 mod common;
 mod offline_support;
 
+use kueue_ray_webhook::policy::{KINDS, RayKind};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -252,27 +253,23 @@ fn webhooks_register_the_kinds_operations_and_paths_the_server_routes() {
             operations.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
         )
     };
+    // One registration per kind of the table, in its order.
+    let expected = |webhook: &str, operations: &[&str]| {
+        KINDS
+            .iter()
+            .map(|kind| {
+                let path = format!("/{webhook}-{}", kind.route_suffix);
+                hook(&path, kind.plural, operations)
+            })
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
         found["MutatingWebhookConfiguration"],
-        [
-            hook("/mutate-ray-io-v1-raycluster", "rayclusters", &["CREATE"]),
-            hook("/mutate-ray-io-v1-rayservice", "rayservices", &["CREATE"]),
-        ]
+        expected("mutate", &["CREATE"])
     );
     assert_eq!(
         found["ValidatingWebhookConfiguration"],
-        [
-            hook(
-                "/validate-ray-io-v1-raycluster",
-                "rayclusters",
-                &["CREATE", "UPDATE"]
-            ),
-            hook(
-                "/validate-ray-io-v1-rayservice",
-                "rayservices",
-                &["CREATE", "UPDATE"]
-            ),
-        ]
+        expected("validate", &["CREATE", "UPDATE"])
     );
 }
 
@@ -498,16 +495,18 @@ fn cert_manager_overlay_issues_the_mounted_secret_and_injects_the_ca() {
 
 /// A labelled object of the kind a webhook registers for `resource`.
 fn labelled_object(resource: &str) -> Value {
+    let Some(kind) = KINDS.iter().find(|kind| kind.plural == resource) else {
+        panic!("the webhooks register {resource}, which the server does not handle")
+    };
     let cluster = common::raycluster("demo", Some("user-queue"));
-    match resource {
-        "rayclusters" => cluster,
-        "rayservices" => serde_json::json!({
+    match kind.kind {
+        RayKind::RayCluster => cluster,
+        RayKind::RayService => serde_json::json!({
             "apiVersion": "ray.io/v1",
             "kind": "RayService",
             "metadata": cluster["metadata"],
             "spec": {"rayClusterConfig": cluster["spec"]},
         }),
-        other => panic!("the webhooks register {other}, which the server does not handle"),
     }
 }
 
@@ -549,8 +548,9 @@ async fn every_registered_path_kind_and_operation_is_answered_by_the_real_server
         }
     }
     assert_eq!(
-        answered, 6,
-        "2 CREATE registrations, 2 CREATE+UPDATE registrations"
+        answered,
+        3 * KINDS.len(),
+        "per kind, a CREATE registration and a CREATE+UPDATE registration"
     );
     // A path the server does not route is refused, so a typo would show.
     let reply = client

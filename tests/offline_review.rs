@@ -31,7 +31,9 @@ fn create_review(uid: &str, object: &Value, namespace: &str) -> Value {
         .split_once('/')
         .unwrap();
     let kind = object["kind"].as_str().unwrap();
-    let resource = format!("{}s", kind.to_lowercase());
+    let resource = kueue_ray_webhook::policy::RayKind::named(kind)
+        .unwrap()
+        .plural();
     let gvk = json!({"group": "ray.io", "version": version, "kind": kind});
     let gvr = json!({"group": "ray.io", "version": version, "resource": resource});
     json!({

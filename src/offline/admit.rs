@@ -8,15 +8,11 @@
 
 use super::load::{Document, Source};
 use crate::admission::{self, Webhook};
-use crate::policy::Policy;
+use crate::policy::{Policy, RAY_GROUP, RayKind};
 use base64::Engine as _;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-
-/// The Ray kinds this webhook admits, with their REST resource names.
-const RAY_KINDS: [(&str, &str); 2] = [("RayCluster", "rayclusters"), ("RayService", "rayservices")];
-const RAY_GROUP: &str = "ray.io";
 
 /// What `check` concluded for one document.
 #[derive(Debug)]
@@ -97,9 +93,8 @@ pub fn admit(
     let kind = value.get("kind").and_then(Value::as_str);
     let ray = api_version
         .and_then(|av| av.split_once('/'))
-        .filter(|(group, _)| *group == RAY_GROUP)
-        .zip(kind.and_then(|k| RAY_KINDS.iter().find(|(known, _)| *known == k)));
-    let (Some(api_version), Some(((_, version), (kind, resource)))) = (api_version, ray) else {
+        .and_then(|(group, version)| Some((version, RayKind::from_group_kind(group, kind?)?)));
+    let (Some(api_version), Some((version, ray_kind))) = (api_version, ray) else {
         return Ok(Outcome::Skipped(Skipped {
             source: document.source.clone(),
             api_version: api_version.map(str::to_owned),
@@ -111,6 +106,7 @@ pub fn admit(
     let namespace = set_namespace(&mut object, namespace);
     let name = display_name(&object);
     let uid = format!("kueue-ray-webhook-check-{index}");
+    let (kind, resource) = (ray_kind.as_str(), ray_kind.plural());
     let review = create_review(&uid, version, kind, resource, &namespace, &object);
     let fail = |message: String| ReviewError {
         at: document.source.clone(),
@@ -152,7 +148,7 @@ pub fn admit(
     Ok(Outcome::Reviewed(Box::new(Verdict {
         source: document.source.clone(),
         api_version: api_version.to_owned(),
-        kind: (*kind).to_owned(),
+        kind: kind.to_owned(),
         namespace,
         name,
         allowed: response.allowed,

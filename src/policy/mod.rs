@@ -7,19 +7,23 @@
 pub mod elastic;
 pub mod errors;
 pub mod json;
+pub mod kinds;
 pub mod labels;
 pub mod mutate;
 pub mod names;
 pub mod profile;
 pub mod ray;
 pub mod validate;
+pub mod wire;
 
 pub use errors::{ErrorKind, FieldError, RequestError, Rule};
 pub use json::Field;
+pub use kinds::{KINDS, KindInfo, RAY_GROUP, RayKind};
 pub use kube::core::admission::Operation;
 pub use mutate::Change;
 pub use profile::{Knob, Provenance, Release, Source};
-pub use ray::{ObjectDoc, QUEUE_NAME_KEY, RayKind, RayObject};
+pub use ray::{QUEUE_NAME_KEY, RayObject};
+pub use wire::ObjectDoc;
 
 /// Which object Kueue admits for a RayService.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -177,9 +181,14 @@ impl Policy {
     }
 }
 
-/// Checks that `name` can be a LocalQueue name (a DNS-1123 subdomain).
-pub fn check_queue_name(name: &str) -> Result<(), String> {
-    names::dns1123_subdomain(name)
+/// `CREATE`, `UPDATE`, …: an operation as the API server spells it.
+pub fn operation_name(operation: &Operation) -> &'static str {
+    match operation {
+        Operation::Create => "CREATE",
+        Operation::Update => "UPDATE",
+        Operation::Delete => "DELETE",
+        Operation::Connect => "CONNECT",
+    }
 }
 
 /// One admission request, as far as the policy reads it.
@@ -252,7 +261,7 @@ pub fn mutate(req: Request, policy: &Policy) -> Result<Decision, RequestError> {
     if req.out_of_scope() || req.operation != Operation::Create {
         return Ok(Decision::default());
     }
-    let mut obj = object(kind, req.object, "CREATE")?;
+    let mut obj = object(kind, req.object, operation_name(&Operation::Create))?;
     let mut mutation = mutate::Mutation::default();
     mutate::queue_label(&mut obj, policy, &mut mutation);
     mutate::suspend(&mut obj, policy, &mut mutation);
@@ -274,8 +283,7 @@ pub fn validate(req: Request, policy: &Policy) -> Result<Decision, RequestError>
     };
     let operation = match req.operation {
         _ if req.out_of_scope() => return Ok(Decision::default()),
-        Operation::Create => "CREATE",
-        Operation::Update => "UPDATE",
+        Operation::Create | Operation::Update => operation_name(&req.operation),
         Operation::Delete | Operation::Connect => return Ok(Decision::default()),
     };
     let obj = object(kind, req.object, operation)?;

@@ -3,7 +3,8 @@
 //! Each step changes the [`RayObject`] view as the patch changes the object,
 //! so validation afterwards sees the object as it will be stored.
 
-use super::ray::{Owner, QUEUE_NAME_KEY, RayKind, RayObject};
+use super::kinds::RayKind;
+use super::ray::{Owner, QUEUE_NAME_KEY, RayObject};
 use super::{Policy, RayServiceWorkload};
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, PatchOperation};
@@ -46,11 +47,12 @@ impl Mutation {
         }));
     }
 
-    /// Adds `value` at `path`, creating the missing parent maps first.
-    fn add_with_parents(&mut self, path: &[&str], missing_parents: &[bool], value: Value) {
-        for (depth, missing) in missing_parents.iter().enumerate() {
-            if *missing {
-                self.add(&path[..=depth], Value::Object(Default::default()));
+    /// Adds `value` at `path`, creating first the parent maps after the
+    /// `present` ones that exist.
+    fn add_with_parents(&mut self, path: &[&str], present: usize, value: Value) {
+        for depth in present..path.len().saturating_sub(1) {
+            if let Some(parent) = path.get(..=depth) {
+                self.add(parent, Value::Object(Default::default()));
             }
         }
         self.add(path, value);
@@ -84,11 +86,10 @@ pub fn queue_label(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
     };
     out.add_with_parents(
         &["metadata", "labels", QUEUE_NAME_KEY],
-        &[!obj.has_metadata, !obj.has_labels],
+        obj.label_parents,
         Value::from(queue.as_str()),
     );
-    obj.has_metadata = true;
-    obj.has_labels = true;
+    obj.label_parents = 2;
     obj.queue_name = Some(queue);
     out.changes.push(change);
     out.warnings.push(warning);
@@ -107,29 +108,21 @@ pub fn is_suspended_workload(obj: &RayObject, policy: &Policy) -> bool {
 /// Step 2: suspend a managed workload so that Kueue starts it on admission.
 pub fn suspend(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
     let managed = obj.queue_name.is_some() || policy.manage_jobs_without_queue_name;
-    if !managed || !is_suspended_workload(obj, policy) || obj.cluster.suspend == Some(true) {
+    if !managed || !is_suspended_workload(obj, policy) || obj.suspend == Some(true) {
         return;
     }
-    let value = Value::Bool(true);
-    match obj.kind {
-        RayKind::RayCluster => out.add_with_parents(&["spec", "suspend"], &[!obj.has_spec], value),
-        RayKind::RayService => out.add_with_parents(
-            &["spec", "rayClusterConfig", "suspend"],
-            &[!obj.has_spec, !obj.has_cluster_spec],
-            value,
-        ),
-    }
-    obj.has_spec = true;
-    obj.has_cluster_spec = true;
-    obj.cluster.suspend = Some(true);
+    let path = obj.kind.info().suspend;
+    out.add_with_parents(path, obj.suspend_parents, Value::Bool(true));
+    obj.suspend_parents = path.len().saturating_sub(1);
+    obj.suspend = Some(true);
     let admitted_by = match &obj.queue_name {
         Some(queue) => format!("LocalQueue {queue:?} admits it"),
         None => "Kueue admits it".to_string(),
     };
     out.changes.push(Change::Suspend);
     out.warnings.push(format!(
-        "set {}.suspend=true: Kueue starts this {} when {admitted_by}",
-        obj.kind.cluster_spec_path(),
+        "set {}=true: Kueue starts this {} when {admitted_by}",
+        obj.kind.suspend_path(),
         obj.kind.as_str(),
     ));
 }

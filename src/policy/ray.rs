@@ -1,48 +1,16 @@
-//! What the rules read of a RayCluster or RayService, in one pass over its JSON.
+//! The policy's view of a Ray object ([`RayObject`]), built from its wire view
+//! ([`ObjectDoc`]) as the [`KINDS`](super::KINDS) table says where each part lives.
 //!
-//! Only the handful of fields Kueue cares about are built; pod templates and
-//! everything else are skipped. Wrong JSON types become [`FieldError`]s that
-//! name the path, so a hostile object is a denial, never a crash.
+//! Wrong JSON types become [`FieldError`]s that name the path, so a hostile
+//! object is a denial, never a crash.
 
 use super::errors::{ErrorKind, FieldError, RequestError, Rule};
-use super::json::{Field, JsonType, json_object};
-use serde::Deserialize;
+use super::json::{Expected, Field, JsonType};
+use super::kinds::RayKind;
+use super::wire::{ClusterSpecDoc, GroupDoc, MetaDoc, ObjectDoc, OwnerRefDoc, SpecDoc};
 
 /// The queue label (and, before Kueue v0.15, annotation) key.
 pub const QUEUE_NAME_KEY: &str = "kueue.x-k8s.io/queue-name";
-
-/// The `ray.io` kinds this webhook handles.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RayKind {
-    RayCluster,
-    RayService,
-}
-
-impl RayKind {
-    /// The handled kind for a request's `kind` (any `ray.io` version: v1, v1alpha1).
-    pub fn from_group_kind(group: &str, kind: &str) -> Option<Self> {
-        match (group, kind) {
-            ("ray.io", "RayCluster") => Some(RayKind::RayCluster),
-            ("ray.io", "RayService") => Some(RayKind::RayService),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RayKind::RayCluster => "RayCluster",
-            RayKind::RayService => "RayService",
-        }
-    }
-
-    /// Where the cluster spec (suspend, worker groups, autoscaling) lives.
-    pub fn cluster_spec_path(self) -> &'static str {
-        match self {
-            RayKind::RayCluster => "spec",
-            RayKind::RayService => "spec.rayClusterConfig",
-        }
-    }
-}
 
 /// Who controls a RayCluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,80 +23,6 @@ pub enum Owner {
     RayService,
 }
 
-// The JSON documents, as far as the rules read them.
-
-/// A review's `object` or `oldObject` as read from the wire, in the same pass
-/// as the envelope, before its kind is looked at. Everything the rules do not
-/// read is skipped while parsing; nothing of it is kept.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ObjectDoc {
-    metadata: Field<MetaDoc>,
-    spec: Field<SpecDoc>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-struct MetaDoc {
-    name: Field<String>,
-    generate_name: Field<String>,
-    labels: Field<QueueKey>,
-    annotations: Field<QueueKey>,
-    owner_references: Field<Vec<Field<OwnerRefDoc>>>,
-    deletion_timestamp: Field<String>,
-}
-
-/// A string map, of which only the queue-name key is read.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct QueueKey {
-    #[serde(rename = "kueue.x-k8s.io/queue-name")]
-    queue_name: Field<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-struct OwnerRefDoc {
-    api_version: Field<String>,
-    kind: Field<String>,
-    controller: Field<bool>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-struct SpecDoc {
-    // RayCluster: the cluster spec is `spec` itself.
-    suspend: Field<bool>,
-    enable_in_tree_autoscaling: Field<bool>,
-    worker_group_specs: Field<Vec<Field<GroupDoc>>>,
-    // RayService: the cluster spec is `spec.rayClusterConfig`.
-    ray_cluster_config: Field<ClusterSpecDoc>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-struct ClusterSpecDoc {
-    suspend: Field<bool>,
-    enable_in_tree_autoscaling: Field<bool>,
-    worker_group_specs: Field<Vec<Field<GroupDoc>>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-struct GroupDoc {
-    group_name: Field<String>,
-}
-
-json_object!(
-    ObjectDoc,
-    MetaDoc,
-    QueueKey,
-    OwnerRefDoc,
-    SpecDoc,
-    ClusterSpecDoc,
-    GroupDoc
-);
-
 /// One worker group entry of `workerGroupSpecs`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Group {
@@ -140,18 +34,16 @@ pub enum Group {
     Unreadable,
 }
 
-/// The cluster spec: `spec` of a RayCluster, `spec.rayClusterConfig` of a RayService.
+/// The cluster spec: where the kind's [`KINDS`](super::KINDS) entry says it lives.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClusterSpec {
-    /// `suspend`, when a boolean.
-    pub suspend: Option<bool>,
     /// `enableInTreeAutoscaling`, when a boolean.
     pub autoscaling: Option<bool>,
     /// `workerGroupSpecs`, when an array.
     pub groups: Vec<Group>,
 }
 
-/// A RayCluster or RayService as the rules see it.
+/// A Ray object as the rules see it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RayObject {
     pub kind: RayKind,
@@ -164,12 +56,13 @@ pub struct RayObject {
     pub owner: Owner,
     /// `metadata.deletionTimestamp` is set: the object is being deleted.
     pub deleting: bool,
+    /// The kind's suspend field, when a boolean.
+    pub suspend: Option<bool>,
     pub cluster: ClusterSpec,
-    /// Which parent maps exist, so a patch creates only the missing ones.
-    pub has_metadata: bool,
-    pub has_labels: bool,
-    pub has_spec: bool,
-    pub has_cluster_spec: bool,
+    /// How many parent maps of the queue label (`metadata`, `labels`) and of
+    /// the suspend field exist, so a patch creates only the missing ones.
+    pub label_parents: usize,
+    pub suspend_parents: usize,
     /// Wrong types in metadata, labels or the queue label: the object's
     /// queue cannot be known, so these are reported whether managed or not.
     pub identity_errors: Vec<FieldError>,
@@ -187,14 +80,19 @@ fn type_error(path: impl Into<String>, found: JsonType, expected: JsonType) -> F
     }
 }
 
-/// Records a wrong type for `field` at `path` into `errors`.
-fn check_type<T: super::json::Expected>(
-    field: &Field<T>,
+/// The value of `field` when present; a wrong type is recorded at `path`.
+fn read<T: Expected>(
+    field: Field<T>,
     path: impl FnOnce() -> String,
     errors: &mut Vec<FieldError>,
-) {
-    if let Some(found) = field.wrong_type() {
-        errors.push(type_error(path(), found, T::TYPE));
+) -> Option<T> {
+    match field {
+        Field::Value(value) => Some(value),
+        Field::Absent => None,
+        Field::Wrong(found) => {
+            errors.push(type_error(path(), found, T::TYPE));
+            None
+        }
     }
 }
 
@@ -206,21 +104,6 @@ fn non_empty(field: Field<String>) -> Option<String> {
 }
 
 impl RayObject {
-    /// Reads `json` (the raw `object` of a review) as a `kind` object.
-    pub fn parse(kind: RayKind, json: &str, field: &'static str) -> Result<Self, RequestError> {
-        let wire: Field<ObjectDoc> =
-            serde_json::from_str(json).map_err(|e| RequestError::UnreadableObject {
-                field,
-                kind: kind.as_str(),
-                reason: e.to_string(),
-            })?;
-        Self::from_wire(kind, wire, field)?.ok_or(RequestError::UnreadableObject {
-            field,
-            kind: kind.as_str(),
-            reason: "it is null".into(),
-        })
-    }
-
     /// The object as `kind`, from what was read off the wire; `None` when absent.
     pub fn from_wire(
         kind: RayKind,
@@ -239,147 +122,78 @@ impl RayObject {
     }
 
     fn from_doc(kind: RayKind, doc: ObjectDoc) -> Self {
-        let mut identity_errors = Vec::new();
-        let mut type_errors = Vec::new();
-
-        check_type(&doc.metadata, || "metadata".into(), &mut identity_errors);
-        let has_metadata = matches!(doc.metadata, Field::Value(_));
-        let meta = match doc.metadata {
-            Field::Value(meta) => meta,
-            _ => MetaDoc::default(),
-        };
-        check_type(
-            &meta.labels,
-            || "metadata.labels".into(),
-            &mut identity_errors,
-        );
-        let has_labels = matches!(meta.labels, Field::Value(_));
-        let labels = match meta.labels {
-            Field::Value(labels) => labels,
-            _ => QueueKey::default(),
-        };
-        check_type(
-            &labels.queue_name,
-            || format!("metadata.labels[{QUEUE_NAME_KEY}]"),
-            &mut identity_errors,
-        );
-        check_type(
-            &meta.annotations,
-            || "metadata.annotations".into(),
-            &mut type_errors,
-        );
-        let legacy_queue_name = match meta.annotations {
-            Field::Value(annotations) => {
-                check_type(
-                    &annotations.queue_name,
-                    || format!("metadata.annotations[{QUEUE_NAME_KEY}]"),
-                    &mut type_errors,
-                );
-                non_empty(annotations.queue_name)
-            }
-            _ => None,
-        };
-        let owner = Self::owner(kind, meta.owner_references, &mut type_errors);
-        check_type(&meta.name, || "metadata.name".into(), &mut type_errors);
-        let name = non_empty(meta.name).or_else(|| non_empty(meta.generate_name));
-
-        let has_spec = matches!(doc.spec, Field::Value(_));
-        check_type(&doc.spec, || "spec".into(), &mut type_errors);
-        let (has_cluster_spec, cluster) = match (kind, doc.spec) {
-            (RayKind::RayCluster, Field::Value(spec)) => (
-                true,
-                Self::cluster(
-                    kind,
-                    spec.suspend,
-                    spec.enable_in_tree_autoscaling,
-                    spec.worker_group_specs,
-                    &mut type_errors,
-                ),
-            ),
-            (RayKind::RayService, Field::Value(spec)) => {
-                check_type(
-                    &spec.ray_cluster_config,
-                    || "spec.rayClusterConfig".into(),
-                    &mut type_errors,
-                );
-                match spec.ray_cluster_config {
-                    Field::Value(c) => (
-                        true,
-                        Self::cluster(
-                            kind,
-                            c.suspend,
-                            c.enable_in_tree_autoscaling,
-                            c.worker_group_specs,
-                            &mut type_errors,
-                        ),
-                    ),
-                    _ => (false, ClusterSpec::default()),
-                }
-            }
-            _ => (false, ClusterSpec::default()),
-        };
-
-        RayObject {
+        let mut obj = RayObject {
             kind,
-            name,
-            queue_name: non_empty(labels.queue_name),
-            legacy_queue_name,
-            owner,
-            deleting: !matches!(meta.deletion_timestamp, Field::Absent),
-            cluster,
-            has_metadata,
-            has_labels,
-            has_spec,
-            has_cluster_spec,
-            identity_errors,
-            type_errors,
+            name: None,
+            queue_name: None,
+            legacy_queue_name: None,
+            owner: Owner::TopLevel,
+            deleting: false,
+            suspend: None,
+            cluster: ClusterSpec::default(),
+            label_parents: 0,
+            suspend_parents: 0,
+            identity_errors: Vec::new(),
+            type_errors: Vec::new(),
+        };
+        obj.read_metadata(doc.metadata);
+        obj.read_spec(doc.spec);
+        obj
+    }
+
+    /// Identity: name, queue, owner, deletion.
+    fn read_metadata(&mut self, metadata: Field<MetaDoc>) {
+        let Some(meta) = read(metadata, || "metadata".into(), &mut self.identity_errors) else {
+            return;
+        };
+        self.label_parents = 1;
+        let labels = read(
+            meta.labels,
+            || "metadata.labels".into(),
+            &mut self.identity_errors,
+        );
+        if let Some(labels) = labels {
+            self.label_parents = 2;
+            let path = || format!("metadata.labels[{QUEUE_NAME_KEY}]");
+            self.queue_name = read(labels.queue_name, path, &mut self.identity_errors)
+                .filter(|queue| !queue.is_empty());
         }
+        let annotations = read(
+            meta.annotations,
+            || "metadata.annotations".into(),
+            &mut self.type_errors,
+        );
+        if let Some(annotations) = annotations {
+            let path = || format!("metadata.annotations[{QUEUE_NAME_KEY}]");
+            self.legacy_queue_name = read(annotations.queue_name, path, &mut self.type_errors)
+                .filter(|queue| !queue.is_empty());
+        }
+        self.owner = self.read_owner(meta.owner_references);
+        let name = read(meta.name, || "metadata.name".into(), &mut self.type_errors);
+        self.name = name
+            .filter(|name| !name.is_empty())
+            .or_else(|| non_empty(meta.generate_name));
+        self.deleting = !matches!(meta.deletion_timestamp, Field::Absent);
     }
 
     /// A controller reference to a `ray.io` RayJob or RayService makes a RayCluster a child.
-    fn owner(
-        kind: RayKind,
-        refs: Field<Vec<Field<OwnerRefDoc>>>,
-        errors: &mut Vec<FieldError>,
-    ) -> Owner {
-        check_type(&refs, || "metadata.ownerReferences".into(), errors);
-        let Field::Value(refs) = refs else {
-            return Owner::TopLevel;
-        };
+    fn read_owner(&mut self, refs: Field<Vec<Field<OwnerRefDoc>>>) -> Owner {
+        let errors = &mut self.type_errors;
+        let refs = read(refs, || "metadata.ownerReferences".into(), errors);
         let mut owner = Owner::TopLevel;
-        for (i, reference) in refs.into_iter().enumerate() {
-            check_type(
-                &reference,
-                || format!("metadata.ownerReferences[{i}]"),
-                errors,
-            );
-            let Field::Value(reference) = reference else {
+        for (i, reference) in refs.into_iter().flatten().enumerate() {
+            let path = |field: &str| format!("metadata.ownerReferences[{i}]{field}");
+            let Some(reference) = read(reference, || path(""), errors) else {
                 continue;
             };
-            for (name, field) in [
-                ("apiVersion", &reference.api_version),
-                ("kind", &reference.kind),
-            ] {
-                check_type(
-                    field,
-                    || format!("metadata.ownerReferences[{i}].{name}"),
-                    errors,
-                );
-            }
-            check_type(
-                &reference.controller,
-                || format!("metadata.ownerReferences[{i}].controller"),
-                errors,
-            );
-            let is_ray = reference
-                .api_version
-                .value()
-                .is_some_and(|v| v.split('/').next() == Some("ray.io"));
-            if kind != RayKind::RayCluster || reference.controller.value() != Some(&true) || !is_ray
-            {
+            let api_version = read(reference.api_version, || path(".apiVersion"), errors);
+            let kind = read(reference.kind, || path(".kind"), errors);
+            let controller = read(reference.controller, || path(".controller"), errors);
+            let is_ray = api_version.is_some_and(|v| v.split('/').next() == Some("ray.io"));
+            if self.kind != RayKind::RayCluster || controller != Some(true) || !is_ray {
                 continue;
             }
-            match reference.kind.value().map(String::as_str) {
+            match kind.as_deref() {
                 Some("RayJob") => owner = Owner::RayJob,
                 Some("RayService") => owner = Owner::RayService,
                 _ => {}
@@ -388,56 +202,79 @@ impl RayObject {
         owner
     }
 
-    fn cluster(
-        kind: RayKind,
-        suspend: Field<bool>,
-        autoscaling: Field<bool>,
-        groups: Field<Vec<Field<GroupDoc>>>,
-        errors: &mut Vec<FieldError>,
-    ) -> ClusterSpec {
-        let base = kind.cluster_spec_path();
-        check_type(&suspend, || format!("{base}.suspend"), errors);
-        check_type(
-            &autoscaling,
+    /// The cluster spec and the suspend field, where the kind's table entry says.
+    fn read_spec(&mut self, spec: Field<SpecDoc<ClusterSpecDoc>>) {
+        let Some(mut spec) = read(spec, || "spec".into(), &mut self.type_errors) else {
+            return;
+        };
+        self.suspend_parents = 1;
+        let info = self.kind.info();
+        // The suspend field sits in the cluster spec (RayCluster, RayService)
+        // or directly in `spec`.
+        let suspend_in_cluster = info.suspend.strip_suffix(&["suspend"]) == Some(info.cluster_spec);
+        match info.cluster_spec {
+            [_spec] => {
+                let suspend = std::mem::take(&mut spec.suspend);
+                self.read_cluster(spec, suspend_in_cluster.then_some(suspend));
+            }
+            [_spec, key] => {
+                let nested = spec.take_nested(key);
+                let path = || self.kind.cluster_spec_path();
+                if let Some(mut cluster) = read(nested, path, &mut self.type_errors) {
+                    if suspend_in_cluster {
+                        self.suspend_parents = 2;
+                    }
+                    let suspend = std::mem::take(&mut cluster.suspend);
+                    self.read_cluster(cluster, suspend_in_cluster.then_some(suspend));
+                }
+                if !suspend_in_cluster {
+                    self.read_suspend(spec.suspend);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn read_suspend(&mut self, suspend: Field<bool>) {
+        let path = || self.kind.suspend_path();
+        self.suspend = read(suspend, path, &mut self.type_errors);
+    }
+
+    fn read_cluster<N>(&mut self, doc: SpecDoc<N>, suspend: Option<Field<bool>>) {
+        let base = self.kind.cluster_spec_path();
+        if let Some(suspend) = suspend {
+            self.read_suspend(suspend);
+        }
+        let errors = &mut self.type_errors;
+        self.cluster.autoscaling = read(
+            doc.enable_in_tree_autoscaling,
             || format!("{base}.enableInTreeAutoscaling"),
             errors,
         );
-        check_type(&groups, || format!("{base}.workerGroupSpecs"), errors);
-        let groups = match groups {
-            Field::Value(groups) => groups
-                .into_iter()
-                .enumerate()
-                .map(|(i, group)| match group {
-                    Field::Value(group) => match group.group_name {
-                        Field::Value(name) => Group::Named(name),
-                        Field::Absent => Group::Unnamed,
-                        Field::Wrong(found) => {
-                            errors.push(type_error(
-                                format!("{base}.workerGroupSpecs[{i}].groupName"),
-                                found,
-                                JsonType::String,
-                            ));
-                            Group::Unreadable
-                        }
-                    },
+        let groups = read(
+            doc.worker_group_specs,
+            || format!("{base}.workerGroupSpecs"),
+            errors,
+        );
+        self.cluster.groups = groups
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, group)| {
+                let path = || format!("{base}.workerGroupSpecs[{i}]");
+                match group {
                     Field::Absent => Group::Unnamed,
-                    Field::Wrong(found) => {
-                        errors.push(type_error(
-                            format!("{base}.workerGroupSpecs[{i}]"),
-                            found,
-                            JsonType::Object,
-                        ));
-                        Group::Unreadable
-                    }
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        ClusterSpec {
-            suspend: suspend.value().copied(),
-            autoscaling: autoscaling.value().copied(),
-            groups,
-        }
+                    group => match read(group, path, errors) {
+                        None => Group::Unreadable,
+                        Some(GroupDoc { group_name }) => match group_name {
+                            Field::Absent => Group::Unnamed,
+                            name => read(name, || format!("{}.groupName", path()), errors)
+                                .map_or(Group::Unreadable, Group::Named),
+                        },
+                    },
+                }
+            })
+            .collect();
     }
 }
 
@@ -445,8 +282,14 @@ impl RayObject {
 mod tests {
     use super::*;
 
+    /// `json` as the `object` of a review of `kind`.
+    fn read(kind: RayKind, json: &str) -> Result<Option<RayObject>, RequestError> {
+        let wire: Field<ObjectDoc> = serde_json::from_str(json).unwrap();
+        RayObject::from_wire(kind, wire, "object")
+    }
+
     fn parse(kind: RayKind, json: &str) -> RayObject {
-        RayObject::parse(kind, json, "object").unwrap()
+        read(kind, json).unwrap().unwrap()
     }
 
     #[test]
@@ -460,12 +303,12 @@ mod tests {
         assert_eq!(obj.name.as_deref(), Some("c"));
         assert_eq!(obj.queue_name.as_deref(), Some("q"));
         assert_eq!(obj.owner, Owner::RayService);
-        assert_eq!(obj.cluster.suspend, Some(false));
+        assert_eq!(obj.suspend, Some(false));
         assert_eq!(
             obj.cluster.groups,
             vec![Group::Named("a".into()), Group::Unnamed]
         );
-        assert!(obj.has_labels && obj.has_spec && obj.has_cluster_spec);
+        assert_eq!((obj.label_parents, obj.suspend_parents), (2, 1));
         assert!(obj.identity_errors.is_empty() && obj.type_errors.is_empty());
     }
 
@@ -492,10 +335,11 @@ mod tests {
             r#"{"spec":{"suspend":true,"rayClusterConfig":{"enableInTreeAutoscaling":true,
                 "workerGroupSpecs":[{"groupName":"g"}]}}}"#,
         );
-        assert_eq!(obj.cluster.suspend, None);
+        assert_eq!(obj.suspend, None);
+        assert_eq!(obj.suspend_parents, 2);
         assert_eq!(obj.cluster.autoscaling, Some(true));
         assert_eq!(obj.cluster.groups, vec![Group::Named("g".into())]);
-        assert!(!obj.has_metadata && !obj.has_labels);
+        assert_eq!(obj.label_parents, 0);
     }
 
     #[test]
@@ -540,11 +384,9 @@ mod tests {
 
     #[test]
     fn non_objects_are_unreadable() {
-        for json in ["[]", "null", "\"x\"", "7"] {
-            assert!(
-                RayObject::parse(RayKind::RayCluster, json, "object").is_err(),
-                "{json}"
-            );
+        for json in ["[]", "\"x\"", "7"] {
+            assert!(read(RayKind::RayCluster, json).is_err(), "{json}");
         }
+        assert_eq!(read(RayKind::RayCluster, "null").unwrap(), None);
     }
 }

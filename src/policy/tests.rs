@@ -438,8 +438,8 @@ fn queue_name_must_be_a_dns_subdomain() {
     );
     assert_eq!(d.violations.len(), 1);
     assert!(errors(&d)[0].starts_with("metadata.labels[kueue.x-k8s.io/queue-name]: Invalid value: \"Team_A\": a lowercase RFC 1123 subdomain"));
-    assert!(check_queue_name("team-a.gpu").is_ok());
-    assert!(check_queue_name("Team").is_err());
+    assert!(names::dns1123_subdomain("team-a.gpu").is_ok());
+    assert!(names::dns1123_subdomain("Team").is_err());
 }
 
 #[test]

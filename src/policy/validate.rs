@@ -1,9 +1,11 @@
 //! The rules a Kueue-managed Ray object must follow.
 
+use super::Policy;
 use super::errors::{ErrorKind, FieldError, Rule, quoted};
+use super::kinds::RayKind;
+use super::mutate::is_suspended_workload;
 use super::names::{dns1123_label, dns1123_subdomain};
-use super::ray::{Group, Owner, QUEUE_NAME_KEY, RayKind, RayObject};
-use super::{Policy, RayServiceWorkload};
+use super::ray::{Group, QUEUE_NAME_KEY, RayObject};
 use std::collections::HashMap;
 
 /// The PodSet name Kueue gives the head group; no worker group may take it.
@@ -131,21 +133,22 @@ fn queue_name_unchanged(
     if obj.queue_name == old.queue_name || !obj.identity_errors.is_empty() {
         return;
     }
-    let suspended = obj.cluster.suspend == Some(true);
-    let how_to_fix = match (obj.kind, obj.owner, policy.rayservice_workload) {
-        // Kueue's workload is the RayJob (or, in rayservice mode, the RayService).
-        (RayKind::RayCluster, Owner::RayJob, _) => return,
-        (RayKind::RayCluster, Owner::RayService, RayServiceWorkload::Rayservice) => return,
-        (RayKind::RayCluster, _, _) if suspended => return,
-        (RayKind::RayService, _, RayServiceWorkload::Rayservice) if suspended => return,
-        (RayKind::RayCluster, _, _) => "set spec.suspend: true in the same update to change it",
-        (RayKind::RayService, _, RayServiceWorkload::Rayservice) => {
-            "set spec.rayClusterConfig.suspend: true in the same update to change it"
+    let how_to_fix = if is_suspended_workload(obj, policy) {
+        if obj.suspend == Some(true) {
+            return;
         }
-        (RayKind::RayService, _, RayServiceWorkload::Raycluster) => {
-            "its RayCluster already runs under the queue it was created with; \
-             delete and recreate the RayService to move it to another queue"
-        }
+        format!(
+            "set {}: true in the same update to change it",
+            obj.kind.suspend_path()
+        )
+    } else if obj.kind == RayKind::RayService {
+        // `--rayservice-workload raycluster`: the workload is its RayCluster.
+        "its RayCluster already runs under the queue it was created with; \
+         delete and recreate the RayService to move it to another queue"
+            .to_string()
+    } else {
+        // A child whose parent is Kueue's workload.
+        return;
     };
     let from = old.queue_name.as_deref().map_or("none".to_string(), quoted);
     errors.push(FieldError {

@@ -146,19 +146,19 @@ impl Metrics {
             self.http_error(answer.status);
             return;
         }
-        let outcome = &answer.outcome;
-        let kind = outcome.kind.unwrap_or("");
+        let record = &answer.record;
+        let kind = record.kind.unwrap_or("");
         self.admission_duration.observe(elapsed.as_secs_f64());
         self.admission_requests
             .get_or_create(&AdmissionLabels {
                 webhook: webhook.as_str(),
                 kind,
-                operation: outcome.operation.unwrap_or(""),
-                allowed: outcome.allowed,
-                mutated: outcome.mutated,
+                operation: record.operation.unwrap_or(""),
+                allowed: record.allowed,
+                mutated: record.mutated,
             })
             .inc();
-        for reason in &outcome.denials {
+        for reason in &record.denials {
             self.admission_denials
                 .get_or_create(&DenialLabels { kind, reason })
                 .inc();
@@ -211,7 +211,7 @@ impl Drop for InFlight {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::admission::Outcome;
+    use crate::admission::Record;
 
     #[test]
     fn counts_decisions_denials_and_errors_with_bounded_labels() {
@@ -220,13 +220,13 @@ mod tests {
             status: 200,
             content_type: "application/json",
             body: Vec::new(),
-            outcome: Outcome {
+            record: Record {
                 kind: Some("RayCluster"),
                 name: Some("unbounded-name".into()),
                 namespace: Some("team-a".into()),
                 operation: Some("CREATE"),
                 denials: vec!["autoscaling", "too-many-worker-groups"],
-                ..Outcome::default()
+                ..Record::default()
             },
         };
         metrics.admission_answered(Webhook::Validate, &denied, Duration::from_micros(40));

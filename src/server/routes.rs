@@ -3,7 +3,7 @@
 //! count it.
 
 use crate::admission::{Answer, Webhook};
-use crate::policy::Policy;
+use crate::policy::{KINDS, Policy};
 use crate::server::metrics::Metrics;
 use axum::Router;
 use axum::body::Body;
@@ -56,13 +56,15 @@ pub fn admission_router(state: AdmissionState) -> Router {
     let metrics = state.metrics.clone();
     let mutate = || post(mutate).fallback(method_not_allowed);
     let validate = || post(validate).fallback(method_not_allowed);
-    Router::new()
+    let mut router = Router::new()
         .route("/mutate", mutate())
-        .route("/mutate-ray-io-v1-raycluster", mutate())
-        .route("/mutate-ray-io-v1-rayservice", mutate())
-        .route("/validate", validate())
-        .route("/validate-ray-io-v1-raycluster", validate())
-        .route("/validate-ray-io-v1-rayservice", validate())
+        .route("/validate", validate());
+    for kind in KINDS {
+        router = router
+            .route(&format!("/mutate-{}", kind.route_suffix), mutate())
+            .route(&format!("/validate-{}", kind.route_suffix), validate());
+    }
+    router
         .fallback(not_found)
         .with_state(state)
         .layer(CatchPanicLayer::custom(move |panic| {
@@ -105,21 +107,21 @@ async fn admit(state: &AdmissionState, webhook: Webhook, request: Request) -> Re
 
 /// The one info line per admission request: what was decided, never the object.
 fn log_answer(webhook: Webhook, answer: &Answer, elapsed: Duration) {
-    let outcome = &answer.outcome;
+    let record = &answer.record;
     tracing::info!(
         webhook = webhook.as_str(),
         status = answer.status,
-        uid = outcome.uid.as_deref().unwrap_or(""),
-        kind = outcome.kind.unwrap_or(""),
-        namespace = outcome.namespace.as_deref().unwrap_or(""),
-        name = outcome.name.as_deref().unwrap_or(""),
-        operation = outcome.operation.unwrap_or(""),
-        dry_run = outcome.dry_run,
-        allowed = outcome.allowed,
-        mutated = outcome.mutated,
-        changes = %outcome.changes.join(","),
-        denials = %outcome.denials.join(","),
-        error = outcome.error.as_deref().unwrap_or(""),
+        uid = record.uid.as_deref().unwrap_or(""),
+        kind = record.kind.unwrap_or(""),
+        namespace = record.namespace.as_deref().unwrap_or(""),
+        name = record.name.as_deref().unwrap_or(""),
+        operation = record.operation.unwrap_or(""),
+        dry_run = record.dry_run,
+        allowed = record.allowed,
+        mutated = record.mutated,
+        changes = %record.changes.join(","),
+        denials = %record.denials.join(","),
+        error = record.error.as_deref().unwrap_or(""),
         elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         "admission review"
     );

@@ -102,7 +102,7 @@ pub fn base_review(kind: &str, operation: &str) -> Value {
     json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
         "uid": "u-1", "operation": operation, "name": "n", "namespace": "ns",
         "kind": {"group": "ray.io", "version": "v1", "kind": kind},
-        "resource": {"group": "ray.io", "version": "v1", "resource": format!("{}s", kind.to_lowercase())},
+        "resource": {"group": "ray.io", "version": "v1", "resource": kueue_ray_webhook::policy::RayKind::named(kind).map_or("pods", |k| k.plural())},
         "userInfo": {"username": "u"}, "dryRun": false,
         "object": base_object(kind), "oldObject": base_object(kind)}})
 }

@@ -563,6 +563,14 @@ pub fn raycluster(name: &str, queue: Option<&str>) -> Value {
     object
 }
 
+/// The REST resource of a handled kind, from the webhook's kind table.
+pub fn plural(kind: &str) -> &'static str {
+    match kueue_ray_webhook::policy::RayKind::named(kind) {
+        Some(kind) => kind.plural(),
+        None => panic!("{kind} is not a kind the webhook handles"),
+    }
+}
+
 /// An AdmissionReview request for `object` (and `old_object` on UPDATE).
 pub fn review(
     uid: &str,
@@ -575,7 +583,7 @@ pub fn review(
         .or(old_object.as_ref())
         .and_then(|o| o["kind"].as_str().map(str::to_owned))
         .unwrap_or_else(|| "RayCluster".to_owned());
-    let resource = format!("{}s", kind.to_lowercase());
+    let resource = plural(&kind);
     json!({
         "apiVersion": "admission.k8s.io/v1",
         "kind": "AdmissionReview",

@@ -1,0 +1,103 @@
+//! The wire views of a Ray object: what the rules read of a review's `object`
+//! or `oldObject`, deserialised in the same pass as the envelope. Only the
+//! handful of fields Kueue cares about are built; pod templates and
+//! everything else are skipped while parsing. [`super::ray`] turns a view
+//! into the policy's [`RayObject`](super::RayObject).
+
+use super::json::{Field, json_object};
+use serde::Deserialize;
+
+/// A review's `object` or `oldObject` as read from the wire, before its kind
+/// is looked at. Nothing that the rules do not read is kept.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ObjectDoc {
+    pub(super) metadata: Field<MetaDoc>,
+    pub(super) spec: Field<SpecDoc<ClusterSpecDoc>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(super) struct MetaDoc {
+    pub name: Field<String>,
+    pub generate_name: Field<String>,
+    pub labels: Field<StringMapDoc>,
+    pub annotations: Field<StringMapDoc>,
+    pub owner_references: Field<Vec<Field<OwnerRefDoc>>>,
+    pub deletion_timestamp: Field<String>,
+}
+
+/// `metadata.labels` or `metadata.annotations`: a string map of which only
+/// the keys the rules use (the queue name) are read; the rest is skipped.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct StringMapDoc {
+    #[serde(rename = "kueue.x-k8s.io/queue-name")]
+    pub queue_name: Field<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(super) struct OwnerRefDoc {
+    pub api_version: Field<String>,
+    pub kind: Field<String>,
+    pub controller: Field<bool>,
+}
+
+/// `spec`, or a cluster spec nested in it. A RayCluster's `spec` is its
+/// cluster spec, so both levels have the same fields; `Nested` is how the
+/// nested cluster specs are read: [`ClusterSpecDoc`] under `spec`, and
+/// [`NotRead`] one level further down.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    default,
+    rename_all = "camelCase",
+    bound = "Nested: Deserialize<'de> + super::json::Expected + Default"
+)]
+pub(super) struct SpecDoc<Nested> {
+    pub suspend: Field<bool>,
+    pub enable_in_tree_autoscaling: Field<bool>,
+    pub worker_group_specs: Field<Vec<Field<GroupDoc>>>,
+    /// A RayService's cluster spec.
+    pub ray_cluster_config: Field<Nested>,
+}
+
+/// A cluster spec nested in `spec`.
+pub(super) type ClusterSpecDoc = SpecDoc<NotRead>;
+
+impl<Nested> SpecDoc<Nested> {
+    /// The cluster spec nested under `key` (a [`KINDS`](super::KINDS) path token).
+    pub fn take_nested(&mut self, key: &str) -> Field<Nested> {
+        match key {
+            "rayClusterConfig" => std::mem::take(&mut self.ray_cluster_config),
+            _ => Field::Absent,
+        }
+    }
+}
+
+/// A map below the levels the rules read: skipped, not kept.
+#[derive(Debug, Default)]
+pub(super) struct NotRead;
+
+impl<'de> Deserialize<'de> for NotRead {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(deserializer).map(|_| NotRead)
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(super) struct GroupDoc {
+    pub group_name: Field<String>,
+}
+
+json_object!(
+    ObjectDoc,
+    MetaDoc,
+    StringMapDoc,
+    OwnerRefDoc,
+    SpecDoc<ClusterSpecDoc>,
+    ClusterSpecDoc,
+    NotRead,
+    GroupDoc
+);
