@@ -208,6 +208,7 @@ fn decide(webhook: Webhook, mut req: RequestIn, policy: &Policy) -> Answer {
         operation: req.operation.clone(),
         kind: ray_kind,
         sub_resource: req.sub_resource.as_deref(),
+        namespace: req.namespace.as_deref(),
         // The policy takes the objects; the envelope stays for the answer.
         object: std::mem::take(&mut req.object),
         old_object: std::mem::take(&mut req.old_object),
@@ -442,7 +443,8 @@ mod tests {
             status["message"],
             "RayCluster.ray.io \"c\" is invalid: [spec.workerGroupSpecs: Too many: 8: must have at most 7 items, \
              spec.enableInTreeAutoscaling: Invalid value: true: Kueue sizes the cluster, so KubeRay's in-tree \
-             autoscaler must be off; set it to false or remove it]"
+             autoscaler must be off; set it to false or remove it; Kueue's elastic jobs, which may \
+             autoscale, are off in this configuration (--elastic-jobs)]"
         );
         assert_eq!(
             status["details"]["causes"][0]["field"],

@@ -621,3 +621,114 @@ fn a_release_newer_than_the_table_is_checked_with_its_newest_row_and_a_warning()
     );
     assert_eq!(out.json()["policy"][1]["value"], "17");
 }
+
+const ELASTIC_JOB: &str = "kueue.x-k8s.io/elastic-job";
+
+/// Every pod template of a RayCluster's or RayService's cluster spec: the head's, then the workers'.
+fn pod_templates(object: &Value) -> Vec<&Value> {
+    let cluster = match object["kind"].as_str() {
+        Some("RayService") => &object["spec"]["rayClusterConfig"],
+        _ => &object["spec"],
+    };
+    let workers = cluster["workerGroupSpecs"].as_array().unwrap();
+    std::iter::once(&cluster["headGroupSpec"]["template"])
+        .chain(workers.iter().map(|group| &group["template"]))
+        .collect()
+}
+
+#[test]
+fn elastic_autoscaling_samples_are_admitted_with_gates_under_kueue_v0_19() {
+    let input = tempfile::tempdir().unwrap();
+    let output = tempfile::tempdir().unwrap();
+    let ray_objects = labelled_samples_with(input.path(), |file, object| {
+        if AUTOSCALING_SAMPLES.contains(&file) {
+            let metadata = object["metadata"].as_object_mut().unwrap();
+            let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
+            annotations[ELASTIC_JOB] = json!("true");
+        }
+    });
+    let patched = output.path().join("patched");
+    let out = run(
+        &[
+            "check",
+            "--kueue-version",
+            "v0.19",
+            "--output",
+            "json",
+            "--patched",
+            path_str(&patched),
+            path_str(input.path()),
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "every sample is admitted\n{}", out.stdout);
+    let report = out.json();
+    assert_eq!(report["summary"]["admitted"], ray_objects as u64);
+    let mut elastic = 0;
+    for verdict in report["objects"].as_array().unwrap() {
+        let file = verdict["source"]["file"].as_str().unwrap();
+        let name = Path::new(file).file_name().unwrap().to_str().unwrap();
+        let ops: Vec<&str> = verdict["patch"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|op| op["path"].as_str().unwrap())
+            .collect();
+        // v0.19: Kueue admits the RayService itself.
+        let suspend = match verdict["kind"].as_str() {
+            Some("RayService") => "/spec/rayClusterConfig/suspend",
+            _ => "/spec/suspend",
+        };
+        assert!(ops.contains(&suspend), "{file}: {ops:?}");
+        let gates = ops
+            .iter()
+            .filter(|p| p.contains("/schedulingGates"))
+            .count();
+        if AUTOSCALING_SAMPLES.contains(&name) {
+            elastic += 1;
+            assert!(gates > 1, "{file}: head and workers gated: {ops:?}");
+            let warnings = verdict["warnings"].to_string();
+            assert!(
+                warnings.contains("scheduling gate kueue.x-k8s.io/elastic-job"),
+                "{file}: {warnings}"
+            );
+        } else {
+            assert_eq!(gates, 0, "{file}: not elastic: {ops:?}");
+        }
+    }
+    assert_eq!(elastic, AUTOSCALING_SAMPLES.len());
+
+    // The patched objects: every template of an elastic one carries the gate.
+    let mut gated_objects = 0;
+    for entry in std::fs::read_dir(&patched).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for object in yaml_documents(&text) {
+            if object["metadata"]["annotations"][ELASTIC_JOB] != "true" {
+                continue;
+            }
+            gated_objects += 1;
+            for template in pod_templates(&object) {
+                let gates = template["spec"]["schedulingGates"].as_array().unwrap();
+                assert_eq!(
+                    gates.iter().filter(|g| g["name"] == ELASTIC_JOB).count(),
+                    1,
+                    "{object}"
+                );
+            }
+        }
+    }
+    assert_eq!(gated_objects, AUTOSCALING_SAMPLES.len());
+
+    // Checked again, they are admitted unchanged: the mutation is idempotent.
+    let again = run(
+        &["check", "--kueue-version", "v0.19", path_str(&patched)],
+        None,
+    );
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    assert_eq!(
+        again.stdout.matches("    unchanged\n").count(),
+        ray_objects,
+        "{}",
+        again.stdout
+    );
+}

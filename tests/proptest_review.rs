@@ -15,8 +15,15 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 fn policies() -> impl Strategy<Value = Policy> {
-    (any::<bool>(), any::<bool>(), any::<bool>(), 0usize..9).prop_map(
-        |(default, manage, service, max)| Policy {
+    let flags = (
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+    );
+    (flags, 0usize..9).prop_map(
+        |((default, manage, service, elastic, exclude), max)| Policy {
             max_worker_groups: max,
             default_queue: default.then(|| "default-queue".to_string()),
             manage_jobs_without_queue_name: manage,
@@ -24,6 +31,13 @@ fn policies() -> impl Strategy<Value = Policy> {
                 RayServiceWorkload::Rayservice
             } else {
                 RayServiceWorkload::Raycluster
+            },
+            elastic_jobs: elastic,
+            // The generated reviews' namespace.
+            exclude_namespaces: if exclude {
+                vec!["ns".into()]
+            } else {
+                Vec::new()
             },
             ..Policy::default()
         },

@@ -44,7 +44,7 @@ pub enum Group {
 
 impl Group {
     /// `headGroupSpec` or `workerGroupSpecs[i]`, below the cluster spec.
-    fn path(self) -> String {
+    pub fn path(self) -> String {
         match self {
             Group::Head => "headGroupSpec".into(),
             Group::Worker(i) => format!("workerGroupSpecs[{i}]"),

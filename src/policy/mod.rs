@@ -175,9 +175,17 @@ impl Policy {
         ))
     }
 
-    /// Whether `default_queue` and `manage_jobs_without_queue_name` apply in `namespace`.
-    pub fn manages_namespace(&self, namespace: Option<&str>) -> bool {
-        namespace.is_none_or(|ns| !self.exclude_namespaces.iter().any(|x| x == ns))
+    /// Whether `namespace` is excluded: `default_queue` and
+    /// `manage_jobs_without_queue_name` do not apply there.
+    pub fn excludes(&self, namespace: Option<&str>) -> bool {
+        namespace.is_some_and(|ns| self.exclude_namespaces.iter().any(|x| x == ns))
+    }
+
+    /// Whether Kueue manages `obj`, which lives in `namespace`: it names a
+    /// queue, or every object is managed there.
+    pub fn manages(&self, obj: &RayObject, namespace: Option<&str>) -> bool {
+        obj.queue_name.is_some()
+            || (self.manage_jobs_without_queue_name && !self.excludes(namespace))
     }
 }
 
@@ -199,6 +207,9 @@ pub struct Request<'a> {
     pub kind: Option<RayKind>,
     /// `status`, `scale`, …: requests for subresources are allowed unchanged.
     pub sub_resource: Option<&'a str>,
+    /// `request.namespace`: where the object lives (excluded namespaces get
+    /// no default queue and are not managed without a queue label).
+    pub namespace: Option<&'a str>,
     /// `request.object`, read in the same pass as the envelope.
     pub object: Field<ObjectDoc>,
     /// `request.oldObject`.
@@ -251,8 +262,8 @@ fn object(
     RayObject::from_wire(kind, wire, "object")?.ok_or(RequestError::MissingObject { operation })
 }
 
-/// The mutating webhook: on CREATE, default the queue label and suspend the
-/// workload, then validate the result (so a cluster registered with only the
+/// The mutating webhook: on CREATE, default the queue label, suspend the
+/// workload and gate an elastic job's pods, then validate the result (so a cluster registered with only the
 /// mutating webhook still gets the whole policy). Other operations pass.
 pub fn mutate(req: Request, policy: &Policy) -> Result<Decision, RequestError> {
     let Some(kind) = req.kind else {
@@ -263,10 +274,14 @@ pub fn mutate(req: Request, policy: &Policy) -> Result<Decision, RequestError> {
     }
     let mut obj = object(kind, req.object, operation_name(&Operation::Create))?;
     let mut mutation = mutate::Mutation::default();
-    mutate::queue_label(&mut obj, policy, &mut mutation);
-    mutate::suspend(&mut obj, policy, &mut mutation);
+    mutate::queue_label(&mut obj, req.namespace, policy, &mut mutation);
+    let managed = policy.manages(&obj, req.namespace);
+    if managed {
+        mutate::suspend(&mut obj, policy, &mut mutation);
+        mutate::elastic_job_gates(&mut obj, policy, &mut mutation);
+    }
     Ok(Decision {
-        violations: validate::violations(&obj, None, policy),
+        violations: validate::violations(&obj, None, managed, policy),
         patch: json_patch::Patch(mutation.patch),
         changes: mutation.changes,
         warnings: mutation.warnings,
@@ -296,8 +311,9 @@ pub fn validate(req: Request, policy: &Policy) -> Result<Decision, RequestError>
         }
         _ => None,
     };
+    let managed = policy.manages(&obj, req.namespace);
     Ok(Decision {
-        violations: validate::violations(&obj, old.as_ref(), policy),
+        violations: validate::violations(&obj, old.as_ref(), managed, policy),
         object_name: obj.name,
         ..Decision::default()
     })

@@ -1,8 +1,10 @@
-//! Defaulting on CREATE: the queue label and suspension, as a minimal JSON patch.
+//! Defaulting on CREATE: the queue label, suspension and an elastic job's
+//! scheduling gates, as a minimal JSON patch.
 //!
 //! Each step changes the [`RayObject`] view as the patch changes the object,
 //! so validation afterwards sees the object as it will be stored.
 
+use super::elastic::{self, ELASTIC_JOB_GATE};
 use super::kinds::RayKind;
 use super::ray::{Owner, QUEUE_NAME_KEY, RayObject};
 use super::{Policy, RayServiceWorkload};
@@ -19,6 +21,8 @@ pub enum Change {
     DefaultQueueLabel,
     /// `spec.suspend` (RayService: `spec.rayClusterConfig.suspend`) set to true.
     Suspend,
+    /// The elastic-job scheduling gate added to pod templates.
+    ElasticJobGate,
 }
 
 impl Change {
@@ -27,6 +31,7 @@ impl Change {
             Change::QueueLabelFromAnnotation => "queue_label_from_annotation",
             Change::DefaultQueueLabel => "default_queue_label",
             Change::Suspend => "suspend",
+            Change::ElasticJobGate => "elastic_job_gate",
         }
     }
 }
@@ -59,8 +64,14 @@ impl Mutation {
     }
 }
 
-/// Step 1: give the object a queue label if it has none.
-pub fn queue_label(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
+/// Step 1: give the object a queue label if it has none (`--default-queue`
+/// only outside the excluded namespaces).
+pub fn queue_label(
+    obj: &mut RayObject,
+    namespace: Option<&str>,
+    policy: &Policy,
+    out: &mut Mutation,
+) {
     if obj.queue_name.is_some() || !obj.identity_errors.is_empty() {
         return;
     }
@@ -73,7 +84,9 @@ pub fn queue_label(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
                  Kueue v0.15 and later read only the label"
             ),
         )
-    } else if let (Some(default), Owner::TopLevel) = (&policy.default_queue, obj.owner) {
+    } else if let (Some(default), Owner::TopLevel, false) =
+        (&policy.default_queue, obj.owner, policy.excludes(namespace))
+    {
         (
             default.clone(),
             Change::DefaultQueueLabel,
@@ -107,13 +120,17 @@ pub fn is_suspended_workload(obj: &RayObject, policy: &Policy) -> bool {
 
 /// Step 2: suspend a managed workload so that Kueue starts it on admission.
 pub fn suspend(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
-    let managed = obj.queue_name.is_some() || policy.manage_jobs_without_queue_name;
-    if !managed || !is_suspended_workload(obj, policy) || obj.suspend == Some(true) {
+    if !is_suspended_workload(obj, policy) || obj.suspend == Some(true) {
         return;
     }
-    let path = obj.kind.info().suspend;
+    let info = obj.kind.info();
+    let path = info.suspend;
     out.add_with_parents(path, obj.suspend_parents, Value::Bool(true));
     obj.suspend_parents = path.len().saturating_sub(1);
+    if path.starts_with(info.cluster_spec) {
+        // The parents created for suspend include the cluster spec.
+        obj.cluster_parents = info.cluster_spec.len();
+    }
     obj.suspend = Some(true);
     let admitted_by = match &obj.queue_name {
         Some(queue) => format!("LocalQueue {queue:?} admits it"),
@@ -124,5 +141,58 @@ pub fn suspend(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
         "set {}=true: Kueue starts this {} when {admitted_by}",
         obj.kind.suspend_path(),
         obj.kind.as_str(),
+    ));
+}
+
+/// Whether `obj`'s own pod templates must carry the elastic-job gate: an
+/// elastic top-level RayCluster or RayService (a child's templates are its
+/// owner's, gated there).
+pub fn needs_elastic_job_gates(obj: &RayObject, policy: &Policy) -> bool {
+    obj.owner == Owner::TopLevel
+        && elastic::is_elastic(obj.elastic_job.as_deref(), policy.elastic_jobs)
+}
+
+/// Step 3: gate every pod template of a managed elastic job that lacks the
+/// gate, so that its pods wait for Kueue's admission.
+pub fn elastic_job_gates(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
+    if !needs_elastic_job_gates(obj, policy) {
+        return;
+    }
+    let cluster_spec = obj.kind.info().cluster_spec;
+    let cluster_exists = obj.cluster_parents >= cluster_spec.len();
+    let mut gated = Vec::new();
+    for (group, template) in elastic::ungated(&obj.cluster.head, &obj.cluster.templates) {
+        let add = elastic::gate_add(group, template);
+        let path: Vec<&str> = cluster_spec
+            .iter()
+            .copied()
+            .chain(add.tokens.iter().map(String::as_str))
+            .collect();
+        let present = if cluster_exists {
+            cluster_spec.len() + add.present
+        } else {
+            obj.cluster_parents
+        };
+        out.add_with_parents(&path, present, add.value);
+        // A missing cluster spec has no workers: only the head was gated.
+        obj.cluster_parents = cluster_spec.len();
+        gated.push(group);
+    }
+    if gated.is_empty() {
+        return;
+    }
+    let cluster = obj.kind.cluster_spec_path();
+    let places: Vec<String> = gated.iter().map(|group| group.path()).collect();
+    for template in std::iter::once(&mut obj.cluster.head).chain(obj.cluster.templates.iter_mut()) {
+        if !template.unreadable {
+            template.gated = true;
+            template.depth = 4;
+        }
+    }
+    out.changes.push(Change::ElasticJobGate);
+    out.warnings.push(format!(
+        "added the scheduling gate {ELASTIC_JOB_GATE} to the pod templates of {cluster} ({}): \
+         the pods of this elastic job wait until Kueue admits it and lifts the gate",
+        places.join(", ")
     ));
 }

@@ -4,10 +4,14 @@
 //! Wrong JSON types become [`FieldError`]s that name the path, so a hostile
 //! object is a denial, never a crash.
 
+use super::elastic::{ELASTIC_JOB_GATE, ELASTIC_JOB_KEY, PodTemplate};
 use super::errors::{ErrorKind, FieldError, RequestError, Rule};
 use super::json::{Expected, Field, JsonType};
 use super::kinds::RayKind;
-use super::wire::{ClusterSpecDoc, GroupDoc, MetaDoc, ObjectDoc, OwnerRefDoc, SpecDoc};
+use super::labels::{MAX_EXEC_TIME_KEY, PRIORITY_CLASS_KEY, WorkloadLabels};
+use super::wire::{
+    ClusterSpecDoc, GroupDoc, MetaDoc, ObjectDoc, OwnerRefDoc, SpecDoc, TemplateDoc,
+};
 
 /// The queue label (and, before Kueue v0.15, annotation) key.
 pub const QUEUE_NAME_KEY: &str = "kueue.x-k8s.io/queue-name";
@@ -41,6 +45,10 @@ pub struct ClusterSpec {
     pub autoscaling: Option<bool>,
     /// `workerGroupSpecs`, when an array.
     pub groups: Vec<Group>,
+    /// `headGroupSpec.template`'s scheduling gates (elastic jobs).
+    pub head: PodTemplate,
+    /// Each worker group's `template` scheduling gates, as `groups`.
+    pub templates: Vec<PodTemplate>,
 }
 
 /// A Ray object as the rules see it.
@@ -63,11 +71,20 @@ pub struct RayObject {
     /// the suspend field exist, so a patch creates only the missing ones.
     pub label_parents: usize,
     pub suspend_parents: usize,
+    /// How many tokens of the kind's cluster spec path exist (for the gate patch).
+    pub cluster_parents: usize,
+    /// The priority-class and max-exec-time labels.
+    pub labels: WorkloadLabels,
+    /// The `kueue.x-k8s.io/elastic-job` annotation's value.
+    pub elastic_job: Option<String>,
     /// Wrong types in metadata, labels or the queue label: the object's
     /// queue cannot be known, so these are reported whether managed or not.
     pub identity_errors: Vec<FieldError>,
     /// Wrong types anywhere else the rules read; reported for managed objects.
     pub type_errors: Vec<FieldError>,
+    /// Wrong types in the pod templates' scheduling gates: reported for
+    /// elastic objects only (the only rule that reads templates).
+    pub template_errors: Vec<FieldError>,
 }
 
 fn type_error(path: impl Into<String>, found: JsonType, expected: JsonType) -> FieldError {
@@ -133,8 +150,12 @@ impl RayObject {
             cluster: ClusterSpec::default(),
             label_parents: 0,
             suspend_parents: 0,
+            cluster_parents: 0,
+            labels: WorkloadLabels::default(),
+            elastic_job: None,
             identity_errors: Vec::new(),
             type_errors: Vec::new(),
+            template_errors: Vec::new(),
         };
         obj.read_metadata(doc.metadata);
         obj.read_spec(doc.spec);
@@ -157,6 +178,14 @@ impl RayObject {
             let path = || format!("metadata.labels[{QUEUE_NAME_KEY}]");
             self.queue_name = read(labels.queue_name, path, &mut self.identity_errors)
                 .filter(|queue| !queue.is_empty());
+            let errors = &mut self.type_errors;
+            let path = |key: &'static str| move || format!("metadata.labels[{key}]");
+            self.labels = WorkloadLabels {
+                priority_class: read(labels.priority_class, path(PRIORITY_CLASS_KEY), errors)
+                    .filter(|class| !class.is_empty()),
+                max_exec_time: read(labels.max_exec_time, path(MAX_EXEC_TIME_KEY), errors)
+                    .filter(|seconds| !seconds.is_empty()),
+            };
         }
         let annotations = read(
             meta.annotations,
@@ -167,6 +196,8 @@ impl RayObject {
             let path = || format!("metadata.annotations[{QUEUE_NAME_KEY}]");
             self.legacy_queue_name = read(annotations.queue_name, path, &mut self.type_errors)
                 .filter(|queue| !queue.is_empty());
+            let path = || format!("metadata.annotations[{ELASTIC_JOB_KEY}]");
+            self.elastic_job = read(annotations.elastic_job, path, &mut self.type_errors);
         }
         self.owner = self.read_owner(meta.owner_references);
         let name = read(meta.name, || "metadata.name".into(), &mut self.type_errors);
@@ -208,6 +239,7 @@ impl RayObject {
             return;
         };
         self.suspend_parents = 1;
+        self.cluster_parents = 1;
         let info = self.kind.info();
         // The suspend field sits in the cluster spec (RayCluster, RayService)
         // or directly in `spec`.
@@ -221,6 +253,7 @@ impl RayObject {
                 let nested = spec.take_nested(key);
                 let path = || self.kind.cluster_spec_path();
                 if let Some(mut cluster) = read(nested, path, &mut self.type_errors) {
+                    self.cluster_parents = 2;
                     if suspend_in_cluster {
                         self.suspend_parents = 2;
                     }
@@ -251,31 +284,90 @@ impl RayObject {
             || format!("{base}.enableInTreeAutoscaling"),
             errors,
         );
+        let head_path = || format!("{base}.headGroupSpec");
+        let head_wrong = matches!(doc.head_group_spec, Field::Wrong(_));
+        self.cluster.head = match read(doc.head_group_spec, head_path, &mut self.template_errors) {
+            Some(head) => read_template(head.template, &head_path, &mut self.template_errors),
+            None if head_wrong => unreadable(),
+            None => PodTemplate::default(),
+        };
         let groups = read(
             doc.worker_group_specs,
             || format!("{base}.workerGroupSpecs"),
             errors,
         );
-        self.cluster.groups = groups
-            .into_iter()
-            .flatten()
-            .enumerate()
-            .map(|(i, group)| {
-                let path = || format!("{base}.workerGroupSpecs[{i}]");
-                match group {
-                    Field::Absent => Group::Unnamed,
-                    group => match read(group, path, errors) {
-                        None => Group::Unreadable,
-                        Some(GroupDoc { group_name }) => match group_name {
+        for (i, group) in groups.into_iter().flatten().enumerate() {
+            let path = || format!("{base}.workerGroupSpecs[{i}]");
+            let (name, template) = match group {
+                Field::Absent => (Group::Unnamed, PodTemplate::default()),
+                group => match read(group, path, errors) {
+                    None => (Group::Unreadable, unreadable()),
+                    Some(GroupDoc {
+                        group_name,
+                        template,
+                    }) => {
+                        let name = match group_name {
                             Field::Absent => Group::Unnamed,
                             name => read(name, || format!("{}.groupName", path()), errors)
                                 .map_or(Group::Unreadable, Group::Named),
-                        },
-                    },
-                }
-            })
-            .collect();
+                        };
+                        (
+                            name,
+                            read_template(template, &path, &mut self.template_errors),
+                        )
+                    }
+                },
+            };
+            self.cluster.groups.push(name);
+            self.cluster.templates.push(template);
+        }
     }
+}
+
+fn unreadable() -> PodTemplate {
+    PodTemplate {
+        unreadable: true,
+        ..PodTemplate::default()
+    }
+}
+
+/// A group's `template`, down to its scheduling gates; `group` is the
+/// group's path. The group exists (depth 1).
+fn read_template(
+    template: Field<TemplateDoc>,
+    group: &dyn Fn() -> String,
+    errors: &mut Vec<FieldError>,
+) -> PodTemplate {
+    let mut found = PodTemplate {
+        depth: 1,
+        ..PodTemplate::default()
+    };
+    let before = errors.len();
+    let gates_path = || format!("{}.template.spec.schedulingGates", group());
+    let gates = read(template, || format!("{}.template", group()), errors)
+        .and_then(|template| {
+            found.depth = 2;
+            read(
+                template.spec,
+                || format!("{}.template.spec", group()),
+                errors,
+            )
+        })
+        .and_then(|spec| {
+            found.depth = 3;
+            read(spec.scheduling_gates, gates_path, errors)
+        });
+    if let Some(gates) = gates {
+        found.depth = 4;
+        for (j, gate) in gates.into_iter().enumerate() {
+            let path = || format!("{}[{j}]", gates_path());
+            let name = read(gate, path, errors)
+                .and_then(|gate| read(gate.name, || format!("{}.name", path()), errors));
+            found.gated |= name.as_deref() == Some(ELASTIC_JOB_GATE);
+        }
+    }
+    found.unreadable = errors.len() > before;
+    found
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! The rules a Kueue-managed Ray object must follow.
 
 use super::Policy;
+use super::elastic::{self, ELASTIC_JOB_KEY};
 use super::errors::{ErrorKind, FieldError, Rule, quoted};
 use super::kinds::RayKind;
-use super::mutate::is_suspended_workload;
+use super::labels;
+use super::mutate::{is_suspended_workload, needs_elastic_job_gates};
 use super::names::{dns1123_label, dns1123_subdomain};
 use super::ray::{Group, QUEUE_NAME_KEY, RayObject};
 use std::collections::HashMap;
@@ -11,20 +13,64 @@ use std::collections::HashMap;
 /// The PodSet name Kueue gives the head group; no worker group may take it.
 const HEAD_POD_SET: &str = "head";
 
-/// All violations of `obj` (with `old`, the stored object, on UPDATE).
-pub fn violations(obj: &RayObject, old: Option<&RayObject>, policy: &Policy) -> Vec<FieldError> {
+/// All violations of `obj` (with `old`, the stored object, on UPDATE);
+/// `managed`: whether Kueue manages it ([`Policy::manages`]).
+pub fn violations(
+    obj: &RayObject,
+    old: Option<&RayObject>,
+    managed: bool,
+    policy: &Policy,
+) -> Vec<FieldError> {
     let mut errors = obj.identity_errors.clone();
-    let managed = obj.queue_name.is_some() || policy.manage_jobs_without_queue_name;
     if managed {
         errors.extend(obj.type_errors.iter().cloned());
         queue_name(obj, &mut errors);
         worker_groups(obj, policy, &mut errors);
-        autoscaling(obj, &mut errors);
+        autoscaling(obj, policy, &mut errors);
+        labels::values(&obj.labels, &mut errors);
+        if needs_elastic_job_gates(obj, policy) {
+            errors.extend(obj.template_errors.iter().cloned());
+            let base = obj.kind.cluster_spec_path();
+            elastic::gates(
+                &base,
+                &obj.cluster.head,
+                &obj.cluster.templates,
+                &mut errors,
+            );
+        }
     }
     if let Some(old) = old {
         queue_name_unchanged(obj, old, policy, &mut errors);
+        if managed {
+            workload_labels_unchanged(obj, old, policy, &mut errors);
+            if policy.elastic_jobs {
+                let (new, was) = (obj.elastic_job.as_deref(), old.elastic_job.as_deref());
+                elastic::annotation_unchanged(new, was, &mut errors);
+            }
+        }
     }
     errors
+}
+
+/// The priority-class and max-exec-time labels of an object that is Kueue's
+/// workload itself (a child's or a RayService's RayCluster's labels are
+/// its owner's business).
+fn workload_labels_unchanged(
+    obj: &RayObject,
+    old: &RayObject,
+    policy: &Policy,
+    errors: &mut Vec<FieldError>,
+) {
+    if is_suspended_workload(obj, policy) {
+        let suspended = |o: &RayObject| o.suspend == Some(true);
+        labels::unchanged(
+            &obj.labels,
+            &old.labels,
+            suspended(obj),
+            suspended(old),
+            errors,
+        );
+    }
 }
 
 fn queue_label_path() -> String {
@@ -109,15 +155,29 @@ fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Vec<FieldError>)
     }
 }
 
-fn autoscaling(obj: &RayObject, errors: &mut Vec<FieldError>) {
-    if obj.cluster.autoscaling == Some(true) {
+/// KubeRay's autoscaler must be off, unless the object is an elastic job.
+fn autoscaling(obj: &RayObject, policy: &Policy, errors: &mut Vec<FieldError>) {
+    if obj.cluster.autoscaling == Some(true)
+        && !elastic::is_elastic(obj.elastic_job.as_deref(), policy.elastic_jobs)
+    {
+        let elastic_jobs = if policy.elastic_jobs {
+            format!(
+                "; or make it an elastic job, which may autoscale: annotate it \
+                 {ELASTIC_JOB_KEY}: \"true\""
+            )
+        } else {
+            "; Kueue's elastic jobs, which may autoscale, are off in this configuration \
+             (--elastic-jobs)"
+                .to_string()
+        };
         errors.push(FieldError {
             path: format!("{}.enableInTreeAutoscaling", obj.kind.cluster_spec_path()),
             kind: ErrorKind::Invalid,
             value: Some("true".into()),
-            detail: "Kueue sizes the cluster, so KubeRay's in-tree autoscaler must be off; \
-                     set it to false or remove it"
-                .into(),
+            detail: format!(
+                "Kueue sizes the cluster, so KubeRay's in-tree autoscaler must be off; \
+                 set it to false or remove it{elastic_jobs}"
+            ),
             rule: Rule::AutoscalingEnabled,
         });
     }
