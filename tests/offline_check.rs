@@ -732,3 +732,40 @@ fn elastic_autoscaling_samples_are_admitted_with_gates_under_kueue_v0_19() {
         again.stdout
     );
 }
+
+#[test]
+fn check_reads_the_namespace_for_exclusions_from_the_manifest_or_the_flag() {
+    let unlabelled = CLUSTER.replace("  labels:\n    kueue.x-k8s.io/queue-name: team-a\n", "");
+    let in_tools = unlabelled.replace("  name: train\n", "  name: train\n  namespace: tools\n");
+    let check = |namespace: &str, manifest: &str, env: &[(&str, &str)]| {
+        let out = offline_support::run_env(
+            &["check", "--default-queue", "q", "-n", namespace, "-"],
+            env,
+            manifest.as_bytes(),
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout
+    };
+    // The webhook's own namespace (POD_NAMESPACE) is excluded by default.
+    let pod_namespace = [("POD_NAMESPACE", "tools")];
+    assert!(check("default", &in_tools, &pod_namespace).contains("    unchanged\n"));
+    assert!(check("tools", &unlabelled, &pod_namespace).contains("    unchanged\n"));
+    // Elsewhere the default queue applies.
+    let elsewhere = check("default", &unlabelled, &pod_namespace);
+    assert!(
+        elsewhere.contains("kueue.x-k8s.io~1queue-name \"q\""),
+        "{elsewhere}"
+    );
+    // So does it in kube-system when the exclusions are replaced.
+    let kube_system = unlabelled.replace(
+        "  name: train\n",
+        "  name: train\n  namespace: kube-system\n",
+    );
+    assert!(check("default", &kube_system, &[]).contains("    unchanged\n"));
+    let replaced = check(
+        "default",
+        &kube_system,
+        &[("KUEUE_RAY_WEBHOOK_EXCLUDE_NAMESPACE", "tools")],
+    );
+    assert!(replaced.contains("\"q\""), "{replaced}");
+}
