@@ -12,7 +12,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use kube::core::GroupVersionKind;
 use serde::{Deserialize, Serialize};
 
+mod request;
 mod status;
+
+pub use request::ReviewRequest;
 
 /// Which webhook a request was sent to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,7 +1,9 @@
 //! Command line: `serve`, `check`, `review`, `certs`, with one shared group of
 //! policy arguments so that every command decides with the same rules.
 
-use crate::policy::{KUBE_SYSTEM, Policy, Provenance, RayServiceWorkload, Release, Source};
+use crate::policy::{
+    KUBE_SYSTEM, Policy, Provenance, RayJobWorkload, RayServiceWorkload, Release, Source,
+};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use std::net::{IpAddr, SocketAddr};
@@ -59,6 +61,15 @@ struct PolicyFlags {
     /// Which object Kueue admits for a RayService [default: raycluster, or the release's]
     #[arg(long, env = "KUEUE_RAY_WEBHOOK_RAYSERVICE_WORKLOAD", value_enum)]
     rayservice_workload: Option<RayServiceWorkload>,
+    /// Which object Kueue admits for a RayJob: the RayJob itself (Kueue's
+    /// `ray.io/rayjob` integration on) or the RayCluster KubeRay creates for it.
+    #[arg(
+        long,
+        env = "KUEUE_RAY_WEBHOOK_RAYJOB_WORKLOAD",
+        value_enum,
+        default_value_t
+    )]
+    rayjob_workload: RayJobWorkload,
     /// Kueue's ElasticJobsViaWorkloadSlices: objects annotated
     /// kueue.x-k8s.io/elastic-job: "true" may autoscale (--elastic-jobs=false
     /// turns it off) [default: false, or the release's]
@@ -91,12 +102,13 @@ struct PolicyFlags {
 struct Sources(Vec<(&'static str, Source)>);
 
 impl Sources {
-    const IDS: [&'static str; 7] = [
+    const IDS: [&'static str; 8] = [
         "kueue_version",
         "max_worker_groups",
         "default_queue",
         "manage_jobs_without_queue_name",
         "rayservice_workload",
+        "rayjob_workload",
         "elastic_jobs",
         "exclude_namespaces",
     ];
@@ -207,12 +219,14 @@ impl PolicyArgs {
             default_queue: flags.default_queue.clone().filter(|q| !q.is_empty()),
             manage_jobs_without_queue_name: flags.manage_jobs_without_queue_name,
             rayservice_workload,
+            rayjob_workload: flags.rayjob_workload,
             elastic_jobs,
             exclude_namespaces,
             provenance: Provenance {
                 kueue_version: self.sources.of("kueue_version"),
                 max_worker_groups: max_worker_groups_source,
                 rayservice_workload: rayservice_workload_source,
+                rayjob_workload: self.sources.of("rayjob_workload"),
                 elastic_jobs: elastic_jobs_source,
                 default_queue: self.sources.of("default_queue"),
                 manage_jobs_without_queue_name: self.sources.of("manage_jobs_without_queue_name"),

@@ -1,5 +1,5 @@
 //! The real KubeRay sample manifests (../shared/samples/kuberay, see its
-//! SOURCE.md), each RayCluster and RayService given a queue label and sent as
+//! SOURCE.md), each RayCluster, RayService and RayJob given a queue label and sent as
 //! the CREATE review kube-apiserver would send, to the real server over TLS.
 
 mod common;
@@ -22,6 +22,13 @@ enum Expect {
     Unchanged,
     /// Denied: the in-tree autoscaler is on.
     AutoscalingDenied,
+    /// A RayJob denied because it leaves `shutdownAfterJobFinishes` unset
+    /// (most KubeRay samples do): Kueue would never get its quota back.
+    /// Admitted (and suspended) once it is set to true.
+    ShutdownUnsetDenied,
+    /// A RayJob on an existing cluster (`clusterSelector`): admitted
+    /// unchanged, with a warning, never suspended (KubeRay cannot suspend it).
+    LeftRunning,
 }
 
 const EXPECTED: &[(&str, &str, Expect)] = &[
@@ -68,6 +75,18 @@ const EXPECTED: &[(&str, &str, Expect)] = &[
         "RayCluster",
         Expect::Suspended,
     ),
+    ("ray-job.sample.yaml", "RayJob", Expect::ShutdownUnsetDenied),
+    ("ray-job.kueue-toy-sample.yaml", "RayJob", Expect::Suspended),
+    (
+        "ray-job.sidecar-mode.yaml",
+        "RayJob",
+        Expect::ShutdownUnsetDenied,
+    ),
+    (
+        "ray-job.use-existing-raycluster.yaml",
+        "RayJob",
+        Expect::LeftRunning,
+    ),
 ];
 
 fn samples_dir() -> PathBuf {
@@ -81,7 +100,7 @@ fn samples_dir() -> PathBuf {
     dir
 }
 
-/// Every `ray.io` RayCluster or RayService document of `file`, with a queue label.
+/// Every `ray.io` RayCluster, RayService or RayJob document of `file`, with a queue label.
 fn ray_objects(file: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(file).unwrap();
     serde_yaml_ng::Deserializer::from_str(&text)
@@ -90,7 +109,10 @@ fn ray_objects(file: &Path) -> Vec<Value> {
             doc["apiVersion"]
                 .as_str()
                 .is_some_and(|v| v.starts_with("ray.io/"))
-                && matches!(doc["kind"].as_str(), Some("RayCluster" | "RayService"))
+                && matches!(
+                    doc["kind"].as_str(),
+                    Some("RayCluster" | "RayService" | "RayJob")
+                )
         })
         .map(|mut doc| {
             let labels = doc["metadata"]
@@ -131,8 +153,19 @@ async fn every_sample_gets_its_expected_verdict() {
     );
     let config = http11_config(&certs.ca.cert_pem);
     // One keep-alive connection per server serves every review, as the apiserver's pool does.
+    // With Kueue's RayJob integration off, RayJobs pass untouched.
+    let job_cluster_mode = Server::start(
+        &certs.cert(),
+        &certs.key(),
+        &["--rayjob-workload", "raycluster"],
+    );
     let mut client = Client::connect(server.addr, config.clone()).await.unwrap();
-    let mut service_client = Client::connect(service_mode.addr, config).await.unwrap();
+    let mut service_client = Client::connect(service_mode.addr, config.clone())
+        .await
+        .unwrap();
+    let mut job_cluster_client = Client::connect(job_cluster_mode.addr, config)
+        .await
+        .unwrap();
 
     for (i, (file, kind, expect)) in EXPECTED.iter().enumerate() {
         let objects = ray_objects(&dir.join(file));
@@ -156,10 +189,18 @@ async fn every_sample_gets_its_expected_verdict() {
             &uid,
         )
         .await;
-        let field = match kind {
-            &"RayService" => "spec.rayClusterConfig.enableInTreeAutoscaling",
+        let field = match *kind {
+            "RayService" => "spec.rayClusterConfig.enableInTreeAutoscaling",
+            "RayJob" => "spec.rayClusterSpec.enableInTreeAutoscaling",
             _ => "spec.enableInTreeAutoscaling",
         };
+        if *kind == "RayJob" {
+            let path = format!("/mutate-ray-io-v1-{resource}");
+            let response = admit(&mut job_cluster_client, &path, object, &uid).await;
+            assert_eq!(response["allowed"], true, "{file}: {response}");
+            assert!(response.get("patch").is_none(), "{file}: {response}");
+            assert!(response.get("warnings").is_none(), "{file}: {response}");
+        }
         match expect {
             Expect::AutoscalingDenied => {
                 for response in [&mutated, &validated] {
@@ -203,6 +244,35 @@ async fn every_sample_gets_its_expected_verdict() {
                     again.get("patch").is_none(),
                     "{file}: not idempotent: {again}"
                 );
+            }
+            Expect::ShutdownUnsetDenied => {
+                for response in [&mutated, &validated] {
+                    assert_eq!(response["allowed"], false, "{file}: {response}");
+                    let causes = response["status"]["details"]["causes"].as_array().unwrap();
+                    assert_eq!(causes.len(), 1, "{file}: {causes:?}");
+                    assert_eq!(
+                        causes[0]["field"], "spec.shutdownAfterJobFinishes",
+                        "{file}"
+                    );
+                }
+                // Set, the job is admitted and suspended.
+                let mut fixed = object.clone();
+                fixed["spec"]["shutdownAfterJobFinishes"] = json!(true);
+                let path = format!("/mutate-ray-io-v1-{resource}");
+                let response = admit(&mut client, &path, &fixed, &uid).await;
+                assert_eq!(response["allowed"], true, "{file}: {response}");
+                assert_eq!(
+                    decoded_patch(&response),
+                    Some(json!([{"op": "add", "path": "/spec/suspend", "value": true}])),
+                    "{file}"
+                );
+            }
+            Expect::LeftRunning => {
+                assert_eq!(mutated["allowed"], true, "{file}: {mutated}");
+                assert!(mutated.get("patch").is_none(), "{file}: {mutated}");
+                let warning = mutated["warnings"][0].as_str().unwrap();
+                assert!(warning.contains("not suspended"), "{file}: {warning}");
+                assert_eq!(validated["allowed"], true, "{file}: {validated}");
             }
             Expect::Unchanged => {
                 assert_eq!(mutated["allowed"], true, "{file}: {mutated}");
@@ -250,6 +320,6 @@ fn the_expected_table_covers_every_ray_sample() {
     expected.sort();
     assert_eq!(
         found, expected,
-        "a RayCluster/RayService sample without an expected verdict"
+        "a RayCluster/RayService/RayJob sample without an expected verdict"
     );
 }

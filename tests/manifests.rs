@@ -442,7 +442,11 @@ fn generated_certs_overlay_mounts_the_secret_and_fills_every_ca_bundle() {
             bundles += 1;
         }
     }
-    assert_eq!(bundles, 4);
+    assert_eq!(
+        bundles,
+        2 * KINDS.len(),
+        "a mutating and a validating webhook per kind"
+    );
 }
 
 #[test]
@@ -507,6 +511,16 @@ fn labelled_object(resource: &str) -> Value {
             "metadata": cluster["metadata"],
             "spec": {"rayClusterConfig": cluster["spec"]},
         }),
+        RayKind::RayJob => serde_json::json!({
+            "apiVersion": "ray.io/v1",
+            "kind": "RayJob",
+            "metadata": cluster["metadata"],
+            "spec": {
+                "entrypoint": "python main.py",
+                "shutdownAfterJobFinishes": true,
+                "rayClusterSpec": cluster["spec"],
+            },
+        }),
     }
 }
 
@@ -536,7 +550,8 @@ async fn every_registered_path_kind_and_operation_is_answered_by_the_real_server
                         .unwrap();
                     let response = common::assert_review_answer(&reply, &uid, mutating);
                     assert_eq!(response["allowed"], true, "{uid}: {response}");
-                    let suspends = mutating && resource == "rayclusters";
+                    // A labelled RayCluster or RayJob is suspended; a RayService is not (its RayCluster is).
+                    let suspends = mutating && resource != "rayservices";
                     assert_eq!(
                         response.get("patch").is_some(),
                         suspends,
@@ -554,7 +569,7 @@ async fn every_registered_path_kind_and_operation_is_answered_by_the_real_server
     );
     // A path the server does not route is refused, so a typo would show.
     let reply = client
-        .post("/mutate-ray-io-v1-rayjob", common::create_review("x"))
+        .post("/mutate-ray-io-v1-raycronjob", common::create_review("x"))
         .await
         .unwrap();
     assert_eq!(reply.status, 404);

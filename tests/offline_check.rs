@@ -3,7 +3,10 @@
 
 mod offline_support;
 
-use offline_support::{AUTOSCALING_SAMPLES, QUEUE_LABEL, run, run_in, sample_files, samples};
+use offline_support::{
+    AUTOSCALING_SAMPLES, DENIED_RAYJOB_SAMPLES, EXISTING_CLUSTER_RAYJOB_SAMPLE, QUEUE_LABEL, run,
+    run_in, sample_files, samples,
+};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -24,11 +27,14 @@ fn is_ray_object(value: &Value) -> bool {
     value["apiVersion"]
         .as_str()
         .is_some_and(|v| v.starts_with("ray.io/"))
-        && matches!(value["kind"].as_str(), Some("RayCluster" | "RayService"))
+        && matches!(
+            value["kind"].as_str(),
+            Some("RayCluster" | "RayService" | "RayJob")
+        )
 }
 
-/// Copies every sample into `dir`, with the queue label on each RayCluster
-/// and RayService, and returns how many such objects there are.
+/// Copies every sample into `dir`, with the queue label on each RayCluster,
+/// RayService and RayJob, and returns how many such objects there are.
 fn labelled_samples(dir: &Path) -> usize {
     labelled_samples_with(dir, |_, _| {})
 }
@@ -105,7 +111,22 @@ fn labelled_kuberay_samples_get_kueues_verdicts() {
                     .collect();
                 assert_eq!(paths, [autoscaling_path(kind)], "{file}");
                 assert_eq!(verdict["patch"], json!([]), "{file}");
-            } else if kind == "RayCluster" {
+            } else if let Some((_, path)) = DENIED_RAYJOB_SAMPLES.iter().find(|(f, _)| *f == name) {
+                assert_eq!(verdict["verdict"], "denied", "{file}");
+                assert_eq!(verdict["violations"][0]["path"], *path, "{file}: {verdict}");
+                assert_eq!(verdict["violations"].as_array().unwrap().len(), 1, "{file}");
+            } else if name == EXISTING_CLUSTER_RAYJOB_SAMPLE {
+                // Not suspended: KubeRay cannot suspend a job on an existing cluster.
+                assert_eq!(verdict["verdict"], "admitted", "{file}: {verdict}");
+                assert_eq!(verdict["patch"], json!([]), "{file}");
+                assert!(
+                    verdict["warnings"][0]
+                        .as_str()
+                        .unwrap()
+                        .contains("clusterSelector"),
+                    "{file}: {verdict}"
+                );
+            } else if kind == "RayCluster" || kind == "RayJob" {
                 assert_eq!(verdict["verdict"], "admitted", "{file}: {verdict}");
                 assert_eq!(
                     verdict["patch"],
@@ -123,7 +144,7 @@ fn labelled_kuberay_samples_get_kueues_verdicts() {
             }
         }
     }
-    let denied = AUTOSCALING_SAMPLES.len();
+    let denied = AUTOSCALING_SAMPLES.len() + DENIED_RAYJOB_SAMPLES.len();
     assert_eq!(
         report["summary"]["denied"].as_u64(),
         Some(denied as u64),
@@ -139,10 +160,7 @@ fn labelled_kuberay_samples_get_kueues_verdicts() {
         .iter()
         .map(|s| s["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        skipped_kinds.into_iter().collect::<Vec<_>>(),
-        ["ConfigMap", "RayJob"]
-    );
+    assert_eq!(skipped_kinds.into_iter().collect::<Vec<_>>(), ["ConfigMap"]);
 }
 
 #[test]
@@ -189,8 +207,8 @@ fn unlabelled_samples_are_unmanaged_and_pass_unchanged() {
         "{}",
         out.stdout
     );
-    // SOURCE.md: 11 RayClusters and RayServices, 10 RayJobs and ConfigMaps.
-    assert_eq!(**summary, "11 admitted, 0 denied, 10 skipped");
+    // SOURCE.md: 11 RayClusters and RayServices, 4 RayJobs, 6 ConfigMaps.
+    assert_eq!(**summary, "15 admitted, 0 denied, 6 skipped");
 }
 
 #[test]
@@ -207,7 +225,7 @@ fn default_queue_flag_manages_unlabelled_samples_in_text_output() {
     assert_eq!(out.code, 1);
     assert_eq!(
         out.stdout.lines().last(),
-        Some("7 admitted, 4 denied, 10 skipped")
+        Some("9 admitted, 6 denied, 6 skipped")
     );
     let autoscaler = out
         .stdout
@@ -349,7 +367,7 @@ fn a_directory_of_other_documents_is_all_skipped() {
     .unwrap();
     std::fs::write(
         dir.path().join("job.json"),
-        r#"{"apiVersion": "ray.io/v1", "kind": "RayJob", "metadata": {"name": "j"}}"#,
+        r#"{"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}}"#,
     )
     .unwrap();
     // Not a manifest name: not read at all (it would not parse).
@@ -422,8 +440,8 @@ fn junit_report_has_one_case_per_object_and_a_failure_per_denial() {
     assert_eq!(out.code, 1);
     let report = quick_junit::Report::deserialize_from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("not JUnit XML: {e}\n{}", out.stdout));
-    assert_eq!(report.tests, 11);
-    assert_eq!(report.failures, 4);
+    assert_eq!(report.tests, 15);
+    assert_eq!(report.failures, 6);
     let suite = &report.test_suites[0];
     let failed: Vec<String> = suite
         .test_cases
@@ -442,6 +460,7 @@ fn junit_report_has_one_case_per_object_and_a_failure_per_denial() {
         .collect();
     let mut expected: Vec<String> = AUTOSCALING_SAMPLES
         .iter()
+        .chain(DENIED_RAYJOB_SAMPLES.iter().map(|(f, _)| f))
         .map(|f| format!("{f}#0"))
         .collect();
     expected.sort();
@@ -481,6 +500,8 @@ fn patched_objects_are_what_the_patch_makes_and_are_stable() {
             "default.raycluster.raycluster-heterogeneous.yaml",
             "default.raycluster.raycluster-kuberay.yaml",
             "default.raycluster.raycluster-tpu-v6e-multihost.yaml",
+            "default.rayjob.rayjob-sample-.yaml",
+            "default.rayjob.rayjob-use-existing-raycluster.yaml",
             "default.rayservice.rayservice-sample-2.yaml",
             "default.rayservice.rayservice-sample.yaml",
         ]
@@ -503,13 +524,13 @@ fn patched_objects_are_what_the_patch_makes_and_are_stable() {
     let again = run(&["check", "--default-queue", "q", path_str(&out_dir)], None);
     assert_eq!(again.code, 0, "{}", again.stdout);
     assert!(
-        again.stdout.ends_with("7 admitted, 0 denied, 0 skipped\n"),
+        again.stdout.ends_with("9 admitted, 0 denied, 0 skipped\n"),
         "{}",
         again.stdout
     );
     assert_eq!(
         again.stdout.matches("    unchanged\n").count(),
-        7,
+        9,
         "{}",
         again.stdout
     );
@@ -601,6 +622,7 @@ fn the_json_report_names_every_knob_and_where_it_came_from() {
             knob("default-queue", "none", "default"),
             knob("manage-jobs-without-queue-name", "false", "default"),
             knob("rayservice-workload", "rayservice", "profile"),
+            knob("rayjob-workload", "rayjob", "default"),
             knob("elastic-jobs", "true", "profile"),
             knob("exclude-namespace", "ci,tools", "environment"),
         ])
@@ -641,6 +663,10 @@ fn elastic_autoscaling_samples_are_admitted_with_gates_under_kueue_v0_19() {
     let input = tempfile::tempdir().unwrap();
     let output = tempfile::tempdir().unwrap();
     let ray_objects = labelled_samples_with(input.path(), |file, object| {
+        if object["kind"] == "RayJob" {
+            // Kueue needs it (issue #9); most samples leave it unset.
+            object["spec"]["shutdownAfterJobFinishes"] = json!(true);
+        }
         if AUTOSCALING_SAMPLES.contains(&file) {
             let metadata = object["metadata"].as_object_mut().unwrap();
             let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
@@ -674,12 +700,16 @@ fn elastic_autoscaling_samples_are_admitted_with_gates_under_kueue_v0_19() {
             .iter()
             .map(|op| op["path"].as_str().unwrap())
             .collect();
-        // v0.19: Kueue admits the RayService itself.
-        let suspend = match verdict["kind"].as_str() {
-            Some("RayService") => "/spec/rayClusterConfig/suspend",
-            _ => "/spec/suspend",
+        // v0.19: Kueue admits the RayService itself; a RayJob on an
+        // existing cluster is left running.
+        let suspend = match (verdict["kind"].as_str(), name) {
+            (Some("RayService"), _) => Some("/spec/rayClusterConfig/suspend"),
+            (Some("RayJob"), "ray-job.use-existing-raycluster.yaml") => None,
+            _ => Some("/spec/suspend"),
         };
-        assert!(ops.contains(&suspend), "{file}: {ops:?}");
+        if let Some(suspend) = suspend {
+            assert!(ops.contains(&suspend), "{file}: {ops:?}");
+        }
         let gates = ops
             .iter()
             .filter(|p| p.contains("/schedulingGates"))

@@ -10,8 +10,14 @@ use offline_support::{run, samples};
 use serde_json::{Value, json};
 
 /// Policy flag sets under which check and server must agree.
-const POLICIES: [&[&str]; 3] = [
+const POLICIES: [&[&str]; 4] = [
     &["--default-queue", "user-queue"],
+    &[
+        "--default-queue",
+        "user-queue",
+        "--rayjob-workload",
+        "raycluster",
+    ],
     &[
         "--manage-jobs-without-queue-name",
         "--rayservice-workload",
@@ -107,7 +113,11 @@ async fn check_verdicts_and_patches_equal_the_https_servers_answers() {
         let out = run(&args, None);
         let report = out.json();
         let objects = report["objects"].as_array().unwrap();
-        assert_eq!(objects.len(), 11, "every RayCluster and RayService sample");
+        assert_eq!(
+            objects.len(),
+            15,
+            "every RayCluster, RayService and RayJob sample"
+        );
         let mut denied = 0;
         for (index, verdict) in objects.iter().enumerate() {
             let object = source_document(&verdict["source"]);

@@ -10,7 +10,7 @@ mod arbitrary;
 use arbitrary::{arb_json, arb_review};
 use base64::Engine as _;
 use kueue_ray_webhook::admission::{Answer, Webhook, review};
-use kueue_ray_webhook::policy::{Policy, RayServiceWorkload};
+use kueue_ray_webhook::policy::{Policy, RayJobWorkload, RayServiceWorkload};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -21,9 +21,10 @@ fn policies() -> impl Strategy<Value = Policy> {
         any::<bool>(),
         any::<bool>(),
         any::<bool>(),
+        any::<bool>(),
     );
     (flags, 0usize..9).prop_map(
-        |((default, manage, service, elastic, exclude), max)| Policy {
+        |((default, manage, service, job, elastic, exclude), max)| Policy {
             max_worker_groups: max,
             default_queue: default.then(|| "default-queue".to_string()),
             manage_jobs_without_queue_name: manage,
@@ -31,6 +32,11 @@ fn policies() -> impl Strategy<Value = Policy> {
                 RayServiceWorkload::Rayservice
             } else {
                 RayServiceWorkload::Raycluster
+            },
+            rayjob_workload: if job {
+                RayJobWorkload::Raycluster
+            } else {
+                RayJobWorkload::Rayjob
             },
             elastic_jobs: elastic,
             // The generated reviews' namespace.

@@ -73,7 +73,7 @@ fn the_effective_policy_is_logged_once_with_where_each_value_came_from() {
         line["policy"],
         "kueue-version=v0.18 (flag) max-worker-groups=3 (flag) default-queue=none (default) \
          manage-jobs-without-queue-name=false (default) rayservice-workload=rayservice (profile) \
-         elastic-jobs=false (environment) exclude-namespace=kube-system,webhook-ns (default)",
+         rayjob-workload=rayjob (default) elastic-jobs=false (environment) exclude-namespace=kube-system,webhook-ns (default)",
         "{line}"
     );
     assert_eq!(server.logs_with("effective policy").len(), 1);

@@ -3,7 +3,8 @@
 //! `kubectl apply` (client-side apply, so the object carries its
 //! `last-applied-configuration` annotation, as most objects in a cluster do).
 
-use kueue_ray_webhook::admission::Webhook;
+use kueue_ray_webhook::admission::{ReviewRequest, Webhook};
+use kueue_ray_webhook::policy::{Operation, RayKind};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
@@ -117,41 +118,26 @@ fn as_applied(object: Value, generation: u64) -> Value {
     object
 }
 
-fn review(uid: &str, operation: &str, object: &Value, old: Option<&Value>) -> Value {
-    let kind = object["kind"].as_str().unwrap_or("RayCluster");
-    let resource = if kind == "RayService" {
-        "rayservices"
-    } else {
-        "rayclusters"
-    };
-    let name = object["metadata"]["name"].clone();
-    json!({
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": uid,
-            "kind": {"group": "ray.io", "version": "v1", "kind": kind},
-            "resource": {"group": "ray.io", "version": "v1", "resource": resource},
-            "requestKind": {"group": "ray.io", "version": "v1", "kind": kind},
-            "requestResource": {"group": "ray.io", "version": "v1", "resource": resource},
-            "name": name,
-            "namespace": "ml",
-            "operation": operation,
-            "userInfo": {
-                "username": "alice@example.com",
-                "groups": ["system:authenticated", "ml-engineers"]
-            },
-            "object": object,
-            "oldObject": old,
-            "dryRun": false,
-            "options": {
-                "apiVersion": "meta.k8s.io/v1",
-                "kind": if operation == "CREATE" { "CreateOptions" } else { "UpdateOptions" },
-                "fieldManager": "kubectl-client-side-apply",
-                "fieldValidation": "Strict"
-            }
-        }
-    })
+/// The review kube-apiserver sends for `kubectl apply` by a user in a group,
+/// built by the library's `ReviewRequest`, with the apply's options added.
+fn review(uid: &str, operation: Operation, object: &Value, old: Option<&Value>) -> Value {
+    let kind = object["kind"]
+        .as_str()
+        .and_then(RayKind::named)
+        .unwrap_or(RayKind::RayCluster);
+    let mut review = ReviewRequest {
+        uid,
+        namespace: "ml",
+        old_object: old,
+        username: "alice@example.com",
+        ..ReviewRequest::new(kind, operation, Some(object))
+    }
+    .to_json();
+    let request = &mut review["request"];
+    request["userInfo"]["groups"] = json!(["system:authenticated", "ml-engineers"]);
+    request["options"]["fieldManager"] = json!("kubectl-client-side-apply");
+    request["options"]["fieldValidation"] = json!("Strict");
+    review
 }
 
 fn uid(n: u8) -> String {
@@ -160,7 +146,7 @@ fn uid(n: u8) -> String {
 
 fn create(name: &'static str, object: Value, n: u8) -> Body {
     let uid = uid(n);
-    let bytes = review(&uid, "CREATE", &as_applied(object, 1), None)
+    let bytes = review(&uid, Operation::Create, &as_applied(object, 1), None)
         .to_string()
         .into_bytes();
     Body {
@@ -174,7 +160,7 @@ fn create(name: &'static str, object: Value, n: u8) -> Body {
 fn update(name: &'static str, old: Value, new: Value, n: u8) -> Body {
     let uid = uid(n);
     let (old, new) = (as_applied(old, 1), as_applied(new, 2));
-    let bytes = review(&uid, "UPDATE", &new, Some(&old))
+    let bytes = review(&uid, Operation::Update, &new, Some(&old))
         .to_string()
         .into_bytes();
     Body {

@@ -7,12 +7,12 @@
 //! a second call to the validating webhook could only repeat its verdict.
 
 use super::load::{Document, Source};
-use crate::admission::{self, Webhook};
-use crate::policy::{Policy, RAY_GROUP, RayKind};
+use crate::admission::{self, ReviewRequest, Webhook};
+use crate::policy::{Operation, Policy, RayKind};
 use base64::Engine as _;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// What `check` concluded for one document.
 #[derive(Debug)]
@@ -106,8 +106,17 @@ pub fn admit(
     let namespace = set_namespace(&mut object, namespace);
     let name = display_name(&object);
     let uid = format!("kueue-ray-webhook-check-{index}");
-    let (kind, resource) = (ray_kind.as_str(), ray_kind.plural());
-    let review = create_review(&uid, version, kind, resource, &namespace, &object);
+    let kind = ray_kind.as_str();
+    // What kube-apiserver sends for `kubectl create --dry-run=server`.
+    let review = ReviewRequest {
+        uid: &uid,
+        version,
+        namespace: &namespace,
+        dry_run: true,
+        username: "kueue-ray-webhook-check",
+        ..ReviewRequest::new(ray_kind, Operation::Create, Some(&object))
+    }
+    .to_json();
     let fail = |message: String| ReviewError {
         at: document.source.clone(),
         message,
@@ -194,42 +203,6 @@ fn display_name(object: &Value) -> String {
     }
 }
 
-/// The AdmissionReview kube-apiserver sends for a server-side dry-run CREATE
-/// (`kubectl create --dry-run=server`); the name is empty for `generateName`.
-fn create_review(
-    uid: &str,
-    version: &str,
-    kind: &str,
-    resource: &str,
-    namespace: &str,
-    object: &Value,
-) -> Value {
-    let group_version_kind = json!({"group": RAY_GROUP, "version": version, "kind": kind});
-    let group_version_resource =
-        json!({"group": RAY_GROUP, "version": version, "resource": resource});
-    let mut request = json!({
-        "uid": uid,
-        "kind": group_version_kind,
-        "resource": group_version_resource,
-        "requestKind": group_version_kind,
-        "requestResource": group_version_resource,
-        "namespace": namespace,
-        "operation": "CREATE",
-        "userInfo": {"username": "kueue-ray-webhook-check"},
-        "object": object,
-        "oldObject": null,
-        "dryRun": true,
-        "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions", "dryRun": ["All"]},
-    });
-    if let (Some(name), Some(request)) = (
-        object.pointer("/metadata/name").and_then(Value::as_str),
-        request.as_object_mut(),
-    ) {
-        request.insert("name".to_owned(), Value::String(name.to_owned()));
-    }
-    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request})
-}
-
 /// The parts of an AdmissionReview answer that `check` reports.
 struct Response {
     allowed: bool,
@@ -283,6 +256,7 @@ fn decode(body: &[u8], uid: &str) -> Result<Response, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn doc(value: Value) -> Document {
         Document {
@@ -298,7 +272,6 @@ mod tests {
     #[test]
     fn other_kinds_are_skipped() {
         for value in [
-            json!({"apiVersion": "ray.io/v1", "kind": "RayJob", "metadata": {"name": "j"}}),
             json!({"apiVersion": "v1", "kind": "ConfigMap"}),
             json!({"apiVersion": "example.com/v1", "kind": "RayCluster"}),
             json!({"kind": "RayCluster"}),
@@ -317,25 +290,12 @@ mod tests {
         assert_eq!(object["metadata"]["namespace"], "team");
         let mut object = json!({"metadata": {"name": "c", "namespace": "ml"}});
         assert_eq!(set_namespace(&mut object, "team"), "ml");
-        let review = create_review("u", "v1", "RayService", "rayservices", "ml", &object);
-        let request = &review["request"];
-        assert_eq!(request["operation"], "CREATE");
-        assert_eq!(request["name"], "c");
-        assert_eq!(request["namespace"], "ml");
-        assert_eq!(
-            request["resource"],
-            json!({"group": "ray.io", "version": "v1", "resource": "rayservices"})
-        );
-        assert_eq!(request["kind"]["kind"], "RayService");
-        assert_eq!(request["options"]["kind"], "CreateOptions");
     }
 
     #[test]
-    fn generated_names_are_shown_with_a_star_and_not_sent() {
+    fn generated_names_are_shown_with_a_star() {
         let object = json!({"metadata": {"generateName": "rc-"}});
         assert_eq!(display_name(&object), "rc-*");
-        let review = create_review("u", "v1", "RayCluster", "rayclusters", "d", &object);
-        assert!(review["request"].get("name").is_none());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub enum ErrorKind {
     Duplicate,
     TooMany,
     TypeInvalid,
+    Forbidden,
 }
 
 impl ErrorKind {
@@ -21,6 +22,7 @@ impl ErrorKind {
             ErrorKind::Duplicate => "FieldValueDuplicate",
             ErrorKind::TooMany => "FieldValueTooMany",
             ErrorKind::TypeInvalid => "FieldValueTypeInvalid",
+            ErrorKind::Forbidden => "FieldValueForbidden",
         }
     }
 
@@ -30,6 +32,7 @@ impl ErrorKind {
             ErrorKind::Required => "Required value",
             ErrorKind::Duplicate => "Duplicate value",
             ErrorKind::TooMany => "Too many",
+            ErrorKind::Forbidden => "Forbidden",
         }
     }
 }
@@ -49,6 +52,11 @@ pub enum Rule {
     ElasticJobGateMissing,
     ElasticJobImmutable,
     WrongFieldType,
+    // RayJob
+    ClusterSelectorWithClusterSpec,
+    ClusterSpecMissing,
+    ShutdownAfterJobFinishesOff,
+    DeletionRulesSet,
 }
 
 impl Rule {
@@ -66,6 +74,10 @@ impl Rule {
             Rule::ElasticJobGateMissing => "elastic_job_gate_missing",
             Rule::ElasticJobImmutable => "elastic_job_immutable",
             Rule::WrongFieldType => "wrong_field_type",
+            Rule::ClusterSelectorWithClusterSpec => "cluster_selector_with_cluster_spec",
+            Rule::ClusterSpecMissing => "cluster_spec_missing",
+            Rule::ShutdownAfterJobFinishesOff => "shutdown_after_job_finishes_off",
+            Rule::DeletionRulesSet => "deletion_rules_set",
         }
     }
 }

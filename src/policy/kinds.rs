@@ -10,6 +10,7 @@ pub const RAY_GROUP: &str = "ray.io";
 pub enum RayKind {
     RayCluster,
     RayService,
+    RayJob,
 }
 
 /// What the webhook knows of one kind.
@@ -49,6 +50,15 @@ pub const KINDS: &[KindInfo] = &[
         // Read and written when Kueue admits the RayService itself
         // (`--rayservice-workload rayservice`).
         suspend: &["spec", "rayClusterConfig", "suspend"],
+    },
+    KindInfo {
+        kind: RayKind::RayJob,
+        name: "RayJob",
+        plural: "rayjobs",
+        route_suffix: "ray-io-v1-rayjob",
+        // May be absent: a job that runs on an existing cluster (`clusterSelector`).
+        cluster_spec: &["spec", "rayClusterSpec"],
+        suspend: &["spec", "suspend"],
     },
 ];
 
@@ -109,13 +119,31 @@ mod tests {
 
     #[test]
     fn every_kind_has_one_entry() {
-        for kind in [RayKind::RayCluster, RayKind::RayService] {
+        for kind in [RayKind::RayCluster, RayKind::RayService, RayKind::RayJob] {
             assert_eq!(KINDS.iter().filter(|i| i.kind == kind).count(), 1);
             assert_eq!(RayKind::named(kind.as_str()), Some(kind));
             assert_eq!(kind.info().plural, kind.as_str().to_lowercase() + "s");
             assert_eq!(
                 kind.info().route_suffix,
                 format!("ray-io-v1-{}", kind.as_str().to_lowercase())
+            );
+        }
+    }
+
+    #[test]
+    fn the_suspend_field_is_in_spec_or_in_the_cluster_spec() {
+        // What `RayObject::read_spec` can read.
+        for info in KINDS {
+            let parent = info.suspend.strip_suffix(&["suspend"]);
+            assert!(
+                parent == Some(&["spec"][..]) || parent == Some(info.cluster_spec),
+                "{}",
+                info.name
+            );
+            assert!(
+                matches!(info.cluster_spec, ["spec"] | ["spec", _]),
+                "{}",
+                info.name
             );
         }
     }

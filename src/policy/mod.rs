@@ -13,6 +13,7 @@ pub mod mutate;
 pub mod names;
 pub mod profile;
 pub mod ray;
+pub mod rayjob;
 pub mod validate;
 pub mod wire;
 
@@ -47,6 +48,29 @@ impl RayServiceWorkload {
     }
 }
 
+/// Which object Kueue admits for a RayJob.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum RayJobWorkload {
+    /// Kueue's `ray.io/rayjob` integration is on: the RayJob is the workload,
+    /// suspended through `spec.suspend`; its RayCluster is never suspended.
+    #[default]
+    Rayjob,
+    /// The integration is off: the RayJob is left alone, and the RayCluster
+    /// KubeRay creates for it (it inherits the RayJob's labels) is the
+    /// workload, treated as a top-level RayCluster.
+    Raycluster,
+}
+
+impl RayJobWorkload {
+    /// The value as `--rayjob-workload` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RayJobWorkload::Rayjob => "rayjob",
+            RayJobWorkload::Raycluster => "raycluster",
+        }
+    }
+}
+
 /// The policy configuration shared by `serve`, `check` and `review`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
@@ -60,6 +84,8 @@ pub struct Policy {
     pub manage_jobs_without_queue_name: bool,
     /// Which object is Kueue's workload for a RayService.
     pub rayservice_workload: RayServiceWorkload,
+    /// Which object is Kueue's workload for a RayJob.
+    pub rayjob_workload: RayJobWorkload,
     /// Kueue's `ElasticJobsViaWorkloadSlices`: objects annotated
     /// `kueue.x-k8s.io/elastic-job: "true"` may autoscale.
     pub elastic_jobs: bool,
@@ -91,6 +117,7 @@ impl Policy {
             default_queue: None,
             manage_jobs_without_queue_name: false,
             rayservice_workload: profile.rayservice_workload,
+            rayjob_workload: RayJobWorkload::Rayjob,
             elastic_jobs: profile.elastic_jobs,
             exclude_namespaces: vec![KUBE_SYSTEM.to_string()],
             provenance: Provenance {
@@ -142,6 +169,11 @@ impl Policy {
                 "rayservice-workload",
                 self.rayservice_workload.as_str().to_string(),
                 p.rayservice_workload,
+            ),
+            knob(
+                "rayjob-workload",
+                self.rayjob_workload.as_str().to_string(),
+                p.rayjob_workload,
             ),
             knob(
                 "elastic-jobs",
@@ -217,9 +249,13 @@ pub struct Request<'a> {
 }
 
 impl Request<'_> {
-    /// Requests the rules do not look at: other kinds and subresources.
-    fn out_of_scope(&self) -> bool {
-        self.kind.is_none() || self.sub_resource.is_some_and(|s| !s.is_empty())
+    /// Requests the rules do not look at: other kinds, subresources, and
+    /// RayJobs when Kueue's RayJob integration is off.
+    fn out_of_scope(&self, policy: &Policy) -> bool {
+        self.kind.is_none()
+            || self.sub_resource.is_some_and(|s| !s.is_empty())
+            || (self.kind == Some(RayKind::RayJob)
+                && policy.rayjob_workload == RayJobWorkload::Raycluster)
     }
 }
 
@@ -269,7 +305,7 @@ pub fn mutate(req: Request, policy: &Policy) -> Result<Decision, RequestError> {
     let Some(kind) = req.kind else {
         return Ok(Decision::default());
     };
-    if req.out_of_scope() || req.operation != Operation::Create {
+    if req.out_of_scope(policy) || req.operation != Operation::Create {
         return Ok(Decision::default());
     }
     let mut obj = object(kind, req.object, operation_name(&Operation::Create))?;
@@ -279,6 +315,7 @@ pub fn mutate(req: Request, policy: &Policy) -> Result<Decision, RequestError> {
     if managed {
         mutate::suspend(&mut obj, policy, &mut mutation);
         mutate::elastic_job_gates(&mut obj, policy, &mut mutation);
+        rayjob::existing_cluster_warning(&obj, policy, &mut mutation);
     }
     Ok(Decision {
         violations: validate::violations(&obj, None, managed, policy),
@@ -297,7 +334,7 @@ pub fn validate(req: Request, policy: &Policy) -> Result<Decision, RequestError>
         return Ok(Decision::default());
     };
     let operation = match req.operation {
-        _ if req.out_of_scope() => return Ok(Decision::default()),
+        _ if req.out_of_scope(policy) => return Ok(Decision::default()),
         Operation::Create | Operation::Update => operation_name(&req.operation),
         Operation::Delete | Operation::Connect => return Ok(Decision::default()),
     };
@@ -319,5 +356,7 @@ pub fn validate(req: Request, policy: &Policy) -> Result<Decision, RequestError>
     })
 }
 
+#[cfg(test)]
+mod rayjob_tests;
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,7 @@
 use super::elastic::{self, ELASTIC_JOB_GATE};
 use super::kinds::RayKind;
 use super::ray::{Owner, QUEUE_NAME_KEY, RayObject};
-use super::{Policy, RayServiceWorkload};
+use super::{Policy, RayJobWorkload, RayServiceWorkload};
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, PatchOperation};
 use serde_json::Value;
@@ -84,9 +84,11 @@ pub fn queue_label(
                  Kueue v0.15 and later read only the label"
             ),
         )
-    } else if let (Some(default), Owner::TopLevel, false) =
-        (&policy.default_queue, obj.owner, policy.excludes(namespace))
-    {
+    } else if let (Some(default), true, false) = (
+        &policy.default_queue,
+        is_top_level(obj, policy),
+        policy.excludes(namespace),
+    ) {
         (
             default.clone(),
             Change::DefaultQueueLabel,
@@ -110,11 +112,30 @@ pub fn queue_label(
 
 /// Whether Kueue's workload for `obj` is `obj` itself, so that it must be created suspended.
 pub fn is_suspended_workload(obj: &RayObject, policy: &Policy) -> bool {
-    match (obj.kind, obj.owner, policy.rayservice_workload) {
-        (RayKind::RayCluster, Owner::TopLevel, _) => true,
-        (RayKind::RayCluster, Owner::RayService, mode) => mode == RayServiceWorkload::Raycluster,
-        (RayKind::RayCluster, Owner::RayJob, _) => false,
-        (RayKind::RayService, _, mode) => mode == RayServiceWorkload::Rayservice,
+    match (obj.kind, obj.owner) {
+        (RayKind::RayCluster, Owner::TopLevel) => true,
+        (RayKind::RayCluster, Owner::RayService) => {
+            policy.rayservice_workload == RayServiceWorkload::Raycluster
+        }
+        (RayKind::RayCluster, Owner::RayJob) => {
+            policy.rayjob_workload == RayJobWorkload::Raycluster
+        }
+        (RayKind::RayService, _) => policy.rayservice_workload == RayServiceWorkload::Rayservice,
+        // A job on an existing cluster is not a Kueue workload.
+        (RayKind::RayJob, _) => {
+            policy.rayjob_workload == RayJobWorkload::Rayjob && !obj.job.selects_cluster_only()
+        }
+    }
+}
+
+/// Whether `obj` is a top-level object to Kueue (so `--default-queue` applies):
+/// not the child of a workload Kueue manages through its parent.
+fn is_top_level(obj: &RayObject, policy: &Policy) -> bool {
+    match obj.owner {
+        Owner::TopLevel => true,
+        // With the RayJob integration off, Kueue sees the RayCluster alone.
+        Owner::RayJob => policy.rayjob_workload == RayJobWorkload::Raycluster,
+        Owner::RayService => false,
     }
 }
 
@@ -146,9 +167,12 @@ pub fn suspend(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
 
 /// Whether `obj`'s own pod templates must carry the elastic-job gate: an
 /// elastic top-level RayCluster or RayService (a child's templates are its
-/// owner's, gated there).
+/// owner's, gated there). An elastic RayJob may autoscale, but the gate
+/// rule of issue #10 names RayCluster and RayService only: its templates
+/// are left as they are.
 pub fn needs_elastic_job_gates(obj: &RayObject, policy: &Policy) -> bool {
     obj.owner == Owner::TopLevel
+        && obj.kind != RayKind::RayJob
         && elastic::is_elastic(obj.elastic_job.as_deref(), policy.elastic_jobs)
 }
 

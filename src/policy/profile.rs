@@ -149,6 +149,7 @@ pub struct Provenance {
     pub kueue_version: Source,
     pub max_worker_groups: Source,
     pub rayservice_workload: Source,
+    pub rayjob_workload: Source,
     pub elastic_jobs: Source,
     pub default_queue: Source,
     pub manage_jobs_without_queue_name: Source,

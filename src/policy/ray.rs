@@ -51,6 +51,39 @@ pub struct ClusterSpec {
     pub templates: Vec<PodTemplate>,
 }
 
+/// How a RayJob submits its job (`spec.submissionMode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SubmissionMode {
+    /// `K8sJobMode`, the CRD's default: a submitter Job, which Kueue counts
+    /// as one more PodSet. Also any value this webhook does not know (the
+    /// stricter reading).
+    #[default]
+    K8sJob,
+    /// `HTTPMode`, `InteractiveMode` or `SidecarMode`: no submitter PodSet.
+    WithoutSubmitterJob,
+}
+
+/// What the rules read of a RayJob's `spec` besides its cluster spec.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobSpec {
+    /// `spec.rayClusterSpec` is present: the job brings its own cluster.
+    pub has_cluster_spec: bool,
+    /// `spec.clusterSelector` is a non-empty map: the job runs on an existing cluster.
+    pub uses_existing_cluster: bool,
+    pub submission_mode: SubmissionMode,
+    /// `spec.shutdownAfterJobFinishes`, when a boolean.
+    pub shutdown_after_job_finishes: Option<bool>,
+    /// `spec.deletionStrategy.deletionRules` is a non-empty array.
+    pub has_deletion_rules: bool,
+}
+
+impl JobSpec {
+    /// A job that only selects an existing cluster: Kueue does not manage it.
+    pub fn selects_cluster_only(&self) -> bool {
+        self.uses_existing_cluster && !self.has_cluster_spec
+    }
+}
+
 /// A Ray object as the rules see it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RayObject {
@@ -67,6 +100,8 @@ pub struct RayObject {
     /// The kind's suspend field, when a boolean.
     pub suspend: Option<bool>,
     pub cluster: ClusterSpec,
+    /// A RayJob's job fields (default for the other kinds).
+    pub job: JobSpec,
     /// How many parent maps of the queue label (`metadata`, `labels`) and of
     /// the suspend field exist, so a patch creates only the missing ones.
     pub label_parents: usize,
@@ -148,6 +183,7 @@ impl RayObject {
             deleting: false,
             suspend: None,
             cluster: ClusterSpec::default(),
+            job: JobSpec::default(),
             label_parents: 0,
             suspend_parents: 0,
             cluster_parents: 0,
@@ -240,6 +276,9 @@ impl RayObject {
         };
         self.suspend_parents = 1;
         self.cluster_parents = 1;
+        if self.kind == RayKind::RayJob {
+            self.read_job(&mut spec);
+        }
         let info = self.kind.info();
         // The suspend field sits in the cluster spec (RayCluster, RayService)
         // or directly in `spec`.
@@ -265,6 +304,32 @@ impl RayObject {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A RayJob's own fields: cluster or cluster selector, submission, clean-up.
+    fn read_job(&mut self, spec: &mut SpecDoc<ClusterSpecDoc>) {
+        let errors = &mut self.type_errors;
+        let job = &mut self.job;
+        job.has_cluster_spec = matches!(spec.ray_cluster_spec, Field::Value(_));
+        let selector = std::mem::take(&mut spec.cluster_selector);
+        job.uses_existing_cluster = read(selector, || "spec.clusterSelector".into(), errors)
+            .is_some_and(|entries| entries.0 > 0);
+        let mode = std::mem::take(&mut spec.submission_mode);
+        job.submission_mode = match read(mode, || "spec.submissionMode".into(), errors).as_deref() {
+            Some("HTTPMode" | "InteractiveMode" | "SidecarMode") => {
+                SubmissionMode::WithoutSubmitterJob
+            }
+            _ => SubmissionMode::K8sJob,
+        };
+        let shutdown = std::mem::take(&mut spec.shutdown_after_job_finishes);
+        job.shutdown_after_job_finishes =
+            read(shutdown, || "spec.shutdownAfterJobFinishes".into(), errors);
+        let strategy = std::mem::take(&mut spec.deletion_strategy);
+        if let Some(strategy) = read(strategy, || "spec.deletionStrategy".into(), errors) {
+            let path = || "spec.deletionStrategy.deletionRules".into();
+            job.has_deletion_rules =
+                read(strategy.deletion_rules, path, errors).is_some_and(|rules| !rules.is_empty());
         }
     }
 

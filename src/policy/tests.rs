@@ -7,11 +7,11 @@ const RC: Option<RayKind> = Some(RayKind::RayCluster);
 const RS: Option<RayKind> = Some(RayKind::RayService);
 
 /// Reads an object as the admission layer does.
-fn wire(json: &str) -> Field<ObjectDoc> {
+pub(super) fn wire(json: &str) -> Field<ObjectDoc> {
     serde_json::from_str(json).unwrap()
 }
 
-fn request<'a>(
+pub(super) fn request<'a>(
     op: Operation,
     kind: Option<RayKind>,
     obj: &'a str,
@@ -27,12 +27,12 @@ fn request<'a>(
     }
 }
 
-fn mutate_with(policy: &Policy, kind: Option<RayKind>, obj: &Value) -> Decision {
+pub(super) fn mutate_with(policy: &Policy, kind: Option<RayKind>, obj: &Value) -> Decision {
     let text = obj.to_string();
     mutate(request(Operation::Create, kind, &text, None), policy).unwrap()
 }
 
-fn validate_with(
+pub(super) fn validate_with(
     policy: &Policy,
     op: Operation,
     kind: Option<RayKind>,
@@ -44,16 +44,21 @@ fn validate_with(
     validate(request(op, kind, &text, old.as_deref()), policy).unwrap()
 }
 
-fn patch_json(d: &Decision) -> Value {
+pub(super) fn patch_json(d: &Decision) -> Value {
     serde_json::to_value(&d.patch).unwrap()
 }
 
-fn errors(d: &Decision) -> Vec<String> {
+pub(super) fn errors(d: &Decision) -> Vec<String> {
     d.violations.iter().map(ToString::to_string).collect()
 }
 
 /// Applies the decision's patch and checks that the webhook leaves the result alone.
-fn apply_and_rerun(policy: &Policy, kind: Option<RayKind>, obj: &Value, d: &Decision) -> Value {
+pub(super) fn apply_and_rerun(
+    policy: &Policy,
+    kind: Option<RayKind>,
+    obj: &Value,
+    d: &Decision,
+) -> Value {
     let mut patched = obj.clone();
     json_patch::patch(&mut patched, &d.patch).unwrap();
     let again = mutate_with(policy, kind, &patched);
@@ -963,4 +968,38 @@ fn excluded_namespaces_get_no_default_queue_and_are_not_managed_without_a_label(
     let mut labelled = unlabelled.clone();
     labelled["metadata"]["labels"] = json!({QUEUE_NAME_KEY: "q"});
     assert!(!in_namespace("kube-system", &labelled, validate).allowed());
+}
+
+#[test]
+fn an_elastic_rayjob_may_autoscale_and_is_not_gated() {
+    const RJ: Option<RayKind> = Some(RayKind::RayJob);
+    let job = json!({"metadata": {"name": "j", "labels": {QUEUE_NAME_KEY: "q"}, "annotations": {ELASTIC: "true"}},
+                     "spec": {"shutdownAfterJobFinishes": true,
+                              "rayClusterSpec": {"enableInTreeAutoscaling": true, "headGroupSpec": {"template": {"spec": {}}},
+                                                 "workerGroupSpecs": [{"groupName": "g", "template": {"spec": {}}}]}}});
+    let policy = release("v0.19");
+    let d = mutate_with(&policy, RJ, &job);
+    assert!(d.allowed(), "{:?}", errors(&d));
+    assert_eq!(
+        patch_json(&d),
+        json!([{"op": "add", "path": "/spec/suspend", "value": true}])
+    );
+    // Not elastic without the annotation (or with elastic jobs off).
+    let mut plain = job.clone();
+    plain["metadata"]["annotations"] = json!({});
+    let d = validate_with(&policy, Operation::Create, RJ, &plain, None);
+    assert_eq!(
+        d.violations.iter().map(|v| v.rule).collect::<Vec<_>>(),
+        [Rule::AutoscalingEnabled]
+    );
+    assert!(!validate_with(&Policy::default(), Operation::Create, RJ, &job, None).allowed());
+    // The annotation is immutable on a RayJob too.
+    let d = validate_with(&policy, Operation::Update, RJ, &plain, Some(&job));
+    assert!(
+        d.violations
+            .iter()
+            .any(|v| v.rule == Rule::ElasticJobImmutable),
+        "{:?}",
+        errors(&d)
+    );
 }

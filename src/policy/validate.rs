@@ -8,6 +8,7 @@ use super::labels;
 use super::mutate::{is_suspended_workload, needs_elastic_job_gates};
 use super::names::{dns1123_label, dns1123_subdomain};
 use super::ray::{Group, QUEUE_NAME_KEY, RayObject};
+use super::rayjob::{self, SUBMITTER_POD_SET};
 use std::collections::HashMap;
 
 /// The PodSet name Kueue gives the head group; no worker group may take it.
@@ -22,11 +23,17 @@ pub fn violations(
     policy: &Policy,
 ) -> Vec<FieldError> {
     let mut errors = obj.identity_errors.clone();
-    if managed {
+    // A RayJob on an existing cluster is not a Kueue workload: only its
+    // queue label's format is checked.
+    let workload = managed && !obj.job.selects_cluster_only();
+    if managed && !workload {
+        queue_name(obj, &mut errors);
+    } else if workload {
         errors.extend(obj.type_errors.iter().cloned());
         queue_name(obj, &mut errors);
         worker_groups(obj, policy, &mut errors);
         autoscaling(obj, policy, &mut errors);
+        rayjob::violations(obj, &mut errors);
         labels::values(&obj.labels, &mut errors);
         if needs_elastic_job_gates(obj, policy) {
             errors.extend(obj.template_errors.iter().cloned());
@@ -41,7 +48,7 @@ pub fn violations(
     }
     if let Some(old) = old {
         queue_name_unchanged(obj, old, policy, &mut errors);
-        if managed {
+        if workload {
             workload_labels_unchanged(obj, old, policy, &mut errors);
             if policy.elastic_jobs {
                 let (new, was) = (obj.elastic_job.as_deref(), old.elastic_job.as_deref());
@@ -95,15 +102,20 @@ fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Vec<FieldError>)
     // Paths are built only for violations: this runs on every request.
     let base = || format!("{}.workerGroupSpecs", obj.kind.cluster_spec_path());
     let groups = &obj.cluster.groups;
-    if groups.len() > policy.max_worker_groups {
+    let max = rayjob::max_worker_groups(obj, policy);
+    if groups.len() > max {
         errors.push(FieldError {
             path: base(),
             kind: ErrorKind::TooMany,
             value: Some(groups.len().to_string()),
-            detail: format!("must have at most {} items", policy.max_worker_groups),
+            detail: format!(
+                "must have at most {max} items{}",
+                rayjob::max_worker_groups_reason(obj)
+            ),
             rule: Rule::TooManyWorkerGroups,
         });
     }
+    let submitter = rayjob::has_submitter_pod_set(obj);
     // PodSet names are the lower-cased group names: unique, not "head", DNS-1123 labels.
     let mut first_index: HashMap<String, usize> = HashMap::with_capacity(groups.len());
     for (i, group) in groups.iter().enumerate() {
@@ -134,6 +146,11 @@ fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Vec<FieldError>)
         if pod_set == HEAD_POD_SET {
             errors.push(invalid(format!(
                 "{HEAD_POD_SET:?} is the name of the head's PodSet in Kueue; rename this worker group"
+            )));
+        } else if submitter && pod_set == SUBMITTER_POD_SET {
+            errors.push(invalid(format!(
+                "{SUBMITTER_POD_SET:?} is the name of the submitter Job's PodSet in Kueue \
+                 (K8sJobMode); rename this worker group"
             )));
         } else if let Err(detail) = dns1123_label(&pod_set) {
             errors.push(invalid(format!(

@@ -71,6 +71,13 @@ pub(super) struct SpecDoc<Nested> {
     pub head_group_spec: Field<GroupDoc>,
     /// A RayService's cluster spec.
     pub ray_cluster_config: Field<Nested>,
+    // A RayJob's: its cluster spec, or the existing cluster it runs on, and
+    // how it is submitted and cleaned up.
+    pub ray_cluster_spec: Field<Nested>,
+    pub cluster_selector: Field<EntryCount>,
+    pub submission_mode: Field<String>,
+    pub shutdown_after_job_finishes: Field<bool>,
+    pub deletion_strategy: Field<DeletionStrategyDoc>,
 }
 
 /// A cluster spec nested in `spec`.
@@ -81,6 +88,7 @@ impl<Nested> SpecDoc<Nested> {
     pub fn take_nested(&mut self, key: &str) -> Field<Nested> {
         match key {
             "rayClusterConfig" => std::mem::take(&mut self.ray_cluster_config),
+            "rayClusterSpec" => std::mem::take(&mut self.ray_cluster_spec),
             _ => Field::Absent,
         }
     }
@@ -94,6 +102,43 @@ impl<'de> Deserialize<'de> for NotRead {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         serde::de::IgnoredAny::deserialize(deserializer).map(|_| NotRead)
     }
+}
+
+/// A map of which only the number of entries is kept (`clusterSelector`).
+#[derive(Debug, Default)]
+pub(super) struct EntryCount(pub usize);
+
+impl<'de> Deserialize<'de> for EntryCount {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Count;
+        impl<'de> serde::de::Visitor<'de> for Count {
+            type Value = EntryCount;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(f, "a map")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<EntryCount, A::Error> {
+                let mut count = 0;
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {
+                    count += 1;
+                }
+                Ok(EntryCount(count))
+            }
+        }
+        deserializer.deserialize_map(Count)
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(super) struct DeletionStrategyDoc {
+    /// Only how many rules there are is kept.
+    pub deletion_rules: Field<Vec<NotRead>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -130,6 +175,8 @@ json_object!(
     SpecDoc<ClusterSpecDoc>,
     ClusterSpecDoc,
     NotRead,
+    EntryCount,
+    DeletionStrategyDoc,
     GroupDoc,
     TemplateDoc,
     PodSpecDoc,

@@ -30,6 +30,12 @@ const KEYS: &[&str] = &[
     "headGroupSpec",
     "template",
     "schedulingGates",
+    "rayClusterSpec",
+    "clusterSelector",
+    "submissionMode",
+    "shutdownAfterJobFinishes",
+    "deletionStrategy",
+    "deletionRules",
     "uid",
     "request",
     "object",
@@ -51,6 +57,9 @@ const WORDS: &[&str] = &[
     "RayCluster",
     "RayService",
     "RayJob",
+    "K8sJobMode",
+    "SidecarMode",
+    "submitter",
     "CREATE",
     "UPDATE",
     "DELETE",
@@ -95,10 +104,11 @@ fn base_object(kind: &str) -> Value {
         .collect();
     let cluster = json!({"suspend": false, "enableInTreeAutoscaling": false, "workerGroupSpecs": groups,
         "headGroupSpec": {"template": {"spec": {"containers": [{"name": "h"}]}}}});
-    let spec = if kind == "RayService" {
-        json!({"rayClusterConfig": cluster})
-    } else {
-        cluster
+    let spec = match kind {
+        "RayService" => json!({"rayClusterConfig": cluster}),
+        "RayJob" => json!({"rayClusterSpec": cluster, "shutdownAfterJobFinishes": true,
+            "entrypoint": "python main.py"}),
+        _ => cluster,
     };
     json!({"apiVersion": "ray.io/v1", "kind": kind,
         "metadata": {"name": "n", "labels": {"kueue.x-k8s.io/queue-name": "q"},
@@ -158,6 +168,12 @@ const HOT: &[&str] = &[
     "/request/object/spec/rayClusterConfig",
     "/request/object/spec/rayClusterConfig/suspend",
     "/request/object/spec/rayClusterConfig/workerGroupSpecs",
+    "/request/object/spec/rayClusterSpec",
+    "/request/object/spec/rayClusterSpec/workerGroupSpecs",
+    "/request/object/spec/clusterSelector",
+    "/request/object/spec/submissionMode",
+    "/request/object/spec/shutdownAfterJobFinishes",
+    "/request/object/spec/deletionStrategy",
     "/request/oldObject",
     "/request/oldObject/metadata/labels",
     "/request/uid",
@@ -218,6 +234,8 @@ pub fn arb_review() -> impl Strategy<Value = Value> {
                 "RayCluster",
                 "RayService",
                 "RayService",
+                "RayJob",
+                "RayJob",
                 "Pod",
             ][..],
         ),

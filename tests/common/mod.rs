@@ -563,46 +563,32 @@ pub fn raycluster(name: &str, queue: Option<&str>) -> Value {
     object
 }
 
-/// The REST resource of a handled kind, from the webhook's kind table.
-pub fn plural(kind: &str) -> &'static str {
-    match kueue_ray_webhook::policy::RayKind::named(kind) {
-        Some(kind) => kind.plural(),
-        None => panic!("{kind} is not a kind the webhook handles"),
-    }
-}
-
-/// An AdmissionReview request for `object` (and `old_object` on UPDATE).
+/// An AdmissionReview request for `object` (and `old_object` on UPDATE),
+/// built by the library's [`ReviewRequest`](kueue_ray_webhook::admission::ReviewRequest).
 pub fn review(
     uid: &str,
     operation: &str,
     object: Option<Value>,
     old_object: Option<Value>,
 ) -> Value {
+    use kueue_ray_webhook::policy::RayKind;
     let kind = object
         .as_ref()
         .or(old_object.as_ref())
-        .and_then(|o| o["kind"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| "RayCluster".to_owned());
-    let resource = plural(&kind);
-    json!({
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": uid,
-            "kind": { "group": "ray.io", "version": "v1", "kind": kind },
-            "resource": { "group": "ray.io", "version": "v1", "resource": resource },
-            "requestKind": { "group": "ray.io", "version": "v1", "kind": kind },
-            "requestResource": { "group": "ray.io", "version": "v1", "resource": resource },
-            "name": "test",
-            "namespace": "team-a",
-            "operation": operation,
-            "userInfo": { "username": "alice" },
-            "object": object,
-            "oldObject": old_object,
-            "dryRun": false,
-            "options": null
-        }
-    })
+        .and_then(|o| o["kind"].as_str())
+        .map_or(RayKind::RayCluster, |kind| {
+            RayKind::named(kind)
+                .unwrap_or_else(|| panic!("{kind} is not a kind the webhook handles"))
+        });
+    let operation = serde_json::from_value(json!(operation)).unwrap();
+    kueue_ray_webhook::admission::ReviewRequest {
+        uid,
+        namespace: "team-a",
+        old_object: old_object.as_ref(),
+        username: "alice",
+        ..kueue_ray_webhook::admission::ReviewRequest::new(kind, operation, object.as_ref())
+    }
+    .to_json()
 }
 
 /// A CREATE review of a labelled RayCluster, as bytes.

@@ -39,6 +39,7 @@ pub fn run_with(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&
         .env_remove("KUEUE_RAY_WEBHOOK_ELASTIC_JOBS")
         .env_remove("KUEUE_RAY_WEBHOOK_EXCLUDE_NAMESPACE")
         .env_remove("POD_NAMESPACE")
+        .env_remove("KUEUE_RAY_WEBHOOK_RAYJOB_WORKLOAD")
         .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -116,6 +117,18 @@ pub const AUTOSCALING_SAMPLES: [&str; 4] = [
     "ray-cluster.autoscaler.yaml",
     "ray-service.incremental-upgrade.yaml",
 ];
+
+/// The RayJob samples that a managed RayJob's rules deny, with the one
+/// violated path: KubeRay's samples leave `shutdownAfterJobFinishes` unset,
+/// and Kueue releases the quota only when the cluster goes away.
+pub const DENIED_RAYJOB_SAMPLES: [(&str, &str); 2] = [
+    ("ray-job.sample.yaml", "spec.shutdownAfterJobFinishes"),
+    ("ray-job.sidecar-mode.yaml", "spec.shutdownAfterJobFinishes"),
+];
+
+/// The RayJob sample that runs on an existing cluster (`clusterSelector`):
+/// admitted unchanged, never suspended.
+pub const EXISTING_CLUSTER_RAYJOB_SAMPLE: &str = "ray-job.use-existing-raycluster.yaml";
 
 /// Label key Kueue reads.
 pub const QUEUE_LABEL: &str = "kueue.x-k8s.io/queue-name";
