@@ -59,9 +59,9 @@ pub fn violations(
     errors
 }
 
-/// The priority-class and max-exec-time labels of an object that is Kueue's
-/// workload itself (a child's or a RayService's RayCluster's labels are
-/// its owner's business).
+/// The priority-class and max-exec-time labels on UPDATE, for an object
+/// that is Kueue's workload itself (whose suspend field says whether the
+/// workload runs); other objects' labels are their workload's business.
 fn workload_labels_unchanged(
     obj: &RayObject,
     old: &RayObject,
