@@ -93,11 +93,8 @@ fn bench() -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some((flag, rest)) = args.split_first()
-        && flag == floor::FLAG
-    {
-        return floor::main(rest);
+    if let Some(code) = floor::serve_if_asked() {
+        return code;
     }
     let _ = rustls::crypto::ring::default_provider().install_default();
     match bench() {

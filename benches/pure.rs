@@ -140,7 +140,8 @@ counters!(
     review_2 scan_2 = 2,
     review_3 scan_3 = 3,
     review_4 scan_4 = 4,
-    review_5 scan_5 = 5
+    review_5 scan_5 = 5,
+    review_6 scan_6 = 6
 );
 
 fn count_all(bodies: &[Body], calls: u32) {

@@ -6,7 +6,9 @@
 //! (what is sent back) carrying a [`Record`] (what is logged and counted).
 
 use crate::policy::json::{Field, json_object};
-use crate::policy::{self, ObjectDoc, Operation, Policy, RayKind, Request, RequestError};
+use crate::policy::{
+    self, ECHO_LIMIT, ObjectDoc, Operation, Policy, RayKind, Request, RequestError, cut, echoed,
+};
 use base64::Engine as _;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use kube::core::GroupVersionKind;
@@ -52,10 +54,11 @@ pub struct Answer {
 /// bounded fields only, never the object itself.
 #[derive(Clone, Debug, Default)]
 pub struct Record {
-    /// `request.uid`, when readable.
+    /// `request.uid`, when readable (at most [`ECHO_LIMIT`] bytes).
     pub uid: Option<String>,
     /// `RayCluster`, `RayService`, or `other` (bounded: fit for metric labels).
     pub kind: Option<&'static str>,
+    /// Namespace and name, cut to [`ECHO_LIMIT`] characters.
     pub namespace: Option<String>,
     pub name: Option<String>,
     /// `CREATE`, `UPDATE`, `DELETE` or `CONNECT`.
@@ -66,7 +69,8 @@ pub struct Record {
     pub mutated: bool,
     /// What the patch changes, in words (`queue-label`, `suspend`).
     pub changes: Vec<&'static str>,
-    /// One stable reason per violated rule (bounded set, fit for metric labels).
+    /// Each violated rule once (a fixed set, fit for metric labels), however
+    /// many violations of it the object has.
     pub denials: Vec<&'static str>,
     /// Why the request could not be decided (4xx or a 400 denial).
     pub error: Option<String>,
@@ -78,6 +82,17 @@ use kube::core::admission::META_KIND as REVIEW_KIND;
 const JSON: &str = "application/json";
 const TEXT: &str = "text/plain; charset=utf-8";
 const NOT_A_REVIEW: &str = "the request body is not an AdmissionReview: expected a JSON object";
+/// The most bytes of any answer (the AdmissionReview or a 4xx), whatever the
+/// request: values from it are cut to [`ECHO_LIMIT`] characters, violations
+/// to [`LISTED_VIOLATIONS`](policy::LISTED_VIOLATIONS) and
+/// [`status::LISTING_BUDGET`] bytes, warnings to [`WARNING_BUDGET`] bytes.
+/// The property tests and the fuzz target hold every answer to it.
+pub const ANSWER_LIMIT: usize = 64 * 1024;
+/// The most characters of an error message or a warning in an answer: a few
+/// sentences with at most one value from the request ([`ECHO_LIMIT`]) each.
+pub const MESSAGE_LIMIT: usize = 1024;
+/// The most JSON bytes the warnings of one answer take.
+pub const WARNING_BUDGET: usize = 8 * 1024;
 
 /// An incoming review: only what the policy and the answer need, read in one
 /// pass; of the objects, only the fields the rules read are built
@@ -185,9 +200,11 @@ pub fn review(webhook: Webhook, body: &[u8], policy: &Policy) -> Answer {
 /// `apiVersion` and `kind`, when given, must be those of a v1 AdmissionReview.
 fn check_envelope(api_version: Option<&str>, kind: Option<&str>) -> Result<(), String> {
     if let Some(kind) = kind.filter(|k| *k != REVIEW_KIND) {
+        let kind = echoed(kind);
         return Err(format!("kind is {kind:?}, expected {REVIEW_KIND:?}"));
     }
     if let Some(version) = api_version.filter(|v| *v != API_VERSION) {
+        let version = echoed(version);
         return Err(format!(
             "apiVersion {version:?} is not supported: register the webhook with \
              admissionReviewVersions: [v1] ({API_VERSION})"
@@ -196,13 +213,33 @@ fn check_envelope(api_version: Option<&str>, kind: Option<&str>) -> Result<(), S
     Ok(())
 }
 
+/// The uid is echoed whole (the API server matches it), so it must be short:
+/// the API server's are UUIDs.
+fn check_uid(uid: &str) -> Result<(), String> {
+    if uid.len() > ECHO_LIMIT {
+        return Err(format!(
+            "request.uid is {} bytes long; at most {ECHO_LIMIT} are answered (the API server sends a UUID)",
+            uid.len()
+        ));
+    }
+    Ok(())
+}
+
+/// A value from the request as the [`Record`] keeps it.
+fn recorded(value: &str) -> String {
+    echoed(value).into_owned()
+}
+
 fn decide(webhook: Webhook, mut req: RequestIn, policy: &Policy) -> Answer {
+    if let Err(why) = check_uid(&req.uid) {
+        return bad_request(why);
+    }
     let ray_kind = RayKind::from_group_kind(&req.kind.group, &req.kind.kind);
     let mut record = Record {
         uid: Some(req.uid.clone()),
         kind: Some(ray_kind.map_or("other", RayKind::as_str)),
-        namespace: req.namespace.clone(),
-        name: req.name.clone().filter(|n| !n.is_empty()),
+        namespace: req.namespace.as_deref().map(recorded),
+        name: req.name.as_deref().filter(|n| !n.is_empty()).map(recorded),
         operation: Some(policy::operation_name(&req.operation)),
         dry_run: req.dry_run.unwrap_or(false),
         ..Record::default()
@@ -225,13 +262,14 @@ fn decide(webhook: Webhook, mut req: RequestIn, policy: &Policy) -> Answer {
         Err(err) => return undecidable(&req.uid, &err, record),
     };
     if record.name.is_none() {
-        record.name = decision.object_name.clone();
+        record.name = decision.object_name.as_deref().map(recorded);
     }
     record.allowed = decision.allowed();
     record.denials = decision
         .violations
+        .rules()
         .iter()
-        .map(|v| v.rule.as_str())
+        .map(|r| r.as_str())
         .collect();
     record.changes = decision.changes.iter().map(|c| c.as_str()).collect();
     let status = (!decision.allowed()).then(|| {
@@ -260,6 +298,7 @@ fn decide(webhook: Webhook, mut req: RequestIn, policy: &Policy) -> Answer {
         _ => None,
     };
     record.mutated = patch.is_some();
+    let warnings = bounded_warnings(&decision.warnings);
     respond(
         ResponseOut {
             uid: &req.uid,
@@ -267,15 +306,52 @@ fn decide(webhook: Webhook, mut req: RequestIn, policy: &Policy) -> Answer {
             status,
             patch_type: patch.as_ref().map(|_| "JSONPatch"),
             patch,
-            warnings: &decision.warnings,
+            warnings: &warnings,
         },
         record,
     )
 }
 
+/// The policy's warnings within [`WARNING_BUDGET`] JSON bytes, each cut to
+/// [`MESSAGE_LIMIT`] characters (copied only when over).
+fn bounded_warnings(warnings: &[String]) -> std::borrow::Cow<'_, [String]> {
+    // A character takes at most 6 bytes in JSON (`\u001f`).
+    let bytes: usize = warnings.iter().map(String::len).sum();
+    if bytes.saturating_mul(6) <= WARNING_BUDGET {
+        return std::borrow::Cow::Borrowed(warnings);
+    }
+    let mut spent = 0;
+    warnings
+        .iter()
+        .map(|w| cut(w, MESSAGE_LIMIT).into_owned())
+        .take_while(|w| {
+            spent += json_len(w) + 1;
+            spent <= WARNING_BUDGET
+        })
+        .collect()
+}
+
+/// How many bytes `value` takes as JSON.
+fn json_len(value: &impl Serialize) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Strings always serialise; a failure would only undercount.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
 /// A review with a readable uid that cannot be decided: a denial with code 400.
 fn undecidable(uid: &str, err: &dyn std::fmt::Display, mut record: Record) -> Answer {
-    let message = err.to_string();
+    let message = cut(&err.to_string(), MESSAGE_LIMIT).into_owned();
     record.allowed = false;
     record.mutated = false;
     record.error = Some(message.clone());
@@ -300,6 +376,9 @@ fn unreadable(body: &[u8], err: &serde_json::Error) -> Answer {
     } else if err.is_syntax() || err.is_eof() {
         format!("the request body is not valid JSON: {err}")
     } else {
+        // serde's message may quote a value from the body.
+        let err = err.to_string();
+        let err = echoed(&err);
         format!("the request body is not an AdmissionReview request: {err}")
     };
     let Ok(Field::Value(envelope)) = serde_json::from_slice::<Field<EnvelopeOnly>>(body) else {
@@ -323,18 +402,19 @@ fn unreadable(body: &[u8], err: &serde_json::Error) -> Answer {
         _ => None,
     };
     match uid {
-        Some(uid) => {
+        Some(uid) if check_uid(&uid).is_ok() => {
             let record = Record {
                 uid: Some(uid.clone()),
                 ..Record::default()
             };
             undecidable(&uid, &why, record)
         }
-        None => bad_request(why),
+        _ => bad_request(why),
     }
 }
 
 fn bad_request(message: String) -> Answer {
+    let message = cut(&message, MESSAGE_LIMIT).into_owned();
     let mut body = message.clone().into_bytes();
     body.push(b'\n');
     Answer {
@@ -460,6 +540,96 @@ mod tests {
         assert_eq!(
             a.record.denials,
             ["too_many_worker_groups", "autoscaling_enabled"]
+        );
+    }
+
+    #[test]
+    fn a_denial_lists_the_first_violations_and_counts_the_rest() {
+        // 5,000 badly named groups against a limit of 1,024: "Too many", then
+        // only the groups that may stay are checked, and of those violations
+        // the first are listed.
+        let groups = vec![json!({"groupName": "A."}); 5_000];
+        let body = review_json(
+            "CREATE",
+            json!({"metadata": {"labels": {"kueue.x-k8s.io/queue-name": "q"}},
+                   "spec": {"suspend": true, "workerGroupSpecs": groups}}),
+        );
+        let policy = Policy {
+            max_worker_groups: 1_024,
+            ..Policy::default()
+        };
+        let a = review(Webhook::Validate, &body, &policy);
+        assert!(a.body.len() <= ANSWER_LIMIT, "{}", a.body.len());
+        let json: Value = serde_json::from_slice(&a.body).unwrap();
+        let status = &json["response"]["status"];
+        let causes = status["details"]["causes"].as_array().unwrap();
+        assert_eq!(causes.len(), policy::LISTED_VIOLATIONS + 1);
+        assert_eq!(
+            causes[0]["message"],
+            "Too many: 5000: must have at most 1024 items"
+        );
+        for (i, cause) in causes[1..policy::LISTED_VIOLATIONS].iter().enumerate() {
+            assert_eq!(
+                cause["field"],
+                format!("spec.workerGroupSpecs[{i}].groupName")
+            );
+        }
+        let more = 1 + 1_024 - policy::LISTED_VIOLATIONS;
+        assert_eq!(
+            causes[policy::LISTED_VIOLATIONS]["message"],
+            format!("{more} more violations not listed: an answer lists the first 32 of 1025")
+        );
+        let message = status["message"].as_str().unwrap();
+        assert!(
+            message.ends_with(&format!(", and {more} more violations not listed]")),
+            "{message}"
+        );
+        // Each violated rule once, for the metrics and the log line.
+        assert_eq!(
+            a.record.denials,
+            ["too_many_worker_groups", "invalid_group_name"]
+        );
+    }
+
+    #[test]
+    fn values_from_the_request_are_cut() {
+        let long = "Q".repeat(10_240);
+        let body = review_json(
+            "CREATE",
+            json!({"metadata": {"name": long, "labels": {"kueue.x-k8s.io/queue-name": long}},
+                   "spec": {"suspend": true}}),
+        );
+        let (a, json) = answer(Webhook::Mutate, &body);
+        assert!(a.body.len() < 4_096, "{}", a.body.len());
+        let cut = format!("{}...[truncated: 10240 bytes]", "Q".repeat(ECHO_LIMIT));
+        let cause = &json["response"]["status"]["details"]["causes"][0];
+        assert_eq!(
+            cause["message"],
+            format!("Invalid value: \"{cut}\": must be no more than 253 characters")
+        );
+        // The request's name is "c"; a long object name is cut too.
+        let mut review: Value = serde_json::from_slice(&body).unwrap();
+        review["request"]["name"] = Value::Null;
+        let (a, json) = answer(Webhook::Mutate, &serde_json::to_vec(&review).unwrap());
+        assert_eq!(json["response"]["status"]["details"]["name"], cut.as_str());
+        assert_eq!(a.record.name.as_deref(), Some(cut.as_str()));
+        // A wrong type where a string belongs: serde's message quotes it, cut.
+        review["request"]["dryRun"] = Value::from(long.as_str());
+        let (a, json) = answer(Webhook::Mutate, &serde_json::to_vec(&review).unwrap());
+        assert!(a.body.len() < 2_048, "{}", a.body.len());
+        assert_eq!(json["response"]["status"]["code"], 400);
+    }
+
+    #[test]
+    fn a_uid_too_long_to_echo_is_refused_with_400() {
+        let mut review: Value = serde_json::from_slice(&review_json("CREATE", json!({}))).unwrap();
+        review["request"]["uid"] = Value::from("u".repeat(ECHO_LIMIT + 1));
+        let (a, _) = answer(Webhook::Validate, &serde_json::to_vec(&review).unwrap());
+        assert_eq!(a.status, 400);
+        assert!(
+            String::from_utf8_lossy(&a.body).contains("request.uid is 257 bytes long"),
+            "{}",
+            String::from_utf8_lossy(&a.body)
         );
     }
 

@@ -4,12 +4,12 @@
 use crate::policy::{
     KUBE_SYSTEM, Policy, Provenance, RayJobWorkload, RayServiceWorkload, Release, Source,
 };
+use crate::server;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(name = "kueue-ray-webhook", version, about)]
@@ -306,25 +306,33 @@ pub struct ServeArgs {
     pub admin_listen: SocketAddr,
     /// After a termination signal: how long to keep serving while not ready,
     /// so the endpoint is removed from the Service first.
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_SHUTDOWN_DELAY", default_value = "5s", value_parser = humantime::parse_duration)]
-    pub shutdown_delay: Duration,
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_SHUTDOWN_DELAY", default_value_t = server::DEFAULT_SHUTDOWN_DELAY.into(), value_parser = duration)]
+    pub shutdown_delay: humantime::Duration,
     /// How long in-flight requests may take to finish once accepting stops.
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
-    pub shutdown_timeout: Duration,
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_SHUTDOWN_TIMEOUT", default_value_t = server::DEFAULT_SHUTDOWN_TIMEOUT.into(), value_parser = duration)]
+    pub shutdown_timeout: humantime::Duration,
     /// Bound on receiving and answering one request (below the 10s
     /// `timeoutSeconds` default of webhook registrations).
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_REQUEST_TIMEOUT", default_value = "8s", value_parser = humantime::parse_duration)]
-    pub request_timeout: Duration,
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_REQUEST_TIMEOUT", default_value_t = server::DEFAULT_REQUEST_TIMEOUT.into(), value_parser = nonzero_duration)]
+    pub request_timeout: humantime::Duration,
     /// A client that has not completed the TLS handshake by then is dropped.
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_TLS_HANDSHAKE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
-    pub tls_handshake_timeout: Duration,
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_TLS_HANDSHAKE_TIMEOUT", default_value_t = server::DEFAULT_TLS_HANDSHAKE_TIMEOUT.into(), value_parser = nonzero_duration)]
+    pub tls_handshake_timeout: humantime::Duration,
     /// A client that has not sent its request headers by then is dropped
     /// (also how long an idle HTTP/1.1 keep-alive connection is kept).
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
-    pub header_read_timeout: Duration,
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_HEADER_READ_TIMEOUT", default_value_t = server::DEFAULT_HEADER_READ_TIMEOUT.into(), value_parser = nonzero_duration)]
+    pub header_read_timeout: humantime::Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_MAX_CONNECTIONS", default_value_t = server::DEFAULT_MAX_CONNECTIONS, value_parser = nonzero_count)]
+    pub max_connections: usize,
+    /// Request body bytes held at once across all connections (a count or a
+    /// size such as `64Mi`); one connection may hold a quarter of it (at
+    /// least one 7 MiB body). Beyond it requests get 429 with Retry-After.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_MAX_INFLIGHT_BYTES", default_value_t = server::DEFAULT_MAX_INFLIGHT_BYTES, value_parser = byte_size)]
+    pub max_inflight_bytes: usize,
     /// How often the certificate, key and client CA files are checked for changes.
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_CERT_RELOAD_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
-    pub cert_reload_interval: Duration,
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_CERT_RELOAD_INTERVAL", default_value_t = server::DEFAULT_CERT_RELOAD_INTERVAL.into(), value_parser = nonzero_duration)]
+    pub cert_reload_interval: humantime::Duration,
     /// Log output format.
     #[arg(
         long,
@@ -342,10 +350,6 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     fn run(self) -> ExitCode {
-        if self.cert_reload_interval.is_zero() {
-            eprintln!("error: --cert-reload-interval must be longer than 0s");
-            return ExitCode::from(2);
-        }
         let policy = match self.policy.policy() {
             Ok(policy) => policy,
             Err(error) => {
@@ -361,12 +365,14 @@ impl ServeArgs {
                 client_ca: self.client_ca_file,
             },
             admin_listen: self.admin_listen,
-            shutdown_delay: self.shutdown_delay,
-            shutdown_timeout: self.shutdown_timeout,
-            request_timeout: self.request_timeout,
-            tls_handshake_timeout: self.tls_handshake_timeout,
-            header_read_timeout: self.header_read_timeout,
-            cert_reload_interval: self.cert_reload_interval,
+            shutdown_delay: self.shutdown_delay.into(),
+            shutdown_timeout: self.shutdown_timeout.into(),
+            request_timeout: self.request_timeout.into(),
+            tls_handshake_timeout: self.tls_handshake_timeout.into(),
+            header_read_timeout: self.header_read_timeout.into(),
+            cert_reload_interval: self.cert_reload_interval.into(),
+            max_connections: self.max_connections,
+            max_inflight_bytes: self.max_inflight_bytes,
             log_format: self.log_format,
             log_level: self.log_level,
         };
@@ -409,6 +415,55 @@ impl CertsArgs {
             ip: self.ip,
             days: self.days,
         }
+    }
+}
+
+/// A duration such as `500ms`, `10s` or `2m`; `0s` allowed.
+fn duration(text: &str) -> Result<humantime::Duration, String> {
+    text.parse::<humantime::Duration>()
+        .map_err(|error| error.to_string())
+}
+
+/// A duration that must be longer than zero (a zero timeout would refuse
+/// every request; a zero interval would poll without pause).
+fn nonzero_duration(text: &str) -> Result<humantime::Duration, String> {
+    let duration = duration(text)?;
+    if duration.is_zero() {
+        return Err("must be longer than 0s".to_owned());
+    }
+    Ok(duration)
+}
+
+/// A count above zero.
+fn nonzero_count(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(count) => Ok(count),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+/// A byte count above zero: `1048576`, or with a binary suffix `Ki`, `Mi`,
+/// `Gi` (as in Kubernetes quantities).
+fn byte_size(text: &str) -> Result<usize, String> {
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, ""),
+    };
+    let unit: usize = match unit {
+        "" => 1,
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        _ => return Err(format!("unknown unit {unit:?} (use Ki, Mi or Gi)")),
+    };
+    let count: usize = digits
+        .parse()
+        .map_err(|_| "expected a byte count such as 67108864 or 64Mi".to_owned())?;
+    match count.checked_mul(unit) {
+        Some(0) => Err("must be at least 1 byte".to_owned()),
+        Some(bytes) => Ok(bytes),
+        None => Err("too large".to_owned()),
     }
 }
 

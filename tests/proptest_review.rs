@@ -3,14 +3,17 @@
 //! Whatever a client sends, [`review`] answers a well-formed AdmissionReview
 //! (uid echoed) or a 4xx, never panics, never patches from the validating
 //! webhook, and every patch applies cleanly to the object it was computed
-//! for and is idempotent (the patched object gets no further patch).
+//! for and is idempotent (the patched object gets no further patch). Huge
+//! lists and long strings get answers within `ANSWER_LIMIT` that still list
+//! the first violations.
 
 mod arbitrary;
 
 use arbitrary::{arb_json, arb_review};
 use base64::Engine as _;
-use kueue_ray_webhook::admission::{Answer, Webhook, review};
-use kueue_ray_webhook::policy::{Policy, RayJobWorkload, RayServiceWorkload};
+use kueue_ray_webhook::admission::{ANSWER_LIMIT, Answer, Webhook, review};
+use kueue_ray_webhook::policy::json::READ_ITEMS;
+use kueue_ray_webhook::policy::{LISTED_VIOLATIONS, Policy, RayJobWorkload, RayServiceWorkload};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -172,6 +175,195 @@ proptest! {
         let sent = serde_json::from_slice(&body).unwrap_or(Value::Null);
         for webhook in [Webhook::Mutate, Webhook::Validate] {
             check_answer(webhook, &sent, &review(webhook, &body, &Policy::default()))?;
+        }
+    }
+}
+
+// ------------------------------------------------------------ answer size
+//
+// Whatever the request, the answer stays within `ANSWER_LIMIT`, and a bounded
+// denial still starts with the right causes.
+
+/// One worker group, repeated to make a huge list.
+#[derive(Clone, Copy, Debug)]
+enum BadGroup {
+    /// `{"groupName": "A."}`: not a DNS-1123 label.
+    Dotted,
+    /// `{}`: no name.
+    Unnamed,
+    /// `3`: not an object (a type error, found while reading).
+    Number,
+    /// `{"groupName": 5}`: a name that is not a string (a type error).
+    NumberName,
+}
+
+impl BadGroup {
+    fn json(self) -> Value {
+        match self {
+            BadGroup::Dotted => serde_json::json!({"groupName": "A."}),
+            BadGroup::Unnamed => serde_json::json!({}),
+            BadGroup::Number => serde_json::json!(3),
+            BadGroup::NumberName => serde_json::json!({"groupName": 5}),
+        }
+    }
+
+    /// The fields of every violation of `count` such groups under `limit`, in
+    /// the order the policy finds them: type errors while reading (the first
+    /// `READ_ITEMS` groups), then `Too many`, then the rules on the groups
+    /// that may stay.
+    fn expected_fields(self, count: usize, limit: usize) -> Vec<String> {
+        let limit = limit.min(READ_ITEMS);
+        let group = |i: usize| format!("spec.workerGroupSpecs[{i}]");
+        let too_many = (count > limit).then(|| "spec.workerGroupSpecs".to_string());
+        match self {
+            BadGroup::Dotted | BadGroup::Unnamed => too_many
+                .into_iter()
+                .chain((0..count.min(limit)).map(|i| format!("{}.groupName", group(i))))
+                .collect(),
+            BadGroup::Number => (0..count.min(READ_ITEMS))
+                .map(group)
+                .chain(too_many)
+                .collect(),
+            BadGroup::NumberName => (0..count.min(READ_ITEMS))
+                .map(|i| format!("{}.groupName", group(i)))
+                .chain(too_many)
+                .collect(),
+        }
+    }
+}
+
+fn arb_bad_group() -> impl Strategy<Value = BadGroup> {
+    prop_oneof![
+        Just(BadGroup::Dotted),
+        Just(BadGroup::Unnamed),
+        Just(BadGroup::Number),
+        Just(BadGroup::NumberName),
+    ]
+}
+
+/// Up to 60,000 (about 1 MiB of JSON), biased towards the limits.
+fn arb_count() -> impl Strategy<Value = usize> {
+    prop_oneof![
+        0usize..40,
+        Just(READ_ITEMS),
+        Just(READ_ITEMS + 1),
+        1_000usize..60_000,
+    ]
+}
+
+/// A long string of characters that JSON escapes or that take several bytes.
+fn arb_long_string() -> impl Strategy<Value = String> {
+    (
+        proptest::sample::select(&["Q", "\"", "\\", "\u{1}", "é", "😀", "a."][..]),
+        0usize..200_000,
+    )
+        .prop_map(|(piece, n)| piece.repeat(n))
+}
+
+/// Places where a long string is read, echoed or refused.
+const STRING_PLACES: &[&str] = &[
+    "/request/uid",
+    "/request/name",
+    "/request/namespace",
+    "/request/operation",
+    "/request/dryRun",
+    "/apiVersion",
+    "/kind",
+    "/request/kind/kind",
+    "/request/object/metadata/name",
+    "/request/object/metadata/labels/kueue.x-k8s.io~1queue-name",
+    "/request/object/metadata/annotations/kueue.x-k8s.io~1queue-name",
+    "/request/object/metadata/ownerReferences/0/kind",
+    "/request/object/spec/workerGroupSpecs/0/groupName",
+    "/request/object/spec/workerGroupSpecs/1/groupName",
+    "/request/object/spec/rayClusterConfig/workerGroupSpecs/0/groupName",
+];
+
+fn set(review: &mut Value, pointer: &str, value: Value) {
+    if let Some(slot) = review.pointer_mut(pointer) {
+        *slot = value;
+    } else if let Some((parent, key)) = pointer.rsplit_once('/')
+        && let Some(Value::Object(map)) = review.pointer_mut(parent)
+    {
+        map.insert(key.replace("~1", "/"), value);
+    }
+}
+
+fn check_size(answer: &Answer) -> Result<(), TestCaseError> {
+    prop_assert!(
+        answer.body.len() <= ANSWER_LIMIT,
+        "answer of {} bytes: {}",
+        answer.body.len(),
+        String::from_utf8_lossy(answer.body.get(..2_000).unwrap_or(&answer.body))
+    );
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// A labelled, suspended RayCluster whose worker groups are `count` bad
+    /// groups: the answer is bounded and lists the first violations in order,
+    /// then how many more there are.
+    #[test]
+    fn a_huge_list_of_bad_groups_gets_a_bounded_answer_with_the_first_causes(
+        group in arb_bad_group(),
+        count in arb_count(),
+        limit in prop_oneof![0usize..9, Just(READ_ITEMS), Just(5_000usize)],
+    ) {
+        let policy = Policy { max_worker_groups: limit, ..Policy::default() };
+        let mut sent = arbitrary::base_review("RayCluster", "CREATE");
+        set(&mut sent, "/request/object/metadata/ownerReferences", Value::Array(Vec::new()));
+        set(&mut sent, "/request/object/spec/suspend", Value::Bool(true));
+        set(&mut sent, "/request/object/spec/workerGroupSpecs", Value::Array(vec![group.json(); count]));
+        let body = serde_json::to_vec(&sent).unwrap();
+        let expected = group.expected_fields(count, limit);
+        for webhook in [Webhook::Mutate, Webhook::Validate] {
+            let answer = review(webhook, &body, &policy);
+            check_size(&answer)?;
+            let allowed = !matches!(
+                check_answer(webhook, &sent, &answer)?,
+                Checked::Reviewed { allowed: false, .. }
+            );
+            prop_assert_eq!(allowed, expected.is_empty());
+            if allowed {
+                continue;
+            }
+            let got: Value = serde_json::from_slice(&answer.body).unwrap();
+            let causes = got["response"]["status"]["details"]["causes"].as_array().cloned().unwrap_or_default();
+            let listed = expected.len().min(LISTED_VIOLATIONS);
+            let fields: Vec<&str> = causes.iter().take(listed).filter_map(|c| c["field"].as_str()).collect();
+            prop_assert_eq!(&fields[..], &expected[..listed]);
+            if expected.len() > listed {
+                prop_assert_eq!(causes.len(), listed + 1);
+                let more = expected.len() - listed;
+                let message = causes[listed]["message"].as_str().unwrap_or_default();
+                prop_assert!(message.starts_with(&format!("{more} more violation")), "{}", message);
+            } else {
+                prop_assert_eq!(causes.len(), listed);
+            }
+        }
+    }
+
+    /// Long strings anywhere the webhook reads, quotes or echoes.
+    #[test]
+    fn long_strings_get_a_bounded_answer(
+        sent in arb_review(),
+        policy in policies(),
+        strings in proptest::collection::vec(
+            (proptest::sample::select(STRING_PLACES), arb_long_string()),
+            1..4,
+        ),
+    ) {
+        let mut sent = sent;
+        for (place, string) in strings {
+            set(&mut sent, place, Value::String(string));
+        }
+        let body = serde_json::to_vec(&sent).unwrap();
+        for webhook in [Webhook::Mutate, Webhook::Validate] {
+            let answer = review(webhook, &body, &policy);
+            check_size(&answer)?;
+            check_answer(webhook, &sent, &answer)?;
         }
     }
 }

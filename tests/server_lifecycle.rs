@@ -424,3 +424,25 @@ async fn a_request_outliving_the_shutdown_timeout_is_cut_and_the_exit_code_says_
     let line = server.wait_for_log("shutdown timeout passed");
     assert_eq!(line["open_connections"], 1, "{line}");
 }
+
+#[test]
+fn a_zero_timeout_or_interval_is_a_usage_error() {
+    for flag in [
+        "--request-timeout",
+        "--tls-handshake-timeout",
+        "--header-read-timeout",
+        "--cert-reload-interval",
+    ] {
+        // The bad log filter ends a serve that took the zero (exit 2, another message).
+        let output = std::process::Command::new(BIN)
+            .args(["serve", flag, "0s", "--log-level", "not a [valid directive"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{flag}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(flag) && stderr.contains("longer than 0s"),
+            "{flag}: {stderr}"
+        );
+    }
+}

@@ -36,12 +36,8 @@ async fn a_panicking_handler_is_answered_500_and_counted_and_serving_goes_on() {
     })
     .unwrap();
     let metrics = Arc::new(Metrics::new());
-    let state = AdmissionState {
-        policy: Arc::new(Policy::default()),
-        metrics: metrics.clone(),
-        request_timeout: Duration::from_secs(8),
-        reviewer: review_or_panic,
-    };
+    let state = AdmissionState::new(Policy::default(), metrics.clone(), Duration::from_secs(8))
+        .with_reviewer(review_or_panic);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();

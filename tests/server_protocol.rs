@@ -60,6 +60,13 @@ async fn http2_client_multiplexes_reviews_on_one_connection() {
     let Client::Http2(sender) = client else {
         panic!("ALPN h2 was not chosen");
     };
+    // One exchange first, so that the client knows the server's stream limit
+    // (8) and queues the rest instead of having them refused.
+    let reply = Client::Http2(sender.clone())
+        .post("/validate", create_review("h2-first"))
+        .await
+        .unwrap();
+    assert_review_answer(&reply, "h2-first", false);
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..64 {
         let mut client = Client::Http2(sender.clone());

@@ -40,8 +40,9 @@ impl Body {
     }
 }
 
-/// Every body, smallest first: two KubeRay samples, the RayService fixture as
-/// a CREATE and as an UPDATE (object and oldObject), and a denial.
+/// Every body, smallest first: two KubeRay RayCluster samples, KubeRay's
+/// Kueue RayJob sample, the RayService fixture as a CREATE and as an UPDATE
+/// (object and oldObject), and a denial.
 pub fn all() -> Result<Vec<Body>, String> {
     let samples = Path::new(SAMPLES);
     if !samples.is_dir() {
@@ -57,6 +58,10 @@ pub fn all() -> Result<Vec<Body>, String> {
         load(&samples.join("ray-cluster.complete.yaml"))?,
         "research",
     );
+    let job = with_queue(
+        load(&samples.join("ray-job.kueue-toy-sample.yaml"))?,
+        "research",
+    );
     let service = load(&fixtures.join("rayservice-7-groups.yaml"))?;
     let denied = load(&fixtures.join("raycluster-8-groups-autoscaling.yaml"))?;
 
@@ -68,24 +73,28 @@ pub fn all() -> Result<Vec<Body>, String> {
     Ok(vec![
         create("small", small, 1),
         create("complete", complete, 2),
+        create("rayjob", job, 6),
         create("rayservice-7g", service.clone(), 3),
         update("update-rayservice", service, scaled, 4),
         create("denied-8g-autoscaling", denied, 5),
     ])
 }
 
-/// Reads the first RayCluster or RayService of a (possibly multi-document) YAML file.
+/// Reads the first RayCluster, RayService or RayJob of a (possibly multi-document) YAML file.
 pub fn load(path: &Path) -> Result<Value, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     for document in serde_yaml_ng::Deserializer::from_str(&text) {
         let value: Value = serde::Deserialize::deserialize(document)
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        if matches!(value["kind"].as_str(), Some("RayCluster" | "RayService")) {
+        if matches!(
+            value["kind"].as_str(),
+            Some("RayCluster" | "RayService" | "RayJob")
+        ) {
             return Ok(value);
         }
     }
     Err(format!(
-        "{}: no RayCluster or RayService in it",
+        "{}: no RayCluster, RayService or RayJob in it",
         path.display()
     ))
 }

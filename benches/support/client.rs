@@ -267,9 +267,74 @@ async fn answer(response: hyper::Response<hyper::body::Incoming>) -> Result<(u16
     Ok((status, bytes))
 }
 
-/// One HTTP/1.1 keep-alive connection: requests back to back, or one per
-/// `pace.1` starting at `pace.0` (the latency is still measured from the
-/// actual send, so a late timer does not count against the server).
+/// The `send_request` of hyper's HTTP/1.1 and HTTP/2 clients, so that one
+/// timed loop drives both.
+trait Sender {
+    fn send(
+        &mut self,
+        request: Request<Full<Bytes>>,
+    ) -> impl Future<Output = hyper::Result<hyper::Response<hyper::body::Incoming>>>;
+}
+
+impl Sender for http1::SendRequest<Full<Bytes>> {
+    fn send(
+        &mut self,
+        request: Request<Full<Bytes>>,
+    ) -> impl Future<Output = hyper::Result<hyper::Response<hyper::body::Incoming>>> {
+        self.send_request(request)
+    }
+}
+
+impl Sender for http2::SendRequest<Full<Bytes>> {
+    fn send(
+        &mut self,
+        request: Request<Full<Bytes>>,
+    ) -> impl Future<Output = hyper::Result<hyper::Response<hyper::body::Incoming>>> {
+        self.send_request(request)
+    }
+}
+
+/// Requests to `uri` on one connection (HTTP/1.1) or stream slot (HTTP/2)
+/// until the run is over: back to back, or one per `pace.1` starting at
+/// `pace.0` (the latency is still measured from the actual send, so a late
+/// timer does not count against the server). The first failure ends the
+/// loop (the connection may be unusable).
+async fn timed_loop(
+    target: &Target,
+    sender: &mut impl Sender,
+    uri: &str,
+    pace: Option<(Instant, Duration)>,
+) -> RunResult {
+    let mut result = RunResult::empty();
+    let mut expected_len = None;
+    let mut next_send = pace.map(|(first, _)| first);
+    while target.next() {
+        if let (Some(at), Some((_, interval))) = (next_send.as_mut(), pace) {
+            tokio::time::sleep_until(tokio::time::Instant::from_std(*at)).await;
+            *at += interval;
+        }
+        let outcome = async {
+            let request = target.request(uri.to_owned())?;
+            let started = Instant::now();
+            let response = sender.send(request).await.map_err(|e| e.to_string())?;
+            let (status, bytes) = answer(response).await?;
+            let took = started.elapsed();
+            target.check(status, &bytes, &mut expected_len)?;
+            Ok::<_, String>(took)
+        }
+        .await;
+        match outcome {
+            Ok(took) => result.record(took),
+            Err(why) => {
+                result.fail(why);
+                break;
+            }
+        }
+    }
+    result
+}
+
+/// One HTTP/1.1 keep-alive connection.
 async fn http1_loop(
     target: Arc<Target>,
     tls: Arc<ClientConfig>,
@@ -291,34 +356,7 @@ async fn http1_loop(
         }
     };
     let driver = tokio::spawn(connection);
-    let mut expected_len = None;
-    let mut next_send = pace.map(|(first, _)| first);
-    while target.next() {
-        if let (Some(at), Some((_, interval))) = (next_send.as_mut(), pace) {
-            tokio::time::sleep_until(tokio::time::Instant::from_std(*at)).await;
-            *at += interval;
-        }
-        let outcome = async {
-            let request = target.request(target.body.path().to_owned())?;
-            let started = Instant::now();
-            let response = sender
-                .send_request(request)
-                .await
-                .map_err(|e| e.to_string())?;
-            let (status, bytes) = answer(response).await?;
-            let took = started.elapsed();
-            target.check(status, &bytes, &mut expected_len)?;
-            Ok::<_, String>(took)
-        }
-        .await;
-        match outcome {
-            Ok(took) => result.record(took),
-            Err(why) => {
-                result.fail(why);
-                break; // the connection may be unusable
-            }
-        }
-    }
+    let result = timed_loop(&target, &mut sender, target.body.path(), pace).await;
     drop(sender);
     let _ = driver.await;
     result
@@ -326,33 +364,12 @@ async fn http1_loop(
 
 /// One HTTP/2 stream's loop on a shared connection.
 async fn http2_loop(target: Arc<Target>, mut sender: http2::SendRequest<Full<Bytes>>) -> RunResult {
-    let mut result = RunResult::empty();
     let uri = format!(
         "https://localhost:{}{}",
         target.addr.port(),
         target.body.path()
     );
-    let mut expected_len = None;
-    while target.next() {
-        let outcome = async {
-            let request = target.request(uri.clone())?;
-            let started = Instant::now();
-            let response = sender
-                .send_request(request)
-                .await
-                .map_err(|e| e.to_string())?;
-            let (status, bytes) = answer(response).await?;
-            let took = started.elapsed();
-            target.check(status, &bytes, &mut expected_len)?;
-            Ok::<_, String>(took)
-        }
-        .await;
-        match outcome {
-            Ok(took) => result.record(took),
-            Err(why) => result.fail(why),
-        }
-    }
-    result
+    timed_loop(&target, &mut sender, &uri, None).await
 }
 
 /// A new connection and full handshake per request; the latency includes both.

@@ -58,8 +58,18 @@ async fn answer(State(answers): State<Answers>, headers: HeaderMap, body: Bytes)
     }
 }
 
+/// When this process was started as the floor ([`FLAG`] first): serves
+/// until killed and returns the exit code; `None` otherwise.
+pub fn serve_if_asked() -> Option<ExitCode> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.split_first() {
+        Some((flag, rest)) if flag == FLAG => Some(main(rest)),
+        _ => None,
+    }
+}
+
 /// Serves until killed. `args` are what follows [`FLAG`].
-pub fn main(args: &[String]) -> ExitCode {
+fn main(args: &[String]) -> ExitCode {
     let [listen, cert, key, answers] = args else {
         eprintln!("usage: {FLAG} LISTEN CERT KEY ANSWERS_JSON");
         return ExitCode::from(2);

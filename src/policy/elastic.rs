@@ -4,6 +4,7 @@
 //! Kueue lifts when it admits them.
 
 use super::errors::{ErrorKind, FieldError, Rule, quoted};
+use super::violations::Violations;
 
 /// The annotation that makes an object elastic (immutable after creation).
 pub const ELASTIC_JOB_KEY: &str = "kueue.x-k8s.io/elastic-job";
@@ -76,12 +77,7 @@ pub fn ungated<'a>(
 
 /// An elastic cluster's every template must carry the gate; `base` is the
 /// cluster spec's path (`spec`, `spec.rayClusterConfig`).
-pub fn gates(
-    base: &str,
-    head: &PodTemplate,
-    workers: &[PodTemplate],
-    errors: &mut Vec<FieldError>,
-) {
+pub fn gates(base: &str, head: &PodTemplate, workers: &[PodTemplate], errors: &mut Violations) {
     for (group, _) in ungated(head, workers) {
         errors.push(FieldError {
             path: format!("{base}.{}.template.spec.schedulingGates", group.path()),
@@ -130,7 +126,7 @@ pub fn gate_add(group: Group, template: &PodTemplate) -> GateAdd {
 }
 
 /// The annotation may not be added, changed or removed on UPDATE.
-pub fn annotation_unchanged(new: Option<&str>, old: Option<&str>, errors: &mut Vec<FieldError>) {
+pub fn annotation_unchanged(new: Option<&str>, old: Option<&str>, errors: &mut Violations) {
     if new == old {
         return;
     }
@@ -172,7 +168,7 @@ mod tests {
 
     #[test]
     fn every_ungated_template_is_denied_at_its_gates() {
-        let mut errors = Vec::new();
+        let mut errors = Violations::default();
         let workers = [
             template(4, true),
             template(2, false),
@@ -196,7 +192,7 @@ mod tests {
             ]
         );
         assert!(errors[0].to_string().contains("Required value: an elastic job's pods must carry the scheduling gate {\"name\": \"kueue.x-k8s.io/elastic-job\"}"));
-        errors.clear();
+        errors = Violations::default();
         gates(
             "spec",
             &template(4, true),
@@ -240,7 +236,7 @@ mod tests {
 
     #[test]
     fn the_annotation_is_immutable() {
-        let mut errors = Vec::new();
+        let mut errors = Violations::default();
         annotation_unchanged(Some("true"), Some("true"), &mut errors);
         annotation_unchanged(None, None, &mut errors);
         assert!(errors.is_empty());

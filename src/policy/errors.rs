@@ -1,5 +1,6 @@
 //! Field errors in the style of Kubernetes' `field.Error`, and request errors.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// The kind of a field error: Kubernetes' `field.ErrorType`.
@@ -117,9 +118,33 @@ impl fmt::Display for FieldError {
     }
 }
 
-/// Renders a string value the way Kubernetes field errors quote it.
+/// Renders a string value the way Kubernetes field errors quote it, cut to
+/// [`ECHO_LIMIT`] characters ([`echoed`]).
 pub fn quoted(s: &str) -> String {
-    serde_json::Value::from(s).to_string()
+    serde_json::Value::from(echoed(s).as_ref()).to_string()
+}
+
+/// The most characters of any one value from the request that an answer, a
+/// log line or a report repeats: the answer's size must not follow the input's.
+pub const ECHO_LIMIT: usize = 256;
+
+/// `s` as it may be repeated back: whole when short, else its first
+/// [`ECHO_LIMIT`] characters and a marker with the full length.
+pub fn echoed(s: &str) -> Cow<'_, str> {
+    cut(s, ECHO_LIMIT)
+}
+
+/// `s` whole when at most `limit` characters, else its first `limit` and a
+/// marker with the full length.
+pub fn cut(s: &str, limit: usize) -> Cow<'_, str> {
+    match s.char_indices().nth(limit) {
+        None => Cow::Borrowed(s),
+        Some((cut, _)) => Cow::Owned(format!(
+            "{}...[truncated: {} bytes]",
+            s.get(..cut).unwrap_or_default(),
+            s.len()
+        )),
+    }
 }
 
 /// Why a request cannot be decided at all (answered with code 400).
@@ -155,5 +180,21 @@ mod tests {
             "spec.workerGroupSpecs: Too many: 8: must have at most 7 items"
         );
         assert_eq!(quoted("a\"b"), r#""a\"b""#);
+    }
+
+    #[test]
+    fn long_values_are_cut_with_a_marker() {
+        let short = "é".repeat(ECHO_LIMIT);
+        assert_eq!(echoed(&short), short.as_str());
+        let long = format!("{short}x");
+        let cut = echoed(&long);
+        assert_eq!(cut, format!("{short}...[truncated: {} bytes]", long.len()));
+        assert_eq!(
+            quoted(&"q".repeat(10_240))
+                .chars()
+                .filter(|c| *c == 'q')
+                .count(),
+            ECHO_LIMIT
+        );
     }
 }

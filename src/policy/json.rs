@@ -159,6 +159,68 @@ impl<'de, T: Deserialize<'de> + Expected> Visitor<'de> for FieldVisitor<T> {
     }
 }
 
+/// The most items of one JSON array that are read: the rules look at the
+/// first few (Kueue admits at most 8 PodSets); a longer array is counted,
+/// the rest of it skipped unbuilt, so what is built does not follow the input.
+pub const READ_ITEMS: usize = 1024;
+
+/// A JSON array of which the first [`READ_ITEMS`] items are read and the rest
+/// only counted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FirstItems<T> {
+    pub items: Vec<T>,
+    /// The length of the whole array.
+    pub len: usize,
+}
+
+impl<T> Default for FirstItems<T> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> Expected for FirstItems<T> {
+    const TYPE: JsonType = JsonType::Array;
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for FirstItems<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(FirstItemsVisitor(PhantomData))
+    }
+}
+
+struct FirstItemsVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for FirstItemsVisitor<T> {
+    type Value = FirstItems<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a JSON array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        // The size hint comes from the input: never allocate by it.
+        let mut list = FirstItems::default();
+        while list.items.len() < READ_ITEMS {
+            match seq.next_element::<T>()? {
+                Some(item) => list.items.push(item),
+                None => {
+                    list.len = list.items.len();
+                    return Ok(list);
+                }
+            }
+        }
+        list.len = list.items.len();
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            list.len += 1;
+        }
+        Ok(list)
+    }
+}
+
 /// Marks a `#[derive(Deserialize)]` struct as read from a JSON object.
 macro_rules! json_object {
     ($($ty:ty),* $(,)?) => {
@@ -210,6 +272,21 @@ mod tests {
             ])
         );
         assert_eq!(doc.nested.value().unwrap().flag, Field::Value(false));
+    }
+
+    #[test]
+    fn long_arrays_are_counted_past_the_items_read() {
+        let json = format!("[{}\"last\"]", "\"x\",".repeat(READ_ITEMS + 10));
+        let list: Field<FirstItems<Field<String>>> = serde_json::from_str(&json).unwrap();
+        let list = list.value().unwrap();
+        assert_eq!(list.len, READ_ITEMS + 11);
+        assert_eq!(list.items.len(), READ_ITEMS);
+        let list: FirstItems<Field<String>> = serde_json::from_str(r#"["a",1]"#).unwrap();
+        assert_eq!(list.len, 2);
+        assert_eq!(
+            list.items,
+            [Field::Value("a".into()), Field::Wrong(JsonType::Number)]
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use super::errors::{ErrorKind, FieldError, Rule, quoted};
 use super::names::dns1123_subdomain;
+use super::violations::Violations;
 
 /// The Workload's priority class (a `WorkloadPriorityClass` name).
 pub const PRIORITY_CLASS_KEY: &str = "kueue.x-k8s.io/priority-class";
@@ -27,7 +28,7 @@ fn is_positive_seconds(value: &str) -> bool {
 }
 
 /// The values' formats (CREATE and UPDATE).
-pub fn values(labels: &WorkloadLabels, errors: &mut Vec<FieldError>) {
+pub fn values(labels: &WorkloadLabels, errors: &mut Violations) {
     if let Some(class) = &labels.priority_class
         && let Err(detail) = dns1123_subdomain(class)
     {
@@ -62,7 +63,7 @@ pub fn unchanged(
     old: &WorkloadLabels,
     suspended: bool,
     was_suspended: bool,
-    errors: &mut Vec<FieldError>,
+    errors: &mut Violations,
 ) {
     match (&old.priority_class, &new.priority_class) {
         (Some(was), None) => errors.push(FieldError {
@@ -115,7 +116,7 @@ mod tests {
     }
 
     fn format_errors(labels: &WorkloadLabels) -> Vec<String> {
-        let mut errors = Vec::new();
+        let mut errors = Violations::default();
         values(labels, &mut errors);
         errors.iter().map(|e| e.to_string()).collect()
     }
@@ -126,7 +127,7 @@ mod tests {
         suspended: bool,
         was_suspended: bool,
     ) -> Vec<Rule> {
-        let mut errors = Vec::new();
+        let mut errors = Violations::default();
         unchanged(new, old, suspended, was_suspended, &mut errors);
         errors.iter().map(|e| e.rule).collect()
     }

@@ -15,15 +15,17 @@ pub mod profile;
 pub mod ray;
 pub mod rayjob;
 pub mod validate;
+pub mod violations;
 pub mod wire;
 
-pub use errors::{ErrorKind, FieldError, RequestError, Rule};
+pub use errors::{ECHO_LIMIT, ErrorKind, FieldError, RequestError, Rule, cut, echoed};
 pub use json::Field;
 pub use kinds::{KINDS, KindInfo, RAY_GROUP, RayKind};
 pub use kube::core::admission::Operation;
 pub use mutate::Change;
 pub use profile::{Knob, Provenance, Release, Source};
 pub use ray::{QUEUE_NAME_KEY, RayObject};
+pub use violations::{LISTED_VIOLATIONS, Violations};
 pub use wire::ObjectDoc;
 
 /// Which object Kueue admits for a RayService.
@@ -263,7 +265,7 @@ impl Request<'_> {
 #[derive(Debug, Default)]
 pub struct Decision {
     /// Every violated rule; empty means allowed.
-    pub violations: Vec<FieldError>,
+    pub violations: Violations,
     /// RFC 6902 operations (mutating webhook, allowed requests only).
     pub patch: json_patch::Patch,
     /// What the patch does, in words.

@@ -6,9 +6,10 @@
 
 use super::elastic::{ELASTIC_JOB_GATE, ELASTIC_JOB_KEY, PodTemplate};
 use super::errors::{ErrorKind, FieldError, RequestError, Rule};
-use super::json::{Expected, Field, JsonType};
+use super::json::{Expected, Field, FirstItems, JsonType};
 use super::kinds::RayKind;
 use super::labels::{MAX_EXEC_TIME_KEY, PRIORITY_CLASS_KEY, WorkloadLabels};
+use super::violations::Violations;
 use super::wire::{
     ClusterSpecDoc, GroupDoc, MetaDoc, ObjectDoc, OwnerRefDoc, SpecDoc, TemplateDoc,
 };
@@ -43,8 +44,10 @@ pub enum Group {
 pub struct ClusterSpec {
     /// `enableInTreeAutoscaling`, when a boolean.
     pub autoscaling: Option<bool>,
-    /// `workerGroupSpecs`, when an array.
+    /// The first [`READ_ITEMS`](super::json::READ_ITEMS) of `workerGroupSpecs`, when an array.
     pub groups: Vec<Group>,
+    /// How many worker groups there are, read or not.
+    pub group_count: usize,
     /// `headGroupSpec.template`'s scheduling gates (elastic jobs).
     pub head: PodTemplate,
     /// Each worker group's `template` scheduling gates, as `groups`.
@@ -114,12 +117,12 @@ pub struct RayObject {
     pub elastic_job: Option<String>,
     /// Wrong types in metadata, labels or the queue label: the object's
     /// queue cannot be known, so these are reported whether managed or not.
-    pub identity_errors: Vec<FieldError>,
+    pub identity_errors: Violations,
     /// Wrong types anywhere else the rules read; reported for managed objects.
-    pub type_errors: Vec<FieldError>,
+    pub type_errors: Violations,
     /// Wrong types in the pod templates' scheduling gates: reported for
     /// elastic objects only (the only rule that reads templates).
-    pub template_errors: Vec<FieldError>,
+    pub template_errors: Violations,
 }
 
 fn type_error(path: impl Into<String>, found: JsonType, expected: JsonType) -> FieldError {
@@ -136,7 +139,7 @@ fn type_error(path: impl Into<String>, found: JsonType, expected: JsonType) -> F
 fn read<T: Expected>(
     field: Field<T>,
     path: impl FnOnce() -> String,
-    errors: &mut Vec<FieldError>,
+    errors: &mut Violations,
 ) -> Option<T> {
     match field {
         Field::Value(value) => Some(value),
@@ -189,9 +192,9 @@ impl RayObject {
             cluster_parents: 0,
             labels: WorkloadLabels::default(),
             elastic_job: None,
-            identity_errors: Vec::new(),
-            type_errors: Vec::new(),
-            template_errors: Vec::new(),
+            identity_errors: Violations::default(),
+            type_errors: Violations::default(),
+            template_errors: Violations::default(),
         };
         obj.read_metadata(doc.metadata);
         obj.read_spec(doc.spec);
@@ -244,11 +247,13 @@ impl RayObject {
     }
 
     /// A controller reference to a `ray.io` RayJob or RayService makes a RayCluster a child.
-    fn read_owner(&mut self, refs: Field<Vec<Field<OwnerRefDoc>>>) -> Owner {
+    /// Only the first [`READ_ITEMS`](super::json::READ_ITEMS) references are read.
+    fn read_owner(&mut self, refs: Field<FirstItems<Field<OwnerRefDoc>>>) -> Owner {
         let errors = &mut self.type_errors;
         let refs = read(refs, || "metadata.ownerReferences".into(), errors);
         let mut owner = Owner::TopLevel;
-        for (i, reference) in refs.into_iter().flatten().enumerate() {
+        let refs = refs.into_iter().flat_map(|refs| refs.items);
+        for (i, reference) in refs.enumerate() {
             let path = |field: &str| format!("metadata.ownerReferences[{i}]{field}");
             let Some(reference) = read(reference, || path(""), errors) else {
                 continue;
@@ -361,7 +366,9 @@ impl RayObject {
             || format!("{base}.workerGroupSpecs"),
             errors,
         );
-        for (i, group) in groups.into_iter().flatten().enumerate() {
+        self.cluster.group_count = groups.as_ref().map_or(0, |groups| groups.len);
+        let groups = groups.into_iter().flat_map(|groups| groups.items);
+        for (i, group) in groups.enumerate() {
             let path = || format!("{base}.workerGroupSpecs[{i}]");
             let (name, template) = match group {
                 Field::Absent => (Group::Unnamed, PodTemplate::default()),
@@ -401,13 +408,13 @@ fn unreadable() -> PodTemplate {
 fn read_template(
     template: Field<TemplateDoc>,
     group: &dyn Fn() -> String,
-    errors: &mut Vec<FieldError>,
+    errors: &mut Violations,
 ) -> PodTemplate {
     let mut found = PodTemplate {
         depth: 1,
         ..PodTemplate::default()
     };
-    let before = errors.len();
+    let before = errors.total();
     let gates_path = || format!("{}.template.spec.schedulingGates", group());
     let gates = read(template, || format!("{}.template", group()), errors)
         .and_then(|template| {
@@ -424,14 +431,14 @@ fn read_template(
         });
     if let Some(gates) = gates {
         found.depth = 4;
-        for (j, gate) in gates.into_iter().enumerate() {
+        for (j, gate) in gates.items.into_iter().enumerate() {
             let path = || format!("{}[{j}]", gates_path());
             let name = read(gate, path, errors)
                 .and_then(|gate| read(gate.name, || format!("{}.name", path()), errors));
             found.gated |= name.as_deref() == Some(ELASTIC_JOB_GATE);
         }
     }
-    found.unreadable = errors.len() > before;
+    found.unreadable = errors.total() > before;
     found
 }
 

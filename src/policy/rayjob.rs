@@ -5,6 +5,7 @@ use super::errors::{ErrorKind, FieldError, Rule};
 use super::kinds::RayKind;
 use super::mutate::Mutation;
 use super::ray::{RayObject, SubmissionMode};
+use super::violations::Violations;
 use super::{Policy, RayJobWorkload};
 
 /// The PodSet name Kueue gives the submitter Job of a `K8sJobMode` RayJob.
@@ -36,7 +37,7 @@ pub fn max_worker_groups_reason(obj: &RayObject) -> &'static str {
 }
 
 /// The RayJob rules for a managed job that brings (or should bring) its own cluster.
-pub fn violations(obj: &RayObject, errors: &mut Vec<FieldError>) {
+pub fn violations(obj: &RayObject, errors: &mut Violations) {
     if obj.kind != RayKind::RayJob {
         return;
     }

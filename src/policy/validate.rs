@@ -3,12 +3,14 @@
 use super::Policy;
 use super::elastic::{self, ELASTIC_JOB_KEY};
 use super::errors::{ErrorKind, FieldError, Rule, quoted};
+use super::json::READ_ITEMS;
 use super::kinds::RayKind;
 use super::labels;
 use super::mutate::{is_suspended_workload, needs_elastic_job_gates};
 use super::names::{dns1123_label, dns1123_subdomain};
 use super::ray::{Group, QUEUE_NAME_KEY, RayObject};
 use super::rayjob::{self, SUBMITTER_POD_SET};
+use super::violations::Violations;
 use std::collections::HashMap;
 
 /// The PodSet name Kueue gives the head group; no worker group may take it.
@@ -21,7 +23,7 @@ pub fn violations(
     old: Option<&RayObject>,
     managed: bool,
     policy: &Policy,
-) -> Vec<FieldError> {
+) -> Violations {
     let mut errors = obj.identity_errors.clone();
     // A RayJob on an existing cluster is not a Kueue workload: only its
     // queue label's format is checked.
@@ -29,14 +31,14 @@ pub fn violations(
     if managed && !workload {
         queue_name(obj, &mut errors);
     } else if workload {
-        errors.extend(obj.type_errors.iter().cloned());
+        errors.append(&obj.type_errors);
         queue_name(obj, &mut errors);
         worker_groups(obj, policy, &mut errors);
         autoscaling(obj, policy, &mut errors);
         rayjob::violations(obj, &mut errors);
         labels::values(&obj.labels, &mut errors);
         if needs_elastic_job_gates(obj, policy) {
-            errors.extend(obj.template_errors.iter().cloned());
+            errors.append(&obj.template_errors);
             let base = obj.kind.cluster_spec_path();
             elastic::gates(
                 &base,
@@ -66,7 +68,7 @@ fn workload_labels_unchanged(
     obj: &RayObject,
     old: &RayObject,
     policy: &Policy,
-    errors: &mut Vec<FieldError>,
+    errors: &mut Violations,
 ) {
     if is_suspended_workload(obj, policy) {
         let suspended = |o: &RayObject| o.suspend == Some(true);
@@ -84,7 +86,7 @@ fn queue_label_path() -> String {
     format!("metadata.labels[{QUEUE_NAME_KEY}]")
 }
 
-fn queue_name(obj: &RayObject, errors: &mut Vec<FieldError>) {
+fn queue_name(obj: &RayObject, errors: &mut Violations) {
     if let Some(queue) = &obj.queue_name
         && let Err(detail) = dns1123_subdomain(queue)
     {
@@ -98,27 +100,32 @@ fn queue_name(obj: &RayObject, errors: &mut Vec<FieldError>) {
     }
 }
 
-fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Vec<FieldError>) {
+fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Violations) {
     // Paths are built only for violations: this runs on every request.
     let base = || format!("{}.workerGroupSpecs", obj.kind.cluster_spec_path());
-    let groups = &obj.cluster.groups;
-    let max = rayjob::max_worker_groups(obj, policy);
-    if groups.len() > max {
+    // Only the first READ_ITEMS groups are read, so no more can be allowed.
+    let limit = rayjob::max_worker_groups(obj, policy).min(READ_ITEMS);
+    let count = obj.cluster.group_count;
+    if count > limit {
         errors.push(FieldError {
             path: base(),
             kind: ErrorKind::TooMany,
-            value: Some(groups.len().to_string()),
+            value: Some(count.to_string()),
             detail: format!(
-                "must have at most {max} items{}",
+                "must have at most {limit} items{}",
                 rayjob::max_worker_groups_reason(obj)
             ),
             rule: Rule::TooManyWorkerGroups,
         });
     }
     let submitter = rayjob::has_submitter_pod_set(obj);
+    // Past the limit, only the groups that may stay are checked (as
+    // Kubernetes' own validation stops at a list's limit): the work and the
+    // answer follow the policy, not the input.
+    let groups = obj.cluster.groups.iter().take(limit);
     // PodSet names are the lower-cased group names: unique, not "head", DNS-1123 labels.
     let mut first_index: HashMap<String, usize> = HashMap::with_capacity(groups.len());
-    for (i, group) in groups.iter().enumerate() {
+    for (i, group) in groups.enumerate() {
         let path = || format!("{}[{i}].groupName", base());
         let name = match group {
             Group::Named(name) => name,
@@ -154,14 +161,16 @@ fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Vec<FieldError>)
             )));
         } else if let Err(detail) = dns1123_label(&pod_set) {
             errors.push(invalid(format!(
-                "Kueue uses the lower-cased group name {pod_set:?} as a PodSet name: {detail}"
+                "Kueue uses the lower-cased group name {} as a PodSet name: {detail}",
+                quoted(&pod_set)
             )));
         } else if let Some(first) = first_index.get(&pod_set) {
             errors.push(FieldError {
                 kind: ErrorKind::Duplicate,
                 detail: format!(
-                    "same PodSet name {pod_set:?} as {}[{first}].groupName after lower-casing; \
+                    "same PodSet name {} as {}[{first}].groupName after lower-casing; \
                      group names must be unique",
+                    quoted(&pod_set),
                     base()
                 ),
                 ..invalid(String::new())
@@ -173,7 +182,7 @@ fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Vec<FieldError>)
 }
 
 /// KubeRay's autoscaler must be off, unless the object is an elastic job.
-fn autoscaling(obj: &RayObject, policy: &Policy, errors: &mut Vec<FieldError>) {
+fn autoscaling(obj: &RayObject, policy: &Policy, errors: &mut Violations) {
     if obj.cluster.autoscaling == Some(true)
         && !elastic::is_elastic(obj.elastic_job.as_deref(), policy.elastic_jobs)
     {
@@ -205,7 +214,7 @@ fn queue_name_unchanged(
     obj: &RayObject,
     old: &RayObject,
     policy: &Policy,
-    errors: &mut Vec<FieldError>,
+    errors: &mut Violations,
 ) {
     if obj.queue_name == old.queue_name || !obj.identity_errors.is_empty() {
         return;

@@ -4,7 +4,7 @@
 //! everything else are skipped while parsing. [`super::ray`] turns a view
 //! into the policy's [`RayObject`](super::RayObject).
 
-use super::json::{Field, json_object};
+use super::json::{Field, FirstItems, json_object};
 use serde::Deserialize;
 
 /// A review's `object` or `oldObject` as read from the wire, before its kind
@@ -23,7 +23,7 @@ pub(super) struct MetaDoc {
     pub generate_name: Field<String>,
     pub labels: Field<StringMapDoc>,
     pub annotations: Field<StringMapDoc>,
-    pub owner_references: Field<Vec<Field<OwnerRefDoc>>>,
+    pub owner_references: Field<FirstItems<Field<OwnerRefDoc>>>,
     pub deletion_timestamp: Field<String>,
 }
 
@@ -66,7 +66,7 @@ pub(super) struct OwnerRefDoc {
 pub(super) struct SpecDoc<Nested> {
     pub suspend: Field<bool>,
     pub enable_in_tree_autoscaling: Field<bool>,
-    pub worker_group_specs: Field<Vec<Field<GroupDoc>>>,
+    pub worker_group_specs: Field<FirstItems<Field<GroupDoc>>>,
     /// The head's group: only its pod template is read.
     pub head_group_spec: Field<GroupDoc>,
     /// A RayService's cluster spec.
@@ -158,7 +158,7 @@ pub(super) struct TemplateDoc {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub(super) struct PodSpecDoc {
-    pub scheduling_gates: Field<Vec<Field<GateDoc>>>,
+    pub scheduling_gates: Field<FirstItems<Field<GateDoc>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

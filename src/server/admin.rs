@@ -1,5 +1,6 @@
-//! The admin listener (plain HTTP): liveness, readiness and metrics, for the
-//! kubelet and Prometheus. Probes are not logged per request.
+//! The admin routes: liveness, readiness and metrics, for the kubelet and
+//! Prometheus, served over plain HTTP by
+//! [`serve_plain`](crate::server::serve_plain). Probes are not logged per request.
 
 use crate::server::metrics::{self, Metrics};
 use crate::server::routes::plain;
@@ -8,15 +9,12 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+
+/// Connections the admin listener serves at once (probes and scrapes are
+/// a handful; more wait in the backlog).
+pub const MAX_CONNECTIONS: usize = 32;
 
 /// Where the process is in its life, as `/readyz` reports it.
 #[derive(Debug, Default)]
@@ -88,54 +86,4 @@ async fn metrics_text(State(state): State<AdminState>) -> Response {
         state.metrics.encode(),
     )
         .into_response()
-}
-
-/// Serves the admin router on `listener` until `stop` is cancelled: plain
-/// HTTP/1.1 with the same header-read bound as the admission listener, so a
-/// client that never finishes its headers cannot hold probe connections open.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    header_read_timeout: Duration,
-    stop: CancellationToken,
-) {
-    let mut http = auto::Builder::new(TokioExecutor::new()).http1_only();
-    http.http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout);
-    let connections = TaskTracker::new();
-    loop {
-        let accepted = tokio::select! {
-            biased;
-            () = stop.cancelled() => break,
-            accepted = listener.accept() => accepted,
-        };
-        let tcp = match accepted {
-            Ok((tcp, _)) => tcp,
-            Err(error) => {
-                tracing::warn!(%error, "admin listener: cannot accept a connection");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let http = http.clone();
-        let service = TowerToHyperService::new(router.clone());
-        let stop = stop.clone();
-        connections.spawn(async move {
-            let connection = http.serve_connection(TokioIo::new(tcp), service);
-            tokio::pin!(connection);
-            let ended = tokio::select! {
-                ended = connection.as_mut() => ended,
-                () = stop.cancelled() => {
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
-                }
-            };
-            if let Err(error) = ended {
-                tracing::debug!(%error, "admin connection ended with an error");
-            }
-        });
-    }
-    connections.close();
-    connections.wait().await;
 }

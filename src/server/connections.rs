@@ -6,6 +6,8 @@
 //! (certificate rotation, client CA) and so that shutdown can close idle
 //! keep-alive connections while in-flight requests finish.
 
+use crate::server::budget::{Budget, ConnectionShare};
+use crate::server::routes::MAX_BODY_BYTES;
 use crate::server::tls::TlsSource;
 use axum::Router;
 use hyper::service::service_fn;
@@ -13,9 +15,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -27,23 +30,34 @@ pub struct ConnectionSettings {
     /// A client that has not finished the TLS handshake by then is dropped.
     pub tls_handshake_timeout: Duration,
     /// A client that has not sent complete request headers by then is
-    /// dropped; so is a new connection (HTTP/1.1 or HTTP/2) without a first
-    /// request. hyper also applies it to idle HTTP/1.1 keep-alive connections.
+    /// dropped; a connection (HTTP/1.1 or HTTP/2) with no request in
+    /// progress for this long is closed (HTTP/2 with a GOAWAY).
     pub header_read_timeout: Duration,
     /// After shutdown is triggered: how long in-flight requests may take
     /// before the remaining connections are abandoned.
     pub drain_timeout: Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// Bytes of request bodies held at once, across all connections
+    /// ([`Budget`]); handed to the routes as each connection's
+    /// [`ConnectionShare`] request extension.
+    pub max_inflight_bytes: usize,
 }
 
 impl Default for ConnectionSettings {
     fn default() -> Self {
         Self {
-            tls_handshake_timeout: Duration::from_secs(5),
-            header_read_timeout: Duration::from_secs(10),
-            drain_timeout: Duration::from_secs(20),
+            tls_handshake_timeout: super::DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+            header_read_timeout: super::DEFAULT_HEADER_READ_TIMEOUT,
+            drain_timeout: super::DEFAULT_SHUTDOWN_TIMEOUT,
+            max_connections: super::DEFAULT_MAX_CONNECTIONS,
+            max_inflight_bytes: super::DEFAULT_MAX_INFLIGHT_BYTES,
         }
     }
 }
+
+/// Streams one HTTP/2 connection may have open at once.
+pub const MAX_CONCURRENT_STREAMS: u32 = 8;
 
 /// How serving ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,10 +69,7 @@ pub enum Drain {
 }
 
 /// Serves `router` over TLS on `listener` until `shutdown` is cancelled, then
-/// drains: stops accepting (the listener is closed, so new connections are
-/// refused), lets in-flight requests finish, closes idle keep-alive
-/// connections (HTTP/2 gets a GOAWAY) and returns once all are closed or
-/// `settings.drain_timeout` has passed.
+/// drains (see [`accept_and_drain`]).
 ///
 /// This is exactly the production connection handling: TCP_NODELAY, TLS from
 /// `tls` (read per connection, so a reloaded certificate applies to the next
@@ -72,31 +83,96 @@ pub async fn serve_tls(
     shutdown: CancellationToken,
 ) -> Drain {
     let http = Arc::new(HttpBuilders::new(&settings));
-    let connections = TaskTracker::new();
+    let budget = Budget::new(settings.max_inflight_bytes, MAX_BODY_BYTES);
+    let stop = shutdown.clone();
+    accept_and_drain(listener, "admission", &stop, &settings, {
+        move |tcp, peer| {
+            let connection = TlsConnection {
+                acceptor: TlsAcceptor::from(tls.current()),
+                router: router.clone(),
+                http: http.clone(),
+                settings,
+                shutdown: shutdown.clone(),
+                share: budget.connection(),
+            };
+            connection.serve(tcp, peer)
+        }
+    })
+    .await
+}
 
+/// Serves `router` over plain HTTP/1.1 on `listener` (the admin listener)
+/// with the bounds of `settings`, until `shutdown`; then drains. Bodies are
+/// not budgeted: the admin routes read none.
+pub async fn serve_plain(
+    listener: TcpListener,
+    router: Router,
+    settings: ConnectionSettings,
+    shutdown: CancellationToken,
+) -> Drain {
+    let http = Arc::new(HttpBuilders::new(&settings));
+    let stop = shutdown.clone();
+    accept_and_drain(listener, "admin", &stop, &settings, {
+        move |tcp, peer| {
+            let http = http.clone();
+            let router = router.clone();
+            let shutdown = shutdown.clone();
+            async move {
+                let io = TokioIo::new(tcp);
+                serve_http(&http.http1, io, router, &settings, &shutdown, peer, None).await;
+            }
+        }
+    })
+    .await
+}
+
+/// The one accept loop: hands each connection accepted on `listener` to
+/// `serve` on a task of its own, at most `settings.max_connections` at once
+/// (the next is accepted when one closes), until `shutdown` is cancelled,
+/// then drains:
+/// stops accepting (the listener is closed, so new connections are refused)
+/// and waits up to `settings.drain_timeout` for the open connections, which finish
+/// their in-flight requests and close (HTTP/2 with a GOAWAY) on the same
+/// signal.
+pub async fn accept_and_drain<S, F>(
+    listener: TcpListener,
+    listener_name: &'static str,
+    shutdown: &CancellationToken,
+    settings: &ConnectionSettings,
+    mut serve: S,
+) -> Drain
+where
+    S: FnMut(TcpStream, SocketAddr) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let connections = TaskTracker::new();
+    let slots = Arc::new(Semaphore::new(settings.max_connections));
     loop {
+        let slot = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            slot = slots.clone().acquire_owned() => slot,
+        };
+        let Ok(slot) = slot else { break };
         let accepted = tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
-        let (tcp, peer) = match accepted {
-            Ok(accepted) => accepted,
+        match accepted {
+            Ok((tcp, peer)) => {
+                let connection = serve(tcp, peer);
+                connections.spawn(async move {
+                    connection.await;
+                    drop(slot);
+                });
+            }
             Err(error) => {
                 // Typically EMFILE: back off instead of spinning.
-                tracing::warn!(%error, "cannot accept a connection");
+                tracing::warn!(listener = listener_name, %error, "cannot accept a connection");
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
             }
-        };
-        let connection = Connection {
-            acceptor: TlsAcceptor::from(tls.current()),
-            router: router.clone(),
-            http: http.clone(),
-            settings,
-            shutdown: shutdown.clone(),
-        };
-        connections.spawn(connection.serve(tcp, peer));
+        }
     }
     drop(listener);
     connections.close();
@@ -124,26 +200,29 @@ impl HttpBuilders {
             .header_read_timeout(settings.header_read_timeout)
             .keep_alive(true);
         let mut http2 = auto::Builder::new(TokioExecutor::new()).http2_only();
-        // Pings find HTTP/2 peers that vanished without closing (HTTP/1.1
-        // idle connections end with the header read timeout instead).
+        // Pings find HTTP/2 peers that vanished without closing; idle ones
+        // are closed by `serve_http`. Few streams per connection: the
+        // apiserver uses HTTP/1.1, and every stream may hold a body.
         http2
             .http2()
             .timer(TokioTimer::new())
+            .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
             .keep_alive_interval(Duration::from_secs(30))
             .keep_alive_timeout(Duration::from_secs(10));
         Self { http1, http2 }
     }
 }
 
-struct Connection {
+struct TlsConnection {
     acceptor: TlsAcceptor,
     router: Router,
     http: Arc<HttpBuilders>,
     settings: ConnectionSettings,
     shutdown: CancellationToken,
+    share: ConnectionShare,
 }
 
-impl Connection {
+impl TlsConnection {
     async fn serve(self, tcp: TcpStream, peer: SocketAddr) {
         // Reviews are small request/response exchanges: no Nagle delay.
         if let Err(error) = tcp.set_nodelay(true) {
@@ -173,38 +252,122 @@ impl Connection {
         } else {
             &self.http.http1
         };
-        // hyper bounds HTTP/1.1 header reads itself; an HTTP/2 client that
-        // completes the handshake and never sends a request is dropped here.
-        let served_a_request = Arc::new(AtomicBool::new(false));
-        let router = self.router;
-        let service = service_fn({
-            let served_a_request = served_a_request.clone();
-            move |request| {
-                served_a_request.store(true, Ordering::Relaxed);
-                router.clone().oneshot(request)
+        let io = TokioIo::new(stream);
+        let share = Some(self.share);
+        serve_http(
+            http,
+            io,
+            self.router,
+            &self.settings,
+            &self.shutdown,
+            peer,
+            share,
+        )
+        .await;
+    }
+}
+
+/// Serves HTTP on one connection until the client closes it, it has had no
+/// request in progress for the header read timeout (HTTP/2: GOAWAY), or
+/// `shutdown` is cancelled (in-flight requests finish, then it closes).
+/// Every request carries `share` as an extension.
+async fn serve_http<I>(
+    http: &auto::Builder<TokioExecutor>,
+    io: TokioIo<I>,
+    router: Router,
+    settings: &ConnectionSettings,
+    shutdown: &CancellationToken,
+    peer: SocketAddr,
+    share: Option<ConnectionShare>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let activity = Arc::new(Activity::new());
+    let service = service_fn({
+        let activity = activity.clone();
+        move |mut request: hyper::Request<hyper::body::Incoming>| {
+            let active = activity.begin();
+            if let Some(share) = &share {
+                request.extensions_mut().insert(share.clone());
             }
-        });
-        let connection = http.serve_connection(TokioIo::new(stream), service);
-        tokio::pin!(connection);
-        let first_request_deadline = async {
-            tokio::time::sleep(self.settings.header_read_timeout).await;
-            if served_a_request.load(Ordering::Relaxed) {
-                std::future::pending::<()>().await;
+            let response = router.clone().oneshot(request);
+            async move {
+                let response = response.await;
+                drop(active);
+                response
             }
-        };
-        let result = tokio::select! {
-            result = connection.as_mut() => result,
-            () = first_request_deadline => {
-                tracing::debug!(%peer, "no request within the header read timeout");
-                return;
-            }
-            () = self.shutdown.cancelled() => {
-                connection.as_mut().graceful_shutdown();
-                connection.await
-            }
-        };
-        if let Err(error) = result {
-            tracing::debug!(%peer, %error, "connection ended with an error");
         }
+    });
+    let connection = http.serve_connection(io, service);
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = activity.idle_for(settings.header_read_timeout) => {
+            tracing::debug!(%peer, "no request in progress for the header read timeout; closing");
+            connection.as_mut().graceful_shutdown();
+            match tokio::time::timeout(settings.header_read_timeout, connection).await {
+                Ok(result) => result,
+                Err(_) => return,
+            }
+        }
+        () = shutdown.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%peer, %error, "connection ended with an error");
+    }
+}
+
+/// Requests in progress on one connection, and since when it has had none.
+struct Activity {
+    opened: Instant,
+    in_progress: AtomicUsize,
+    /// Milliseconds from `opened` to the end of the last request.
+    idle_since: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            opened: Instant::now(),
+            in_progress: AtomicUsize::new(0),
+            idle_since: AtomicU64::new(0),
+        }
+    }
+
+    fn begin(self: &Arc<Self>) -> Active {
+        self.in_progress.fetch_add(1, Ordering::AcqRel);
+        Active(self.clone())
+    }
+
+    /// Returns once no request has been in progress for `timeout`.
+    async fn idle_for(&self, timeout: Duration) {
+        loop {
+            let wake = if self.in_progress.load(Ordering::Acquire) == 0 {
+                let since =
+                    self.opened + Duration::from_millis(self.idle_since.load(Ordering::Acquire));
+                let until = since + timeout;
+                if Instant::now() >= until && self.in_progress.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                until
+            } else {
+                Instant::now() + timeout
+            };
+            tokio::time::sleep_until(wake.into()).await;
+        }
+    }
+}
+
+/// One request in progress; its end is the connection's latest activity.
+struct Active(Arc<Activity>);
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        let since_open = u64::try_from(self.0.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.0.idle_since.store(since_open, Ordering::Release);
+        self.0.in_progress.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -8,6 +8,7 @@
 //! `--shutdown-timeout` and the process exits 0. A second signal exits at once.
 
 pub mod admin;
+pub mod budget;
 pub mod connections;
 pub mod logging;
 pub mod metrics;
@@ -15,7 +16,7 @@ pub mod routes;
 pub mod shutdown;
 pub mod tls;
 
-pub use connections::{ConnectionSettings, Drain, serve_tls};
+pub use connections::{ConnectionSettings, Drain, serve_plain, serve_tls};
 pub use routes::{AdmissionState, admission_router};
 pub use tls::{TlsFiles, TlsSource, server_config_from_files};
 
@@ -25,6 +26,28 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+/// Default of `--shutdown-delay`.
+pub const DEFAULT_SHUTDOWN_DELAY: Duration = Duration::from_secs(5);
+/// Default of `--shutdown-timeout`.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(20);
+/// Default of `--request-timeout`: below the 10s `timeoutSeconds` default of
+/// webhook registrations, so the apiserver gets our answer, not its own timeout.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
+/// Default of `--tls-handshake-timeout`.
+pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default of `--header-read-timeout`.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default of `--cert-reload-interval`.
+pub const DEFAULT_CERT_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Default of `--max-connections`: far more than the apiserver opens (a few
+/// per replica), few enough that idle connections cannot exhaust memory or
+/// descriptors (an idle TLS connection holds about 35 KiB).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// Default of `--max-inflight-bytes`: room for nine 7 MiB bodies, and with
+/// the process's own 10-20 MiB well inside the Deployment's 128 MiB limit.
+pub const DEFAULT_MAX_INFLIGHT_BYTES: usize = 64 * 1024 * 1024;
 
 /// What `serve` needs, built by the command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,6 +66,10 @@ pub struct Config {
     pub request_timeout: Duration,
     pub tls_handshake_timeout: Duration,
     pub header_read_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Bytes of request bodies held at once.
+    pub max_inflight_bytes: usize,
     /// How often the certificate, key and client CA files are checked for changes.
     pub cert_reload_interval: Duration,
     pub log_format: logging::LogFormat,
@@ -76,6 +103,7 @@ pub fn run(config: Config, policy: crate::policy::Policy) -> ExitCode {
     code
 }
 
+/// Bind, serve, wait for a signal, drain.
 async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
     let mut signals = match shutdown::Signals::install() {
         Ok(signals) => signals,
@@ -86,24 +114,31 @@ async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
     };
     let metrics = Arc::new(metrics::Metrics::new());
     let health = Arc::new(admin::Health::default());
-
-    let admin_listener = match TcpListener::bind(config.admin_listen).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            tracing::error!(addr = %config.admin_listen, %error, "cannot bind the admin listener");
-            return ExitCode::FAILURE;
-        }
+    let settings = ConnectionSettings {
+        tls_handshake_timeout: config.tls_handshake_timeout,
+        header_read_timeout: config.header_read_timeout,
+        drain_timeout: config.shutdown_timeout,
+        max_connections: config.max_connections,
+        max_inflight_bytes: config.max_inflight_bytes,
     };
-    log_bound(
-        &admin_listener,
+
+    let Some(admin_listener) = bind(
+        config.admin_listen,
         "admin",
         "serving probes and metrics over HTTP",
-    );
+    )
+    .await
+    else {
+        return ExitCode::FAILURE;
+    };
     let admin_stop = CancellationToken::new();
-    let admin = tokio::spawn(admin::serve(
+    let admin = tokio::spawn(serve_plain(
         admin_listener,
         admin::admin_router(health.clone(), metrics.clone()),
-        config.header_read_timeout,
+        ConnectionSettings {
+            max_connections: admin::MAX_CONNECTIONS,
+            ..settings
+        },
         admin_stop.clone(),
     ));
 
@@ -117,18 +152,15 @@ async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
     };
     tokio::spawn(reloader.run());
 
-    let listener = match TcpListener::bind(config.listen).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            tracing::error!(addr = %config.listen, %error, "cannot bind the admission listener");
-            return ExitCode::FAILURE;
-        }
-    };
-    log_bound(
-        &listener,
+    let Some(listener) = bind(
+        config.listen,
         "admission",
         "serving admission webhooks over HTTPS",
-    );
+    )
+    .await
+    else {
+        return ExitCode::FAILURE;
+    };
     let router = admission_router(AdmissionState::new(
         policy,
         metrics.clone(),
@@ -138,11 +170,6 @@ async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
         health.clone(),
         close_while_shutting_down,
     ));
-    let settings = ConnectionSettings {
-        tls_handshake_timeout: config.tls_handshake_timeout,
-        header_read_timeout: config.header_read_timeout,
-        drain_timeout: config.shutdown_timeout,
-    };
     let stop_serving = CancellationToken::new();
     let server = tokio::spawn(serve_tls(
         listener,
@@ -153,11 +180,48 @@ async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
     ));
     health.set_ready();
 
+    wait_for_shutdown(signals, &health, config.shutdown_delay).await;
+    tracing::info!("shutting down: no new connections; draining");
+    stop_serving.cancel();
+    let drained = server.await;
+    admin_stop.cancel();
+    let _ = admin.await;
+    exit_code(drained)
+}
+
+/// Binds `addr` and logs the bound address (tests and operators read it
+/// when the port is 0); `None` (after logging why) when it cannot.
+async fn bind(
+    addr: SocketAddr,
+    listener_name: &'static str,
+    serving: &'static str,
+) -> Option<TcpListener> {
+    let listener = match TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(listener = listener_name, %addr, %error, "cannot bind the {listener_name} listener");
+            return None;
+        }
+    };
+    match listener.local_addr() {
+        Ok(addr) => tracing::info!(listener = listener_name, %addr, "{serving}"),
+        Err(error) => tracing::warn!(listener = listener_name, %error, "{serving}"),
+    }
+    Some(listener)
+}
+
+/// Waits for the first signal, turns not-ready and keeps serving for
+/// `delay`; from then on a second signal exits at once.
+async fn wait_for_shutdown(
+    mut signals: shutdown::Signals,
+    health: &admin::Health,
+    delay: Duration,
+) {
     let signal = signals.next().await;
     health.set_shutting_down();
     tracing::info!(
         signal,
-        delay = %humantime::format_duration(config.shutdown_delay),
+        delay = %humantime::format_duration(delay),
         "shutting down: not ready; still serving during the shutdown delay"
     );
     tokio::spawn(async move {
@@ -166,12 +230,11 @@ async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
         logging::flush();
         std::process::exit(1);
     });
-    tokio::time::sleep(config.shutdown_delay).await;
-    tracing::info!("shutting down: no new connections; draining");
-    stop_serving.cancel();
-    let drained = server.await;
-    admin_stop.cancel();
-    let _ = admin.await;
+    tokio::time::sleep(delay).await;
+}
+
+/// 0 when every in-flight request was answered, 1 otherwise.
+fn exit_code(drained: Result<Drain, tokio::task::JoinError>) -> ExitCode {
     match drained {
         Ok(Drain::Complete) => {
             tracing::info!("shutdown complete");
@@ -208,12 +271,4 @@ async fn close_while_shutting_down(
         );
     }
     response
-}
-
-/// Logs the bound address (tests and operators read it when the port is 0).
-fn log_bound(listener: &TcpListener, listener_name: &'static str, message: &'static str) {
-    match listener.local_addr() {
-        Ok(addr) => tracing::info!(listener = listener_name, %addr, "{message}"),
-        Err(error) => tracing::warn!(listener = listener_name, %error, "{message}"),
-    }
 }

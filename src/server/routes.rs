@@ -4,6 +4,7 @@
 
 use crate::admission::{Answer, Webhook};
 use crate::policy::{KINDS, Policy};
+use crate::server::budget::{Budget, ConnectionShare, NoRoom, Reservation};
 use crate::server::metrics::Metrics;
 use axum::Router;
 use axum::body::Body;
@@ -14,11 +15,26 @@ use axum::routing::post;
 use http_body_util::BodyExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
 
 /// Largest request body accepted: controller-runtime's limit (an UPDATE
 /// review carries the object twice).
 pub const MAX_BODY_BYTES: usize = 7 * 1024 * 1024;
+
+/// Bodies up to this size are decided on the async worker that read them
+/// (a few µs, less than a hand-off to another thread); larger ones on the
+/// blocking pool, at most [`AdmissionState`]'s decision slots at once and
+/// within the request deadline.
+const INLINE_DECISION_BYTES: usize = 64 * 1024;
+
+/// How long a request waits for room in the in-flight budget before it is
+/// refused with 429 (a second try from the apiserver is its next request).
+const BUDGET_WAIT: Duration = Duration::from_secs(1);
+
+/// How much of the body of a request answered 404 or 405 is read and thrown
+/// away to keep its HTTP/1.1 connection usable.
+const MAX_UNWANTED_BYTES: usize = 64 * 1024;
 
 /// How much of an oversized body is read and thrown away so that an HTTP/1.1
 /// client still sending it receives the 413 instead of a reset connection.
@@ -30,11 +46,13 @@ pub type Reviewer = fn(Webhook, &[u8], &Policy) -> Answer;
 /// What the admission handlers share.
 #[derive(Clone)]
 pub struct AdmissionState {
-    pub policy: Arc<Policy>,
-    pub metrics: Arc<Metrics>,
+    policy: Arc<Policy>,
+    metrics: Arc<Metrics>,
     /// Bound on reading the body and answering.
-    pub request_timeout: Duration,
-    pub reviewer: Reviewer,
+    request_timeout: Duration,
+    reviewer: Reviewer,
+    /// Decisions of large bodies that may run at once (one per core).
+    decision_slots: Arc<Semaphore>,
 }
 
 impl AdmissionState {
@@ -45,7 +63,16 @@ impl AdmissionState {
             metrics,
             request_timeout,
             reviewer: crate::admission::review,
+            decision_slots: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(2, usize::from),
+            )),
         }
+    }
+
+    /// The same state answering with `reviewer` (tests inject failures).
+    #[cfg(feature = "test-support")]
+    pub fn with_reviewer(self, reviewer: Reviewer) -> Self {
+        Self { reviewer, ..self }
     }
 }
 
@@ -73,25 +100,36 @@ pub fn admission_router(state: AdmissionState) -> Router {
 }
 
 async fn mutate(State(state): State<AdmissionState>, request: Request) -> Response {
-    admit(&state, Webhook::Mutate, request).await
+    handle_review(&state, Webhook::Mutate, request).await
 }
 
 async fn validate(State(state): State<AdmissionState>, request: Request) -> Response {
-    admit(&state, Webhook::Validate, request).await
+    handle_review(&state, Webhook::Validate, request).await
 }
 
-async fn admit(state: &AdmissionState, webhook: Webhook, request: Request) -> Response {
+/// Reads one AdmissionReview, answers it, counts and logs the answer; all
+/// within the request timeout.
+async fn handle_review(state: &AdmissionState, webhook: Webhook, request: Request) -> Response {
     let _in_flight = state.metrics.in_flight();
     let started = Instant::now();
-    let timeout = state.request_timeout;
-    let body = match tokio::time::timeout(timeout, read_body(request)).await {
-        Ok(Ok(body)) => body,
-        Ok(Err(refusal)) => return refusal.into_response(&state.metrics, webhook),
+    let deadline = tokio::time::Instant::now() + state.request_timeout;
+    let http1 = request.version() < Version::HTTP_2;
+    let answer = tokio::time::timeout_at(deadline, async {
+        let (body, reservation) = read_body(request, deadline).await?;
+        decide(state, webhook, body, reservation, deadline).await
+    })
+    .await;
+    let answer = match answer {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(refusal)) => return refusal.into_response(&state.metrics, webhook, http1),
         Err(_) => {
-            return BodyRefusal::TimedOut(timeout).into_response(&state.metrics, webhook);
+            return Refusal::TimedOut(state.request_timeout).into_response(
+                &state.metrics,
+                webhook,
+                http1,
+            );
         }
     };
-    let answer = (state.reviewer)(webhook, &body, &state.policy);
     let elapsed = started.elapsed();
     state.metrics.admission_answered(webhook, &answer, elapsed);
     log_answer(webhook, &answer, elapsed);
@@ -103,6 +141,40 @@ async fn admit(state: &AdmissionState, webhook: Webhook, request: Request) -> Re
             // Only an invalid status code gets here; review never returns one.
             plain(StatusCode::INTERNAL_SERVER_ERROR, "invalid answer status\n")
         })
+}
+
+/// Runs the review: inline for small bodies, on the blocking pool for large
+/// ones (bounded by the decision slots; its budget is held until it ends,
+/// even when the deadline has answered the request already).
+async fn decide(
+    state: &AdmissionState,
+    webhook: Webhook,
+    body: Vec<u8>,
+    reservation: Reservation,
+    deadline: tokio::time::Instant,
+) -> Result<Answer, Refusal> {
+    if body.len() <= INLINE_DECISION_BYTES {
+        return Ok((state.reviewer)(webhook, &body, &state.policy));
+    }
+    let slot = state
+        .decision_slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| Refusal::Busy)?;
+    let (reviewer, policy) = (state.reviewer, state.policy.clone());
+    let decision = tokio::task::spawn_blocking(move || {
+        let answer = reviewer(webhook, &body, &policy);
+        drop((slot, reservation));
+        answer
+    });
+    match tokio::time::timeout_at(deadline, decision).await {
+        Ok(Ok(answer)) => Ok(answer),
+        // A panic in the reviewer: the same 500 as on the inline path.
+        Ok(Err(error)) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Ok(Err(_)) => Err(Refusal::Busy),
+        Err(_) => Err(Refusal::TimedOut(state.request_timeout)),
+    }
 }
 
 /// The one info line per admission request: what was decided, never the object.
@@ -127,30 +199,52 @@ fn log_answer(webhook: Webhook, answer: &Answer, elapsed: Duration) {
     );
 }
 
-/// Why a request body was not handed to the policy.
-enum BodyRefusal {
+/// Why a request was not handed to the policy, or not answered by it.
+enum Refusal {
     TooLarge,
+    /// Larger than one connection's share of the budget: never accepted.
+    OverShare(usize),
+    /// The in-flight budget has no room now.
+    NoRoom(usize),
     Unreadable(String),
     TimedOut(Duration),
+    /// The server is stopping (no decision slot will be free again).
+    Busy,
 }
 
-impl BodyRefusal {
-    fn into_response(self, metrics: &Metrics, webhook: Webhook) -> Response {
+impl Refusal {
+    fn into_response(self, metrics: &Metrics, webhook: Webhook, http1: bool) -> Response {
         let (status, message) = match self {
-            BodyRefusal::TooLarge => (
+            Refusal::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("request body is larger than {MAX_BODY_BYTES} bytes (7 MiB)\n"),
             ),
-            BodyRefusal::Unreadable(error) => (
+            Refusal::OverShare(limit) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "request body is larger than one connection's share of --max-inflight-bytes ({limit} bytes)\n"
+                ),
+            ),
+            Refusal::NoRoom(limit) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "too many request bytes in flight (--max-inflight-bytes: {limit} bytes); retry shortly\n"
+                ),
+            ),
+            Refusal::Unreadable(error) => (
                 StatusCode::BAD_REQUEST,
                 format!("cannot read the request body: {error}\n"),
             ),
-            BodyRefusal::TimedOut(timeout) => (
+            Refusal::TimedOut(timeout) => (
                 StatusCode::REQUEST_TIMEOUT,
                 format!(
-                    "request not received within the request timeout ({})\n",
+                    "request not received and answered within the request timeout ({})\n",
                     humantime::format_duration(timeout)
                 ),
+            ),
+            Refusal::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is shutting down\n".to_owned(),
             ),
         };
         metrics.http_error(status.as_u16());
@@ -160,12 +254,35 @@ impl BodyRefusal {
             error = message.trim_end(),
             "admission request refused"
         );
-        plain(status, message)
+        let mut response = plain(status, message);
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if http1 && status != StatusCode::BAD_REQUEST {
+            // The body may be unread: the connection cannot carry another
+            // request, and the client should know before it tries.
+            close_connection(&mut response);
+        }
+        response
     }
 }
 
-/// Reads the body up to [`MAX_BODY_BYTES`].
-async fn read_body(request: Request) -> Result<Vec<u8>, BodyRefusal> {
+/// `Connection: close`: hyper closes an HTTP/1.1 connection after this answer.
+fn close_connection(response: &mut Response) {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+}
+
+/// Reads the body up to [`MAX_BODY_BYTES`], holding budget for every byte
+/// of its buffer before allocating it: the declared length up front, the
+/// buffer itself growing only with what arrived.
+async fn read_body(
+    request: Request,
+    deadline: tokio::time::Instant,
+) -> Result<(Vec<u8>, Reservation), Refusal> {
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -181,22 +298,55 @@ async fn read_body(request: Request) -> Result<Vec<u8>, BodyRefusal> {
         // Continue` and the client never sends the body. (Over HTTP/2 the
         // body is drained instead: some clients, curl 7.x among them, lose
         // an answer that arrives before their body is sent.)
-        return Err(BodyRefusal::TooLarge);
+        return Err(Refusal::TooLarge);
     }
-    let capacity = declared.map_or(0, |length| length.min(MAX_BODY_BYTES as u64) as usize);
-    let mut buffer = Vec::with_capacity(capacity);
+    let share = request
+        .extensions()
+        .get::<ConnectionShare>()
+        .cloned()
+        // Only a router served outside `serve_tls` has no share: one body's worth.
+        .unwrap_or_else(|| Budget::new(MAX_BODY_BYTES, MAX_BODY_BYTES).connection());
+    let declared = declared.map_or(0, |length| length.min(MAX_BODY_BYTES as u64) as usize);
+    let mut reservation = share.reservation();
+    let wait = deadline.min(tokio::time::Instant::now() + BUDGET_WAIT);
+    reserve(&mut reservation, declared, wait).await?;
+    let mut buffer = Vec::new();
     let mut body = request.into_body();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|error| BodyRefusal::Unreadable(error.to_string()))?;
+        let frame = frame.map_err(|error| Refusal::Unreadable(error.to_string()))?;
         if let Ok(data) = frame.into_data() {
-            if buffer.len() + data.len() > MAX_BODY_BYTES {
-                discard(body, buffer.len() + data.len()).await;
-                return Err(BodyRefusal::TooLarge);
+            let needed = buffer.len() + data.len();
+            if needed > MAX_BODY_BYTES {
+                drop(reservation);
+                discard(body, needed).await;
+                return Err(Refusal::TooLarge);
+            }
+            if needed > buffer.capacity() {
+                // Double as a Vec would, but never past the declared length
+                // (when it holds) and never without budget for it.
+                let capacity = needed.max(buffer.capacity() * 2).min(declared.max(needed));
+                let wait = deadline.min(tokio::time::Instant::now() + BUDGET_WAIT);
+                reserve(&mut reservation, capacity, wait).await?;
+                buffer.reserve_exact(capacity - buffer.len());
             }
             buffer.extend_from_slice(&data);
         }
     }
-    Ok(buffer)
+    Ok((buffer, reservation))
+}
+
+async fn reserve(
+    reservation: &mut Reservation,
+    bytes: usize,
+    wait: tokio::time::Instant,
+) -> Result<(), Refusal> {
+    reservation
+        .grow_to(bytes, wait)
+        .await
+        .map_err(|no_room| match no_room {
+            NoRoom::Never { limit } => Refusal::OverShare(limit),
+            NoRoom::Now { limit } => Refusal::NoRoom(limit),
+        })
 }
 
 /// Reads and drops the rest of an oversized body, up to a bound, so that the
@@ -222,7 +372,7 @@ async fn method_not_allowed(State(state): State<AdmissionState>, request: Reques
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static("POST"));
     state.metrics.http_error(405);
-    response
+    answer_unwanted(request, response).await
 }
 
 async fn not_found(State(state): State<AdmissionState>, request: Request) -> Response {
@@ -231,7 +381,35 @@ async fn not_found(State(state): State<AdmissionState>, request: Request) -> Res
         request.uri().path()
     );
     state.metrics.http_error(404);
-    plain(StatusCode::NOT_FOUND, message)
+    answer_unwanted(request, plain(StatusCode::NOT_FOUND, message)).await
+}
+
+/// An error answer to a request whose body nobody wants: a small body is
+/// read and dropped first, so that an HTTP/1.1 connection stays usable; for
+/// a larger or slower one the answer says `Connection: close` (hyper closes
+/// a connection whose body was not read, and without the header the
+/// client's next request on it would fail).
+async fn answer_unwanted(request: Request, mut response: Response) -> Response {
+    if request.version() >= Version::HTTP_2 {
+        return response;
+    }
+    let mut body = request.into_body();
+    let drained = tokio::time::timeout(BUDGET_WAIT, async {
+        let mut seen = 0;
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else { return false };
+            seen += frame.data_ref().map_or(0, |data| data.len());
+            if seen > MAX_UNWANTED_BYTES {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    if drained != Ok(true) {
+        close_connection(&mut response);
+    }
+    response
 }
 
 fn answer_panic(metrics: &Metrics, panic: Box<dyn std::any::Any + Send + 'static>) -> Response {

@@ -220,12 +220,6 @@ impl TlsSource {
     }
 }
 
-impl From<Arc<ServerConfig>> for TlsSource {
-    fn from(config: Arc<ServerConfig>) -> Self {
-        Self::fixed(config)
-    }
-}
-
 /// Polls the certificate files and publishes each new valid pair.
 pub struct Reloader {
     files: TlsFiles,

@@ -153,6 +153,21 @@ impl CertDir {
 
 // ---------------------------------------------------------------- the server
 
+/// Calls `probe` every 20 ms until it returns `Some`; panics with
+/// `failure()` once [`PATIENCE`] has passed.
+pub fn poll<T>(mut probe: impl FnMut() -> Option<T>, failure: impl FnOnce() -> String) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(found) = probe() {
+            return found;
+        }
+        if Instant::now() >= deadline {
+            panic!("{}", failure());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The real binary, serving on ephemeral loopback ports, killed on drop.
 pub struct Server {
     pub child: Child,
@@ -178,20 +193,7 @@ impl Server {
     /// and waits for both addresses and `/readyz` 200.
     pub fn spawn(command: Command) -> Self {
         let mut server = Self::spawn_unready(command);
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(admission) = server.logged_addr("admission") {
-                server.addr = admission;
-                break;
-            }
-            server.assert_running();
-            assert!(
-                Instant::now() < deadline,
-                "server never listened: {:#?}",
-                server.logs()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        server.addr = server.wait_for_listener("admission");
         server.wait_ready();
         server
     }
@@ -226,26 +228,22 @@ impl Server {
             admin: SocketAddr::from(([0, 0, 0, 0], 0)),
             logs,
         };
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(admin) = server.logged_addr("admin") {
-                server.admin = admin;
-                return server;
-            }
-            server.assert_running();
-            assert!(
-                Instant::now() < deadline,
-                "admin never listened: {:#?}",
-                server.logs()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        server.admin = server.wait_for_listener("admin");
+        server
     }
 
-    fn assert_running(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            panic!("server exited with {status}: {:#?}", self.logs());
-        }
+    /// Waits until `listener` logs its address (failing early if the server exits).
+    fn wait_for_listener(&mut self, listener: &str) -> SocketAddr {
+        let logs = self.logs.clone();
+        poll(
+            || {
+                if let Ok(Some(status)) = self.child.try_wait() {
+                    panic!("server exited with {status}: {:#?}", logs.lock().unwrap());
+                }
+                self.logged_addr(listener)
+            },
+            || format!("{listener} never listened: {:#?}", logs.lock().unwrap()),
+        )
     }
 
     /// The usual `serve` command line for tests, before `extra` flags.
@@ -295,27 +293,17 @@ impl Server {
 
     /// Waits until `count` log lines contain `text`, and returns them.
     pub fn wait_for_logs(&self, text: &str, count: usize) -> Vec<Value> {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let lines = self.logs_with(text);
-            if lines.len() >= count {
-                return lines;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "fewer than {count} logs {text:?}: {:#?}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        poll(
+            || Some(self.logs_with(text)).filter(|lines| lines.len() >= count),
+            || format!("fewer than {count} logs {text:?}: {:#?}", self.logs()),
+        )
     }
 
     pub fn wait_ready(&self) {
-        let deadline = Instant::now() + PATIENCE;
-        while admin_get_blocking(self.admin, "/readyz").0 != 200 {
-            assert!(Instant::now() < deadline, "never ready: {:#?}", self.logs());
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        poll(
+            || (admin_get_blocking(self.admin, "/readyz").0 == 200).then_some(()),
+            || format!("never ready: {:#?}", self.logs()),
+        )
     }
 
     pub fn pid(&self) -> u32 {
@@ -332,18 +320,11 @@ impl Server {
 
     /// Waits for the process to exit and returns its status.
     pub fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "server did not exit: {:#?}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let logs = self.logs.clone();
+        poll(
+            || self.child.try_wait().unwrap(),
+            || format!("server did not exit: {:#?}", logs.lock().unwrap()),
+        )
     }
 
     pub fn metrics(&self) -> String {

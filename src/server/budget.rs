@@ -1,0 +1,253 @@
+//! The memory budget for request bodies in flight (`--max-inflight-bytes`).
+//!
+//! Every admission request reserves the bytes of its body buffer before it
+//! allocates them: the declared `Content-Length` up front (so a client
+//! cannot make the server promise memory it has not got), then whatever
+//! arrives beyond it. A reservation draws on two pools: the whole server's
+//! budget, and the share of its connection (a quarter of the budget, at
+//! least one largest body), so that one client cannot hold the whole budget
+//! with many streams. A request that finds no room waits briefly and is then
+//! refused (429); a slow body loses its room at its request deadline, when
+//! its reservation is dropped.
+//!
+//! The pools are plain atomic counters with a wake-up on release, not FIFO
+//! semaphores: a small review must not queue behind a large one that is
+//! waiting for room.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// A bound number of bytes that reservations draw on.
+#[derive(Debug)]
+struct Pool {
+    limit: usize,
+    used: AtomicUsize,
+    released: Notify,
+}
+
+impl Pool {
+    fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            limit,
+            used: AtomicUsize::new(0),
+            released: Notify::new(),
+        })
+    }
+
+    fn try_take(&self, bytes: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(bytes).filter(|&total| total <= self.limit)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, bytes: usize) {
+        if bytes > 0 {
+            self.used.fetch_sub(bytes, Ordering::AcqRel);
+            self.released.notify_waiters();
+        }
+    }
+
+    /// Takes `bytes`, waiting for releases until `deadline`.
+    async fn take(&self, bytes: usize, deadline: Instant) -> bool {
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            if self.try_take(bytes) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, released).await.is_err() {
+                return false;
+            }
+        }
+    }
+}
+
+/// The whole server's budget; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Budget {
+    total: Arc<Pool>,
+    per_connection: usize,
+}
+
+impl Budget {
+    /// A budget of `total` bytes, of which one connection may hold a quarter,
+    /// or `largest_body` when that is more (up to all of it).
+    pub fn new(total: usize, largest_body: usize) -> Self {
+        Self {
+            total: Pool::new(total),
+            per_connection: (total / 4).max(largest_body).min(total),
+        }
+    }
+
+    /// The share of a new connection.
+    pub fn connection(&self) -> ConnectionShare {
+        ConnectionShare {
+            connection: Pool::new(self.per_connection),
+            total: self.total.clone(),
+        }
+    }
+
+    /// Bytes reserved now, across all connections.
+    pub fn used(&self) -> usize {
+        self.total.used.load(Ordering::Acquire)
+    }
+}
+
+/// One connection's share of the [`Budget`]; every request on the
+/// connection reserves from it. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct ConnectionShare {
+    connection: Arc<Pool>,
+    total: Arc<Pool>,
+}
+
+/// Why a reservation was not granted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoRoom {
+    /// More than a connection may ever hold: waiting cannot help.
+    Never { limit: usize },
+    /// No room before the deadline: the budget is in use by other requests.
+    Now { limit: usize },
+}
+
+impl ConnectionShare {
+    /// The most one request on this connection can ever reserve.
+    pub fn limit(&self) -> usize {
+        self.connection.limit
+    }
+
+    /// An empty reservation to grow.
+    pub fn reservation(&self) -> Reservation {
+        Reservation {
+            share: self.clone(),
+            bytes: 0,
+        }
+    }
+}
+
+/// Bytes held for one request; given back when dropped.
+#[derive(Debug)]
+pub struct Reservation {
+    share: ConnectionShare,
+    bytes: usize,
+}
+
+impl Reservation {
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Holds `bytes` in all, waiting for room until `deadline`.
+    pub async fn grow_to(&mut self, bytes: usize, deadline: Instant) -> Result<(), NoRoom> {
+        let Some(more) = bytes.checked_sub(self.bytes).filter(|&more| more > 0) else {
+            return Ok(());
+        };
+        let (connection, total) = (&self.share.connection, &self.share.total);
+        if bytes > connection.limit {
+            return Err(NoRoom::Never {
+                limit: connection.limit,
+            });
+        }
+        // Fast path first: no timer, no waiting.
+        if connection.try_take(more) {
+            if total.try_take(more) || total.take(more, deadline).await {
+                self.bytes = bytes;
+                return Ok(());
+            }
+            connection.give_back(more);
+            return Err(NoRoom::Now { limit: total.limit });
+        }
+        if !connection.take(more, deadline).await {
+            return Err(NoRoom::Now {
+                limit: connection.limit,
+            });
+        }
+        if total.take(more, deadline).await {
+            self.bytes = bytes;
+            Ok(())
+        } else {
+            connection.give_back(more);
+            Err(NoRoom::Now { limit: total.limit })
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.share.connection.give_back(self.bytes);
+        self.share.total.give_back(self.bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_millis(50)
+    }
+
+    #[tokio::test]
+    async fn reservations_are_bounded_by_the_connection_share_and_the_total_and_given_back() {
+        let budget = Budget::new(1000, 100);
+        assert_eq!(budget.connection().limit(), 250);
+        let first = budget.connection();
+        let mut a = first.reservation();
+        a.grow_to(200, soon()).await.unwrap();
+        let mut b = first.reservation();
+        assert_eq!(
+            b.grow_to(100, soon()).await,
+            Err(NoRoom::Now { limit: 250 }),
+            "the connection's share is used up"
+        );
+        assert_eq!(
+            b.grow_to(300, soon()).await,
+            Err(NoRoom::Never { limit: 250 })
+        );
+        let mut others: Vec<Reservation> = Vec::new();
+        for _ in 0..3 {
+            let mut r = budget.connection().reservation();
+            r.grow_to(250, soon()).await.unwrap();
+            others.push(r);
+        }
+        assert_eq!(budget.used(), 950);
+        let mut small = budget.connection().reservation();
+        assert_eq!(
+            small.grow_to(100, soon()).await,
+            Err(NoRoom::Now { limit: 1000 })
+        );
+        assert_eq!(budget.used(), 950, "a refused request holds nothing");
+        small.grow_to(50, soon()).await.unwrap();
+        drop(others);
+        drop(a);
+        assert_eq!(budget.used(), 50);
+        drop(small);
+        assert_eq!(budget.used(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_request_gets_room_when_another_gives_it_back() {
+        let budget = Budget::new(100, 100);
+        let mut held = budget.connection().reservation();
+        held.grow_to(100, soon()).await.unwrap();
+        let waiter = tokio::spawn({
+            let share = budget.connection();
+            async move {
+                let mut r = share.reservation();
+                r.grow_to(60, Instant::now() + Duration::from_secs(30))
+                    .await
+                    .map(|()| r.bytes())
+            }
+        });
+        tokio::task::yield_now().await;
+        drop(held);
+        assert_eq!(waiter.await.unwrap(), Ok(60));
+    }
+}
