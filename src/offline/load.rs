@@ -1,20 +1,25 @@
 //! Reading manifests: files, directories and standard input, as YAML or JSON
 //! streams, with `List` objects unfolded into their items.
 //!
-//! Everything is read and parsed before any object is admitted, so a broken
-//! document stops the run before a single verdict is printed.
+//! Documents are handed on one at a time as they are parsed, so memory holds
+//! one file's text and one document, never every object of a run. A broken
+//! document still stops the run before anything is printed: the reports are
+//! written only at the end.
 
+use super::yaml::{self, Content, Node, Offset, Position, StreamError};
 use serde::Serialize;
-use serde_json::Value;
+use std::collections::HashSet;
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The argument that stands for standard input.
 pub const STDIN: &str = "-";
+/// Largest file (or standard input) `check` reads, unless `--max-file-size` says otherwise.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 32 << 20;
 
 /// Where a document came from: `file#document` (0-based), plus the index in
-/// `items` for an object unfolded from a `List`.
+/// `items` for an object unfolded from a `List`, and where it starts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Source {
     /// The path as found (`-` for standard input).
@@ -24,6 +29,16 @@ pub struct Source {
     /// Index path into nested `List` items, outermost first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<usize>,
+    /// Where the object starts in the file.
+    #[serde(flatten)]
+    pub at: Position,
+}
+
+impl Source {
+    /// `file:line:column` of a position in this document's file.
+    pub fn locate(&self, at: Position) -> String {
+        format!("{}:{at}", self.file)
+    }
 }
 
 impl fmt::Display for Source {
@@ -40,50 +55,115 @@ impl fmt::Display for Source {
 #[derive(Clone, Debug)]
 pub struct Document {
     pub source: Source,
-    pub value: Value,
+    pub node: Node,
 }
 
 /// Why the input could not be read; always names the file, and the document
-/// when the file was readable.
+/// and line when the file was readable.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("cannot read {file}: {error}")]
     Read { file: String, error: std::io::Error },
-    #[error("cannot parse {file}, document {document}: {message}")]
+    #[error("{file} is {what}, not a regular file or directory: refused, not read")]
+    NotRegular { file: String, what: &'static str },
+    #[error("{file} is larger than {limit} bytes (--max-file-size)")]
+    TooLarge { file: String, limit: u64 },
+    #[error("{file} is not UTF-8 text")]
+    NotText { file: String },
+    #[error("cannot parse {file}:{at}, document {document}: {message}")]
     Parse {
         file: String,
         document: usize,
+        at: Position,
         message: String,
     },
+    /// The caller stopped at a document.
+    #[error("{0}")]
+    Stopped(String),
 }
 
-/// Reads every path in order: `-` is standard input, a directory is walked
-/// recursively (in name order) for `*.yaml`, `*.yml` and `*.json`, any other
-/// path is read as a manifest whatever its name.
-pub fn load(paths: &[PathBuf]) -> Result<Vec<Document>, LoadError> {
-    let mut documents = Vec::new();
+/// One input: a file found, or standard input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    Stdin,
+    File(PathBuf),
+}
+
+/// Resolves the command line's paths into the files to read, in order: `-`
+/// is standard input; a directory is walked recursively in name order for
+/// `*.yaml`, `*.yml` and `*.json`, following symbolic links (each real
+/// directory once, so link loops end); any other path is read as a manifest
+/// whatever its name. FIFOs, devices and sockets are refused, never opened.
+pub fn inputs(paths: &[PathBuf]) -> Result<Vec<Input>, LoadError> {
+    let mut found = Vec::new();
+    let mut visited = HashSet::new();
     for path in paths {
         if path.as_os_str() == STDIN {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|error| LoadError::Read {
-                    file: STDIN.to_owned(),
-                    error,
-                })?;
-            parse_stream(STDIN, &text, &mut documents)?;
+            found.push(Input::Stdin);
+            continue;
+        }
+        let metadata = std::fs::metadata(path).map_err(|error| read_error(path, error))?;
+        if metadata.is_dir() {
+            walk(path, &mut visited, &mut found)?;
         } else {
-            let metadata = std::fs::metadata(path).map_err(|error| read_error(path, error))?;
-            if metadata.is_dir() {
-                for file in manifest_files(path)? {
-                    load_file(&file, &mut documents)?;
-                }
-            } else {
-                load_file(path, &mut documents)?;
+            check_regular(path, &metadata)?;
+            found.push(Input::File(path.clone()));
+        }
+    }
+    Ok(found)
+}
+
+fn walk(
+    dir: &Path,
+    visited: &mut HashSet<PathBuf>,
+    found: &mut Vec<Input>,
+) -> Result<(), LoadError> {
+    let real = std::fs::canonicalize(dir).map_err(|error| read_error(dir, error))?;
+    if !visited.insert(real) {
+        return Ok(());
+    }
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|error| read_error(dir, error))? {
+        entries.push(entry.map_err(|error| read_error(dir, error))?.path());
+    }
+    entries.sort();
+    for path in entries {
+        // Follows symbolic links; a dangling one is an error only where a manifest was meant.
+        let metadata = match std::fs::metadata(&path) {
+            Ok(metadata) => metadata,
+            Err(_) if !is_manifest_name(&path) => continue,
+            Err(error) => return Err(read_error(&path, error)),
+        };
+        if metadata.is_dir() {
+            walk(&path, visited, found)?;
+        } else {
+            check_regular(&path, &metadata)?;
+            if is_manifest_name(&path) {
+                found.push(Input::File(path));
             }
         }
     }
-    Ok(documents)
+    Ok(())
+}
+
+fn check_regular(path: &Path, metadata: &std::fs::Metadata) -> Result<(), LoadError> {
+    use std::os::unix::fs::FileTypeExt;
+    let file_type = metadata.file_type();
+    let what = if file_type.is_file() {
+        return Ok(());
+    } else if file_type.is_fifo() {
+        "a FIFO"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        "a device"
+    } else {
+        "a special file"
+    };
+    Err(LoadError::NotRegular {
+        file: path.display().to_string(),
+        what,
+    })
 }
 
 fn read_error(path: &Path, error: std::io::Error) -> LoadError {
@@ -93,35 +173,6 @@ fn read_error(path: &Path, error: std::io::Error) -> LoadError {
     }
 }
 
-fn load_file(path: &Path, documents: &mut Vec<Document>) -> Result<(), LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|error| read_error(path, error))?;
-    parse_stream(&path.display().to_string(), &text, documents)
-}
-
-/// The manifest files under `dir`, sorted so that runs are reproducible.
-/// Symbolic links to directories are not followed (no cycles).
-fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|error| read_error(&dir, error))?;
-        for entry in entries {
-            let entry = entry.map_err(|error| read_error(&dir, error))?;
-            let path = entry.path();
-            let file_type = entry
-                .file_type()
-                .map_err(|error| read_error(&path, error))?;
-            if file_type.is_dir() {
-                pending.push(path);
-            } else if is_manifest_name(&path) {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    Ok(files)
-}
-
 fn is_manifest_name(path: &Path) -> bool {
     matches!(
         path.extension().and_then(|e| e.to_str()),
@@ -129,92 +180,170 @@ fn is_manifest_name(path: &Path) -> bool {
     )
 }
 
-/// Parses one stream: JSON when it starts with `{` or `[` (like kubectl's
-/// YAML-or-JSON decoder), YAML documents separated by `---` otherwise.
-/// Empty documents are dropped; their indexes still count.
-fn parse_stream(file: &str, text: &str, documents: &mut Vec<Document>) -> Result<(), LoadError> {
-    let parse_error = |document: usize, message: String| LoadError::Parse {
-        file: file.to_owned(),
-        document,
-        message,
+/// Reads one input whole, refusing more than `max_size` bytes.
+pub fn read_input(input: &Input, max_size: u64) -> Result<(String, String), LoadError> {
+    let (name, reader): (String, Box<dyn Read>) = match input {
+        Input::Stdin => (STDIN.to_owned(), Box::new(std::io::stdin())),
+        Input::File(path) => {
+            use std::os::unix::fs::OpenOptionsExt;
+            // Non-blocking, and checked on the handle: a FIFO swapped in after
+            // `inputs` looked is refused here, not waited on.
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(path)
+                .map_err(|error| read_error(path, error))?;
+            let metadata = file.metadata().map_err(|error| read_error(path, error))?;
+            check_regular(path, &metadata)?;
+            (path.display().to_string(), Box::new(file))
+        }
     };
-    let mut values = Vec::new();
-    if text.trim_start().starts_with(['{', '[']) {
-        let stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
-        for (index, value) in stream.enumerate() {
-            values.push(value.map_err(|e| parse_error(index, e.to_string()))?);
-        }
-    } else {
-        // The iterator repeats a syntax error forever: stop at the first one.
-        for (index, document) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
-            values.push(yaml_to_json(document).map_err(|e| parse_error(index, e))?);
-        }
+    let mut bytes = Vec::new();
+    reader
+        .take(max_size.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|error| LoadError::Read {
+            file: name.clone(),
+            error,
+        })?;
+    if bytes.len() as u64 > max_size {
+        return Err(LoadError::TooLarge {
+            file: name,
+            limit: max_size,
+        });
     }
-    for (index, value) in values.into_iter().enumerate() {
+    let text = String::from_utf8(bytes).map_err(|_| LoadError::NotText { file: name.clone() })?;
+    Ok((name, text))
+}
+
+/// Parses one stream and calls `each` for every non-empty document (and
+/// every item of a `List`), in order. JSON when it starts with `{` or `[`
+/// (like kubectl's YAML-or-JSON decoder; serde_json only finds where each
+/// concatenated document ends, the YAML reader reads it), YAML documents
+/// separated by `---` otherwise. Empty documents still count in the indexes.
+pub fn parse_stream(
+    file: &str,
+    text: &str,
+    mut each: impl FnMut(Document) -> Result<(), String>,
+) -> Result<(), LoadError> {
+    let mut deliver = |document: usize, node: Node| -> Result<(), String> {
         let source = Source {
             file: file.to_owned(),
-            document: index,
+            document,
             items: Vec::new(),
+            at: node.at,
         };
-        unfold(source, value, documents);
+        unfold(source, node, &mut each)
+    };
+    let parse_error = |error: StreamError<String>| match error {
+        StreamError::Syntax(error) => LoadError::Parse {
+            file: file.to_owned(),
+            document: error.document,
+            at: error.at,
+            message: error.message,
+        },
+        StreamError::Stopped(message) => LoadError::Stopped(message),
+    };
+    let body = text.trim_start_matches('\u{feff}');
+    if !body.trim_start().starts_with(['{', '[']) {
+        return yaml::read_stream(text, Offset::default(), 0, &mut deliver).map_err(parse_error);
+    }
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<serde::de::IgnoredAny>();
+    let mut start = 0;
+    let mut index = 0;
+    while let Some(next) = stream.next() {
+        next.map_err(|e| LoadError::Parse {
+            file: file.to_owned(),
+            document: index,
+            at: Position {
+                line: e.line(),
+                column: e.column(),
+            },
+            message: e.to_string(),
+        })?;
+        let end = stream.byte_offset();
+        let slice = text.get(start..end).unwrap_or_default();
+        yaml::read_stream(slice, offset_of(text, start), index, |_, node| {
+            deliver(index, node)
+        })
+        .map_err(parse_error)?;
+        start = end;
+        index += 1;
     }
     Ok(())
 }
 
-/// One YAML document as JSON, the way kubectl reads it: merge keys (`<<`)
-/// applied, and numbers or booleans used as keys turned into strings.
-fn yaml_to_json(document: serde_yaml_ng::Deserializer<'_>) -> Result<Value, String> {
-    let mut yaml: serde_yaml_ng::Value =
-        serde::Deserialize::deserialize(document).map_err(|e| e.to_string())?;
-    yaml.apply_merge().map_err(|e| e.to_string())?;
-    serde_json::to_value(yaml).map_err(|e| e.to_string())
+/// Lines and columns before byte `at` of `text`.
+fn offset_of(text: &str, at: usize) -> Offset {
+    let before = text.get(..at).unwrap_or_default();
+    let lines = before.matches('\n').count();
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let columns = before.get(line_start..).unwrap_or_default().chars().count();
+    Offset { lines, columns }
 }
 
-/// Adds `value` to `documents`, replacing a `List` (any kind ending in `List`
-/// with an `items` array, as kubectl does) by its items.
-fn unfold(source: Source, value: Value, documents: &mut Vec<Document>) {
-    if value.is_null() {
-        return;
+/// Hands `node` to `each`, replacing a `List` (any kind ending in `List`
+/// with an `items` array, as kubectl does) by its items; null documents are dropped.
+fn unfold(
+    source: Source,
+    node: Node,
+    each: &mut impl FnMut(Document) -> Result<(), String>,
+) -> Result<(), String> {
+    if matches!(node.content, Content::Scalar(serde_json::Value::Null)) {
+        return Ok(());
     }
-    let is_list = value
+    let is_list = node
         .get("kind")
-        .and_then(Value::as_str)
-        .is_some_and(|kind| kind.ends_with("List"))
-        && value.get("items").is_some_and(Value::is_array);
-    match value {
-        Value::Object(mut map) if is_list => {
-            let Some(Value::Array(items)) = map.remove("items") else {
-                return;
+        .is_some_and(|kind| matches!(&kind.content, Content::Scalar(serde_json::Value::String(k)) if k.ends_with("List")))
+        && node
+            .get("items")
+            .is_some_and(|items| matches!(items.content, Content::Sequence(_)));
+    match node.content {
+        Content::Map(mut map) if is_list => {
+            let Some(Node {
+                content: Content::Sequence(items),
+                ..
+            }) = map.remove("items")
+            else {
+                return Ok(());
             };
             for (index, item) in items.into_iter().enumerate() {
                 let mut source = source.clone();
                 source.items.push(index);
-                unfold(source, item, documents);
+                source.at = item.at;
+                unfold(source, item, each)?;
             }
+            Ok(())
         }
-        value => documents.push(Document { source, value }),
+        content => each(Document {
+            source,
+            node: Node {
+                at: node.at,
+                content,
+            },
+        }),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
-    fn parse(text: &str) -> Result<Vec<Document>, LoadError> {
+    fn parse(text: &str) -> Result<Vec<(String, Value)>, LoadError> {
         let mut documents = Vec::new();
-        parse_stream("m.yaml", text, &mut documents).map(|()| documents)
+        parse_stream("m.yaml", text, |document| {
+            documents.push((document.source.to_string(), document.node.to_value()));
+            Ok(())
+        })
+        .map(|()| documents)
     }
 
     #[test]
     fn yaml_stream_skips_empty_documents_but_keeps_their_index() {
         let docs = parse("---\n# only a comment\n---\nkind: A\n---\n---\nkind: B\n").unwrap();
-        let found: Vec<_> = docs
-            .iter()
-            .map(|d| (d.source.to_string(), d.value.clone()))
-            .collect();
         assert_eq!(
-            found,
+            docs,
             vec![
                 ("m.yaml#1".to_owned(), json!({"kind": "A"})),
                 ("m.yaml#3".to_owned(), json!({"kind": "B"})),
@@ -226,7 +355,7 @@ mod tests {
     fn lists_are_unfolded_recursively() {
         let text = "kind: A\n---\napiVersion: v1\nkind: List\nitems:\n- kind: B\n- kind: List\n  items:\n  - kind: C\n";
         let docs = parse(text).unwrap();
-        let sources: Vec<_> = docs.iter().map(|d| d.source.to_string()).collect();
+        let sources: Vec<_> = docs.iter().map(|d| d.0.as_str()).collect();
         assert_eq!(
             sources,
             [
@@ -235,42 +364,55 @@ mod tests {
                 "m.yaml#1.items[1].items[0]"
             ]
         );
-        assert_eq!(docs[2].value, json!({"kind": "C"}));
+        assert_eq!(docs[2].1, json!({"kind": "C"}));
     }
 
     #[test]
-    fn json_streams_are_read_as_json() {
-        let docs =
-            parse(" {\"kind\": \"A\", \"n\": 12345678901234567890}\n{\"kind\": \"B\"}").unwrap();
-        assert_eq!(docs.len(), 2);
-        assert_eq!(docs[0].value["n"], json!(12345678901234567890u64));
+    fn json_streams_are_read_with_positions_from_the_start_of_the_file() {
+        let text = " {\"kind\": \"A\", \"n\": 12345678901234567890}\n{\n  \"kind\": \"B\"}";
+        let mut found = Vec::new();
+        parse_stream("m.json", text, |document| {
+            let kind = document.node.get("kind").map(|k| k.at);
+            found.push((document.source.document, document.node.to_value(), kind));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].1["n"], json!(12345678901234567890u64));
+        assert_eq!(found[0].2, Some(Position { line: 1, column: 3 }));
+        assert_eq!(found[1].0, 1);
+        assert_eq!(found[1].2, Some(Position { line: 3, column: 3 }));
     }
 
     #[test]
-    fn syntax_errors_name_the_document() {
+    fn syntax_errors_name_the_document_and_line() {
         let err = parse("kind: A\n---\nkind: [unclosed\n---\nkind: C\n").unwrap_err();
         let message = err.to_string();
-        assert!(
-            message.starts_with("cannot parse m.yaml, document 1: "),
-            "{message}"
-        );
+        assert!(message.starts_with("cannot parse m.yaml:"), "{message}");
+        assert!(message.contains(", document 1: "), "{message}");
         let err = parse("{\"kind\": \"A\"}\n{\"kind\": ").unwrap_err();
         assert!(
-            err.to_string()
-                .starts_with("cannot parse m.yaml, document 1: "),
+            err.to_string().starts_with("cannot parse m.yaml:2:"),
             "{err}"
         );
+        assert!(err.to_string().contains(", document 1: "), "{err}");
     }
 
     #[test]
-    fn merge_keys_and_non_string_keys_read_as_kubectl_reads_them() {
-        let text = "defaults: &d {image: ray, replicas: 1}\nworker:\n  <<: *d\n  replicas: 2\nports: {8080: http, true: x}\n";
-        let docs = parse(text).unwrap();
-        assert_eq!(
-            docs[0].value["worker"],
-            json!({"image": "ray", "replicas": 2})
+    fn a_fifo_that_was_not_there_when_listed_is_refused_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("late.yaml");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // As if `inputs` had seen a regular file there: no writer, yet no wait.
+        let error = read_input(&Input::File(fifo), 1024).unwrap_err();
+        assert!(
+            matches!(error, LoadError::NotRegular { what: "a FIFO", .. }),
+            "{error}"
         );
-        assert_eq!(docs[0].value["ports"], json!({"8080": "http", "true": "x"}));
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub enum ErrorKind {
     TooMany,
     TypeInvalid,
     Forbidden,
+    NotFound,
 }
 
 impl ErrorKind {
@@ -24,6 +25,7 @@ impl ErrorKind {
             ErrorKind::TooMany => "FieldValueTooMany",
             ErrorKind::TypeInvalid => "FieldValueTypeInvalid",
             ErrorKind::Forbidden => "FieldValueForbidden",
+            ErrorKind::NotFound => "FieldValueNotFound",
         }
     }
 
@@ -34,6 +36,7 @@ impl ErrorKind {
             ErrorKind::Duplicate => "Duplicate value",
             ErrorKind::TooMany => "Too many",
             ErrorKind::Forbidden => "Forbidden",
+            ErrorKind::NotFound => "Not found",
         }
     }
 }
@@ -58,6 +61,7 @@ pub enum Rule {
     ClusterSpecMissing,
     ShutdownAfterJobFinishesOff,
     DeletionRulesSet,
+    LocalQueueNotFound,
 }
 
 impl Rule {
@@ -79,6 +83,7 @@ impl Rule {
             Rule::ClusterSpecMissing => "cluster_spec_missing",
             Rule::ShutdownAfterJobFinishesOff => "shutdown_after_job_finishes_off",
             Rule::DeletionRulesSet => "deletion_rules_set",
+            Rule::LocalQueueNotFound => "local_queue_not_found",
         }
     }
 }

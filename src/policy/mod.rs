@@ -9,6 +9,7 @@ pub mod errors;
 pub mod json;
 pub mod kinds;
 pub mod labels;
+pub mod local_queues;
 pub mod mutate;
 pub mod names;
 pub mod profile;
@@ -22,6 +23,7 @@ pub use errors::{ECHO_LIMIT, ErrorKind, FieldError, RequestError, Rule, cut, ech
 pub use json::Field;
 pub use kinds::{KINDS, KindInfo, RAY_GROUP, RayKind};
 pub use kube::core::admission::Operation;
+pub use local_queues::LocalQueues;
 pub use mutate::Change;
 pub use profile::{Knob, Provenance, Release, Source};
 pub use ray::{QUEUE_NAME_KEY, RayObject};
@@ -96,6 +98,11 @@ pub struct Policy {
     pub exclude_namespaces: Vec<String>,
     /// Where each of the values above came from (for the startup log and reports).
     pub provenance: Provenance,
+    /// The LocalQueues that exist, when known (`check --local-queues`; a
+    /// server could be fed them from a watch). `None`: any queue name passes.
+    pub local_queues: Option<LocalQueues>,
+    /// A queue label naming no known LocalQueue is a violation, not a warning.
+    pub require_local_queue: bool,
 }
 
 impl Default for Policy {
@@ -128,6 +135,8 @@ impl Policy {
                 elastic_jobs: from_profile,
                 ..Provenance::default()
             },
+            local_queues: None,
+            require_local_queue: false,
         }
     }
 }
@@ -241,8 +250,9 @@ pub struct Request<'a> {
     pub kind: Option<RayKind>,
     /// `status`, `scale`, …: requests for subresources are allowed unchanged.
     pub sub_resource: Option<&'a str>,
-    /// `request.namespace`: where the object lives (excluded namespaces get
-    /// no default queue and are not managed without a queue label).
+    /// `request.namespace`: where the object lives (its LocalQueues are
+    /// there; excluded namespaces get no default queue and are not managed
+    /// without a queue label).
     pub namespace: Option<&'a str>,
     /// `request.object`, read in the same pass as the envelope.
     pub object: Field<ObjectDoc>,
@@ -319,14 +329,58 @@ pub fn mutate(req: Request, policy: &Policy) -> Result<Decision, RequestError> {
         mutate::elastic_job_gates(&mut obj, policy, &mut mutation);
         rayjob::existing_cluster_warning(&obj, policy, &mut mutation);
     }
+    let mut violations = validate::violations(&obj, None, managed, policy);
+    validate::local_queue(
+        &obj,
+        req.namespace,
+        managed,
+        policy,
+        &mut violations,
+        &mut mutation.warnings,
+    );
     Ok(Decision {
-        violations: validate::violations(&obj, None, managed, policy),
+        violations,
         patch: json_patch::Patch(mutation.patch),
         changes: mutation.changes,
         warnings: mutation.warnings,
         object_name: obj.name,
     }
     .deny_if_violated())
+}
+
+/// Why Kueue would not manage the object of `req` as it stands (after the
+/// mutating webhook's patch), or `None` when it would: the rules apply only to
+/// managed objects, so `check` reports the others as unmanaged, not admitted.
+pub fn unmanaged_reason(req: Request, policy: &Policy) -> Result<Option<String>, RequestError> {
+    let Some(kind) = req.kind else {
+        return Ok(Some("not a kind this webhook handles".into()));
+    };
+    if req.out_of_scope(policy) {
+        return Ok(Some(match kind {
+            RayKind::RayJob => "with --rayjob-workload raycluster Kueue leaves the RayJob alone \
+                                and manages the RayCluster KubeRay creates for it"
+                .into(),
+            _ => "a subresource: the rules do not apply".into(),
+        }));
+    }
+    let obj = object(kind, req.object, operation_name(&req.operation))?;
+    if policy.manages(&obj, req.namespace) {
+        return Ok(None);
+    }
+    if policy.excludes(req.namespace)
+        && (policy.default_queue.is_some() || policy.manage_jobs_without_queue_name)
+    {
+        let namespace = req.namespace.unwrap_or_default();
+        return Ok(Some(format!(
+            "no {QUEUE_NAME_KEY} label, and namespace {namespace:?} is excluded \
+             (--exclude-namespace), where --default-queue and --manage-jobs-without-queue-name \
+             do not apply: Kueue does not manage this object, so its rules were not applied"
+        )));
+    }
+    Ok(Some(format!(
+        "no {QUEUE_NAME_KEY} label and --manage-jobs-without-queue-name is off: Kueue does not \
+         manage this object, so its rules were not applied"
+    )))
 }
 
 /// The validating webhook: CREATE and UPDATE of managed objects must follow
@@ -351,11 +405,23 @@ pub fn validate(req: Request, policy: &Policy) -> Result<Decision, RequestError>
         _ => None,
     };
     let managed = policy.manages(&obj, req.namespace);
+    let mut violations = validate::violations(&obj, old.as_ref(), managed, policy);
+    let mut warnings = Vec::new();
+    validate::local_queue(
+        &obj,
+        req.namespace,
+        managed,
+        policy,
+        &mut violations,
+        &mut warnings,
+    );
     Ok(Decision {
-        violations: validate::violations(&obj, old.as_ref(), managed, policy),
+        violations,
+        warnings,
         object_name: obj.name,
         ..Decision::default()
-    })
+    }
+    .deny_if_violated())
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 use super::elastic::{self, ELASTIC_JOB_GATE};
 use super::kinds::RayKind;
+use super::local_queues::DEFAULT_LOCAL_QUEUE;
 use super::ray::{Owner, QUEUE_NAME_KEY, RayObject};
 use super::{Policy, RayJobWorkload, RayServiceWorkload};
 use json_patch::jsonptr::PointerBuf;
@@ -19,6 +20,8 @@ pub enum Change {
     QueueLabelFromAnnotation,
     /// Queue label set to `--default-queue`.
     DefaultQueueLabel,
+    /// Queue label set to the namespace's LocalQueue `default` (Kueue's LocalQueue defaulting).
+    LocalQueueDefaultLabel,
     /// `spec.suspend` (RayService: `spec.rayClusterConfig.suspend`) set to true.
     Suspend,
     /// The elastic-job scheduling gate added to pod templates.
@@ -30,6 +33,7 @@ impl Change {
         match self {
             Change::QueueLabelFromAnnotation => "queue_label_from_annotation",
             Change::DefaultQueueLabel => "default_queue_label",
+            Change::LocalQueueDefaultLabel => "local_queue_default_label",
             Change::Suspend => "suspend",
             Change::ElasticJobGate => "elastic_job_gate",
         }
@@ -72,6 +76,12 @@ pub fn queue_label(
     policy: &Policy,
     out: &mut Mutation,
 ) {
+    let has_default_local_queue = || {
+        let queues = policy.local_queues.as_ref();
+        namespace
+            .zip(queues)
+            .is_some_and(|(namespace, queues)| queues.contains(namespace, DEFAULT_LOCAL_QUEUE))
+    };
     if obj.queue_name.is_some() || !obj.identity_errors.is_empty() {
         return;
     }
@@ -94,6 +104,15 @@ pub fn queue_label(
             Change::DefaultQueueLabel,
             format!(
                 "set label {QUEUE_NAME_KEY}={default:?}: no queue was given, so the default queue applies"
+            ),
+        )
+    } else if obj.owner == Owner::TopLevel && has_default_local_queue() {
+        (
+            DEFAULT_LOCAL_QUEUE.to_owned(),
+            Change::LocalQueueDefaultLabel,
+            format!(
+                "set label {QUEUE_NAME_KEY}={DEFAULT_LOCAL_QUEUE:?}: no queue was given and \
+                 the namespace has a LocalQueue named {DEFAULT_LOCAL_QUEUE:?} (Kueue's LocalQueue defaulting)"
             ),
         )
     } else {

@@ -344,17 +344,19 @@ impl RayObject {
     }
 
     fn read_cluster<N>(&mut self, doc: SpecDoc<N>, suspend: Option<Field<bool>>) {
-        let base = self.kind.cluster_spec_path();
+        // Paths are built only for wrong types: this runs on every request.
+        let kind = self.kind;
+        let base = move || kind.cluster_spec_path();
         if let Some(suspend) = suspend {
             self.read_suspend(suspend);
         }
         let errors = &mut self.type_errors;
         self.cluster.autoscaling = read(
             doc.enable_in_tree_autoscaling,
-            || format!("{base}.enableInTreeAutoscaling"),
+            || format!("{}.enableInTreeAutoscaling", base()),
             errors,
         );
-        let head_path = || format!("{base}.headGroupSpec");
+        let head_path = || format!("{}.headGroupSpec", base());
         let head_wrong = matches!(doc.head_group_spec, Field::Wrong(_));
         self.cluster.head = match read(doc.head_group_spec, head_path, &mut self.template_errors) {
             Some(head) => read_template(head.template, &head_path, &mut self.template_errors),
@@ -363,13 +365,13 @@ impl RayObject {
         };
         let groups = read(
             doc.worker_group_specs,
-            || format!("{base}.workerGroupSpecs"),
+            || format!("{}.workerGroupSpecs", base()),
             errors,
         );
         self.cluster.group_count = groups.as_ref().map_or(0, |groups| groups.len);
         let groups = groups.into_iter().flat_map(|groups| groups.items);
         for (i, group) in groups.enumerate() {
-            let path = || format!("{base}.workerGroupSpecs[{i}]");
+            let path = || format!("{}.workerGroupSpecs[{i}]", base());
             let (name, template) = match group {
                 Field::Absent => (Group::Unnamed, PodTemplate::default()),
                 group => match read(group, path, errors) {

@@ -21,7 +21,7 @@ pub(super) fn request<'a>(
         operation: op,
         kind,
         sub_resource: None,
-        namespace: Some("team-a"),
+        namespace: Some("ns"),
         object: wire(obj),
         old_object: old.map_or(Field::Absent, wire),
     }
@@ -626,6 +626,109 @@ fn rayservice_queue_label_follows_the_mode() {
     assert!(errors(&d)[0].contains("delete and recreate the RayService"));
     assert!(!update(&service_mode(), false).allowed());
     assert!(update(&service_mode(), true).allowed());
+}
+
+fn with_local_queues(names: &[(&str, &str)], require: bool) -> Policy {
+    let mut queues = LocalQueues::default();
+    for (namespace, name) in names {
+        queues.insert(namespace, name);
+    }
+    Policy {
+        local_queues: Some(queues),
+        require_local_queue: require,
+        ..Policy::default()
+    }
+}
+
+#[test]
+fn a_queue_label_naming_no_local_queue_is_a_warning_or_with_require_a_denial() {
+    let obj = json!({"metadata": {"name": "c", "labels": {QUEUE_NAME_KEY: "team-a"}}});
+    // Present in the request's namespace ("ns"): nothing to say.
+    let d = mutate_with(&with_local_queues(&[("ns", "team-a")], false), RC, &obj);
+    assert!(d.allowed() && d.warnings.iter().all(|w| !w.contains("no LocalQueue")));
+    // Only in another namespace: absent here.
+    let d = mutate_with(&with_local_queues(&[("other", "team-a")], false), RC, &obj);
+    assert!(d.allowed());
+    assert!(
+        d.warnings.contains(
+            &"metadata.labels[kueue.x-k8s.io/queue-name]: no LocalQueue \"team-a\" in namespace \"ns\": \
+              Kueue would leave the workload pending forever"
+                .to_string()
+        ),
+        "{:?}",
+        d.warnings
+    );
+    let d = mutate_with(&with_local_queues(&[], true), RC, &obj);
+    assert_eq!(
+        errors(&d),
+        [
+            "metadata.labels[kueue.x-k8s.io/queue-name]: Not found: \"team-a\": no LocalQueue \
+          \"team-a\" in namespace \"ns\": Kueue would leave the workload pending forever"
+        ]
+    );
+    let d = validate_with(
+        &with_local_queues(&[], true),
+        Operation::Create,
+        RC,
+        &obj,
+        None,
+    );
+    assert!(!d.allowed());
+    // Unknown LocalQueues (no --local-queues): any name passes.
+    let d = mutate_with(&Policy::default(), RC, &obj);
+    assert!(d.allowed());
+}
+
+#[test]
+fn a_namespace_with_a_default_local_queue_labels_unlabelled_top_level_objects() {
+    let obj = json!({"metadata": {"name": "c", "labels": {}}, "spec": {}});
+    let d = mutate_with(&with_local_queues(&[("ns", "default")], false), RC, &obj);
+    assert_eq!(
+        patch_json(&d),
+        json!([{"op": "add", "path": "/metadata/labels/kueue.x-k8s.io~1queue-name", "value": "default"},
+               {"op": "add", "path": "/spec/suspend", "value": true}])
+    );
+    assert_eq!(d.changes, [Change::LocalQueueDefaultLabel, Change::Suspend]);
+    // --default-queue says otherwise.
+    let policy = Policy {
+        default_queue: Some("user-queue".into()),
+        ..with_local_queues(&[("ns", "default"), ("ns", "user-queue")], false)
+    };
+    let d = mutate_with(&policy, RC, &obj);
+    assert_eq!(d.changes, [Change::DefaultQueueLabel, Change::Suspend]);
+    // No `default` LocalQueue in this namespace: unmanaged, unchanged.
+    let d = mutate_with(&with_local_queues(&[("other", "default")], false), RC, &obj);
+    assert!(d.patch.0.is_empty());
+}
+
+#[test]
+fn unmanaged_reason_says_why_kueue_leaves_an_object_alone() {
+    let reason = |policy: &Policy, kind: Option<RayKind>, obj: &Value| {
+        let text = obj.to_string();
+        unmanaged_reason(request(Operation::Create, kind, &text, None), policy).unwrap()
+    };
+    let labelled = json!({"metadata": {"labels": {QUEUE_NAME_KEY: "q"}}});
+    let bare = json!({"metadata": {"name": "c"}});
+    assert_eq!(reason(&Policy::default(), RC, &labelled), None);
+    assert!(
+        reason(&Policy::default(), RC, &bare)
+            .unwrap()
+            .starts_with("no kueue.x-k8s.io/queue-name label")
+    );
+    let manage_all = Policy {
+        manage_jobs_without_queue_name: true,
+        ..Policy::default()
+    };
+    assert_eq!(reason(&manage_all, RS, &bare), None);
+    let job_cluster = Policy {
+        rayjob_workload: RayJobWorkload::Raycluster,
+        ..Policy::default()
+    };
+    assert!(
+        reason(&job_cluster, Some(RayKind::RayJob), &labelled)
+            .unwrap()
+            .contains("--rayjob-workload raycluster")
+    );
 }
 
 // --- Release profiles, elastic jobs, workload labels, excluded namespaces ---

@@ -82,6 +82,46 @@ fn workload_labels_unchanged(
     }
 }
 
+/// A managed object's queue label must name a LocalQueue of its namespace,
+/// when the LocalQueues are known: a warning, or a violation with
+/// `require_local_queue` (Kueue itself accepts the object, and its workload
+/// then waits forever with "LocalQueue doesn't exist").
+pub fn local_queue(
+    obj: &RayObject,
+    namespace: Option<&str>,
+    managed: bool,
+    policy: &Policy,
+    errors: &mut Violations,
+    warnings: &mut Vec<String>,
+) {
+    let (Some(queues), Some(namespace), Some(queue)) =
+        (&policy.local_queues, namespace, &obj.queue_name)
+    else {
+        return;
+    };
+    if !managed || !obj.identity_errors.is_empty() || queues.contains(namespace, queue) {
+        return;
+    }
+    if dns1123_subdomain(queue).is_err() {
+        return; // already reported as an invalid name
+    }
+    let detail = format!(
+        "no LocalQueue {queue:?} in namespace {}: Kueue would leave the workload pending forever",
+        quoted(namespace)
+    );
+    if policy.require_local_queue {
+        errors.push(FieldError {
+            path: queue_label_path(),
+            kind: ErrorKind::NotFound,
+            value: Some(quoted(queue)),
+            detail,
+            rule: Rule::LocalQueueNotFound,
+        });
+    } else {
+        warnings.push(format!("{}: {detail}", queue_label_path()));
+    }
+}
+
 fn queue_label_path() -> String {
     format!("metadata.labels[{QUEUE_NAME_KEY}]")
 }

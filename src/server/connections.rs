@@ -59,6 +59,13 @@ impl Default for ConnectionSettings {
 /// Streams one HTTP/2 connection may have open at once.
 pub const MAX_CONCURRENT_STREAMS: u32 = 8;
 
+/// What hyper buffers per connection before the routes read it (outside
+/// the body budget, so small): HTTP/1.1 read buffer (request headers and
+/// body bytes in passing), HTTP/2 flow-control windows.
+const HTTP1_MAX_BUFFER: usize = 64 * 1024;
+const HTTP2_STREAM_WINDOW: u32 = 64 * 1024;
+const HTTP2_CONNECTION_WINDOW: u32 = 128 * 1024;
+
 /// How serving ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Drain {
@@ -198,6 +205,7 @@ impl HttpBuilders {
             .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(settings.header_read_timeout)
+            .max_buf_size(HTTP1_MAX_BUFFER)
             .keep_alive(true);
         let mut http2 = auto::Builder::new(TokioExecutor::new()).http2_only();
         // Pings find HTTP/2 peers that vanished without closing; idle ones
@@ -207,6 +215,8 @@ impl HttpBuilders {
             .http2()
             .timer(TokioTimer::new())
             .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+            .initial_stream_window_size(HTTP2_STREAM_WINDOW)
+            .initial_connection_window_size(HTTP2_CONNECTION_WINDOW)
             .keep_alive_interval(Duration::from_secs(30))
             .keep_alive_timeout(Duration::from_secs(10));
         Self { http1, http2 }

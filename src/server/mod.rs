@@ -42,12 +42,13 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_CERT_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Default of `--max-connections`: far more than the apiserver opens (a few
-/// per replica), few enough that idle connections cannot exhaust memory or
-/// descriptors (an idle TLS connection holds about 35 KiB).
-pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
-/// Default of `--max-inflight-bytes`: room for nine 7 MiB bodies, and with
-/// the process's own 10-20 MiB well inside the Deployment's 128 MiB limit.
-pub const DEFAULT_MAX_INFLIGHT_BYTES: usize = 64 * 1024 * 1024;
+/// per replica), few enough that the connections' own buffers (at most about
+/// 150 KiB each, 35 KiB idle) stay a fraction of the Deployment's memory.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+/// Default of `--max-inflight-bytes`: room for six 7 MiB bodies; with the
+/// process and its connections it fits the Deployment's 128 MiB limit with
+/// room to spare.
+pub const DEFAULT_MAX_INFLIGHT_BYTES: usize = 48 * 1024 * 1024;
 
 /// What `serve` needs, built by the command line.
 #[derive(Clone, Debug, PartialEq, Eq)]

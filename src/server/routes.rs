@@ -18,9 +18,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
 
-/// Largest request body accepted: controller-runtime's limit (an UPDATE
-/// review carries the object twice).
-pub const MAX_BODY_BYTES: usize = 7 * 1024 * 1024;
+pub use crate::admission::MAX_BODY_BYTES;
 
 /// Bodies up to this size are decided on the async worker that read them
 /// (a few µs, less than a hand-off to another thread); larger ones on the
@@ -217,7 +215,7 @@ impl Refusal {
         let (status, message) = match self {
             Refusal::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("request body is larger than {MAX_BODY_BYTES} bytes (7 MiB)\n"),
+                format!("{}\n", crate::admission::body_too_large_message()),
             ),
             Refusal::OverShare(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -77,23 +77,46 @@ pub fn run_env(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Run {
     )
 }
 
-/// The real KubeRay samples (`../shared/samples/kuberay`, see its SOURCE.md).
-pub fn samples() -> PathBuf {
+/// The real KubeRay samples (`../shared/samples/kuberay`, see its SOURCE.md),
+/// or `None` with the reason printed when they are absent and `CI` is unset
+/// (a plain clone); in CI they are always there, and their absence fails.
+pub fn samples() -> Option<PathBuf> {
     let dir = Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../shared/samples/kuberay"
     ));
+    if dir.join("SOURCE.md").is_file() {
+        return Some(dir.to_path_buf());
+    }
     assert!(
-        dir.join("SOURCE.md").is_file(),
+        std::env::var_os("CI").is_none(),
         "the KubeRay samples are missing: expected {} (the shared/ folder beside the repository)",
         dir.display()
     );
-    dir.to_path_buf()
+    eprintln!(
+        "skipped: the KubeRay samples are not at {} (the shared/ folder beside the repository)",
+        dir.display()
+    );
+    None
+}
+
+/// `value` without the `line` and `column` members that `check` adds to
+/// each finding (to compare with the server's answer).
+pub fn without_positions(value: &serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Array(items) => items.iter().map(without_positions).collect(),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .filter(|(key, _)| *key != "line" && *key != "column")
+            .map(|(key, value)| (key.clone(), without_positions(value)))
+            .collect(),
+        other => other.clone(),
+    }
 }
 
 /// Every YAML sample file, relative to [`samples`], sorted.
-pub fn sample_files() -> Vec<String> {
-    let root = samples();
+pub fn sample_files(root: &Path) -> Vec<String> {
+    let root = root.to_path_buf();
     let mut files = Vec::new();
     let mut pending = vec![root.clone()];
     while let Some(dir) = pending.pop() {
@@ -132,3 +155,35 @@ pub const EXISTING_CLUSTER_RAYJOB_SAMPLE: &str = "ray-job.use-existing-raycluste
 
 /// Label key Kueue reads.
 pub const QUEUE_LABEL: &str = "kueue.x-k8s.io/queue-name";
+
+/// A labelled RayCluster (its `spec:` on line 7) with one worker group.
+pub const CLUSTER: &str = "\
+apiVersion: ray.io/v1
+kind: RayCluster
+metadata:
+  name: train
+  labels:
+    kueue.x-k8s.io/queue-name: team-a
+spec:
+  headGroupSpec:
+    template:
+      spec:
+        containers: [{name: head, image: rayproject/ray}]
+  workerGroupSpecs:
+    - groupName: gpu
+      template:
+        spec:
+          containers: [{name: worker, image: rayproject/ray}]
+";
+
+/// 1-based line and column where `needle` starts, searching from the
+/// first line that holds `after` (the first line when empty).
+pub fn position_of(text: &str, after: &str, needle: &str) -> (usize, usize) {
+    let start = text.lines().position(|l| l.contains(after)).unwrap();
+    for (index, line) in text.lines().enumerate().skip(start) {
+        if let Some(column) = line.find(needle) {
+            return (index + 1, line[..column].chars().count() + 1);
+        }
+    }
+    panic!("{needle:?} not found after {after:?}")
+}

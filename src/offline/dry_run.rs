@@ -1,4 +1,4 @@
-//! Admitting one manifest object offline, through the server's own handler.
+//! A dry-run CREATE of one manifest document, through the server's own handler.
 //!
 //! Each Ray object is wrapped in the AdmissionReview that kube-apiserver would
 //! send for a CREATE, passed to [`admission::review`] for the mutating
@@ -7,30 +7,42 @@
 //! a second call to the validating webhook could only repeat its verdict.
 
 use super::load::{Document, Source};
+use super::yaml::{Node, Position, field_steps, pointer_steps};
 use crate::admission::{self, ReviewRequest, Webhook};
-use crate::policy::{Operation, Policy, RayKind};
+use crate::policy::{KINDS, Operation, Policy, RAY_GROUP, RayKind};
 use base64::Engine as _;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// What `check` concluded for one document.
+/// What `check` concluded for one document: a checked Ray object or a skipped document.
 #[derive(Debug)]
-pub enum Outcome {
-    /// A RayCluster or RayService, and the webhook's verdict on it.
-    Reviewed(Box<Verdict>),
+pub enum Checked {
+    /// A RayCluster, RayService or RayJob, and the webhook's verdict on it.
+    Object(Box<Verdict>),
     /// Any other document (another kind, or not a Kubernetes object).
-    Skipped(Skipped),
+    Skipped(SkippedDocument),
 }
 
-/// A document that is not a Ray object this webhook handles.
+/// A document that is not a Ray object this webhook handles, and why.
 #[derive(Debug, Serialize)]
-pub struct Skipped {
+pub struct SkippedDocument {
     pub source: Source,
     #[serde(rename = "apiVersion", skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    pub reason: String,
+}
+
+impl SkippedDocument {
+    /// A `ray.io` object of a kind this webhook does not admit (say, a RayCronJob).
+    pub fn is_ray(&self) -> bool {
+        self.api_version
+            .as_deref()
+            .and_then(|v| v.split_once('/'))
+            .is_some_and(|(group, _)| group == RAY_GROUP)
+    }
 }
 
 /// The webhook's answer for one Ray object, decoded from the AdmissionReview.
@@ -43,24 +55,55 @@ pub struct Verdict {
     pub namespace: String,
     /// `metadata.name`, or `metadata.generateName` followed by `*`.
     pub name: String,
-    /// Reported as `"verdict": "admitted"` or `"denied"`.
-    #[serde(rename = "verdict", serialize_with = "verdict_word")]
-    pub allowed: bool,
-    /// `status.message` of a denial.
+    /// Reported as `"verdict": "admitted"`, `"denied"` or `"unmanaged"`.
+    #[serde(rename = "verdict")]
+    pub ruling: Ruling,
+    /// `status.message` of a denial, or why an object is unmanaged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// One entry per violated rule (`status.details.causes`).
     pub violations: Vec<Violation>,
-    /// The RFC 6902 patch the webhook returned (empty when none).
-    pub patch: json_patch::Patch,
-    pub warnings: Vec<String>,
-    /// The object as it would be stored: the patch applied. Only for admitted objects.
+    /// The RFC 6902 patch the webhook returned (empty when none), each
+    /// operation with the position of the field it changes (extra members,
+    /// which RFC 6902 says to ignore).
+    pub patch: Vec<Located<json_patch::PatchOperation>>,
+    pub warnings: Vec<Warning>,
+    /// The object as it would be stored: the patch applied. Only for
+    /// admitted objects, and only when asked for (`--patched`).
     #[serde(skip)]
     pub patched: Option<Value>,
 }
 
-fn verdict_word<S: serde::Serializer>(allowed: &bool, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(if *allowed { "admitted" } else { "denied" })
+/// What the webhook does with a Ray object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ruling {
+    /// Managed by Kueue and allowed (perhaps mutated).
+    Admitted,
+    /// Refused: a rule is violated.
+    Denied,
+    /// Allowed, but Kueue does not manage it (no queue label, manage-all
+    /// off), so the rules were not applied.
+    Unmanaged,
+}
+
+impl Ruling {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ruling::Admitted => "admitted",
+            Ruling::Denied => "denied",
+            Ruling::Unmanaged => "unmanaged",
+        }
+    }
+}
+
+/// A finding and the position (in its file) of the field it concerns.
+#[derive(Debug, PartialEq, Serialize)]
+pub struct Located<T> {
+    #[serde(flatten)]
+    pub item: T,
+    #[serde(flatten)]
+    pub at: Position,
 }
 
 /// One violated rule: the field, and what is wrong with it.
@@ -70,6 +113,16 @@ pub struct Violation {
     pub message: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub reason: String,
+    #[serde(flatten)]
+    pub at: Position,
+}
+
+/// A warning the webhook returned, placed on the field it names.
+#[derive(Debug, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    pub message: String,
+    #[serde(flatten)]
+    pub at: Position,
 }
 
 /// The webhook answered in a way no real request should get (not a 200
@@ -81,28 +134,45 @@ pub struct ReviewError {
     pub message: String,
 }
 
-/// Admits `document` as a CREATE in `namespace` (unless its manifest names one).
-pub fn admit(
+/// Sends `document` through the mutating webhook as a CREATE in `namespace`
+/// (unless its manifest names one), and places each finding on its line.
+pub fn check_document(
     document: &Document,
     index: usize,
     namespace: &str,
     policy: &Policy,
-) -> Result<Outcome, ReviewError> {
-    let value = &document.value;
+    keep_patched: bool,
+) -> Result<Checked, ReviewError> {
+    let value = document.node.to_value();
     let api_version = value.get("apiVersion").and_then(Value::as_str);
     let kind = value.get("kind").and_then(Value::as_str);
-    let ray = api_version
-        .and_then(|av| av.split_once('/'))
-        .and_then(|(group, version)| Some((version, RayKind::from_group_kind(group, kind?)?)));
+    let group = api_version.and_then(|av| av.split_once('/'));
+    let ray =
+        group.and_then(|(group, version)| Some((version, RayKind::from_group_kind(group, kind?)?)));
     let (Some(api_version), Some((version, ray_kind))) = (api_version, ray) else {
-        return Ok(Outcome::Skipped(Skipped {
+        let reason = match (api_version, kind, group) {
+            (None, _, _) | (_, None, _) => {
+                "not a Kubernetes object (no apiVersion and kind)".into()
+            }
+            (_, Some(kind), Some((RAY_GROUP, _))) => {
+                let handled: Vec<&str> = KINDS.iter().map(|info| info.name).collect();
+                format!(
+                    "{kind} is not a kind this webhook admits ({})",
+                    handled.join(", ")
+                )
+            }
+            _ => "not a ray.io object".into(),
+        };
+        return Ok(Checked::Skipped(SkippedDocument {
             source: document.source.clone(),
             api_version: api_version.map(str::to_owned),
             kind: kind.map(str::to_owned),
+            reason,
         }));
     };
 
-    let mut object = value.clone();
+    let (api_version, version) = (api_version.to_owned(), version.to_owned());
+    let mut object = value;
     let namespace = set_namespace(&mut object, namespace);
     let name = display_name(&object);
     let uid = format!("kueue-ray-webhook-check-{index}");
@@ -110,7 +180,7 @@ pub fn admit(
     // What kube-apiserver sends for `kubectl create --dry-run=server`.
     let review = ReviewRequest {
         uid: &uid,
-        version,
+        version: &version,
         namespace: &namespace,
         dry_run: true,
         username: "kueue-ray-webhook-check",
@@ -130,8 +200,9 @@ pub fn admit(
             String::from_utf8_lossy(&answer.body).trim_end()
         )));
     }
-    let response = decode(&answer.body, &uid).map_err(fail)?;
+    let response = decode_answer(&answer.body, &uid).map_err(fail)?;
 
+    let root = &document.node;
     let violations: Vec<Violation> = response
         .status
         .as_ref()
@@ -139,34 +210,103 @@ pub fn admit(
         .and_then(|details| details.causes.as_ref())
         .into_iter()
         .flatten()
-        .map(|cause| Violation {
-            path: cause.field.clone().unwrap_or_default(),
-            message: cause.message.clone().unwrap_or_default(),
-            reason: cause.reason.clone().unwrap_or_default(),
+        .map(|cause| {
+            let path = cause.field.clone().unwrap_or_default();
+            Violation {
+                at: root.nearest(&field_steps(&path)).at,
+                path,
+                message: cause.message.clone().unwrap_or_default(),
+                reason: cause.reason.clone().unwrap_or_default(),
+            }
         })
         .collect();
-    let message = response.status.as_ref().and_then(|s| s.message.clone());
-    let patched = if response.allowed {
-        let mut patched = object;
-        json_patch::patch(&mut patched, &response.patch.0)
+    let mut message = response.status.as_ref().and_then(|s| s.message.clone());
+    let mut patched = None;
+    let ruling = if response.allowed {
+        let mut object = object;
+        json_patch::patch(&mut object, &response.patch.0)
             .map_err(|e| fail(format!("the patch does not apply: {e}")))?;
-        Some(patched)
+        let unmanaged = unmanaged_reason(ray_kind, &namespace, &object, policy).map_err(fail)?;
+        patched = keep_patched.then_some(object);
+        message = unmanaged;
+        if message.is_some() {
+            Ruling::Unmanaged
+        } else {
+            Ruling::Admitted
+        }
     } else {
-        None
+        Ruling::Denied
     };
-    Ok(Outcome::Reviewed(Box::new(Verdict {
+    let patch = response
+        .patch
+        .0
+        .into_iter()
+        .map(|operation| Located {
+            at: root.nearest(&pointer_steps(operation.path().as_str())).at,
+            item: operation,
+        })
+        .collect();
+    let warnings = response
+        .warnings
+        .into_iter()
+        .map(|message| Warning {
+            at: warning_position(root, &message),
+            message,
+        })
+        .collect();
+    Ok(Checked::Object(Box::new(Verdict {
         source: document.source.clone(),
-        api_version: api_version.to_owned(),
+        api_version,
         kind: kind.to_owned(),
         namespace,
         name,
-        allowed: response.allowed,
-        message: message.filter(|_| !response.allowed),
+        ruling,
+        message,
         violations,
-        patch: response.patch,
-        warnings: response.warnings,
+        patch,
+        warnings,
         patched,
     })))
+}
+
+/// Why Kueue would not manage `object` (the patched object), by the policy's own judgement.
+fn unmanaged_reason(
+    kind: RayKind,
+    namespace: &str,
+    object: &Value,
+    policy: &Policy,
+) -> Result<Option<String>, String> {
+    let wire = serde_json::from_value(object.clone()).map_err(|e| e.to_string())?;
+    let request = crate::policy::Request {
+        operation: Operation::Create,
+        kind: Some(kind),
+        sub_resource: None,
+        namespace: Some(namespace),
+        object: wire,
+        old_object: Default::default(),
+    };
+    crate::policy::unmanaged_reason(request, policy).map_err(|e| e.to_string())
+}
+
+/// The field a warning is about: `set label K=…` (the queue label), `set
+/// FIELD=…` (a defaulted field), `FIELD: …` (Kubernetes' field-warning
+/// form); else the object itself.
+fn warning_position(root: &Node, warning: &str) -> Position {
+    let field = if let Some(rest) = warning.strip_prefix("set label ") {
+        rest.split_once('=')
+            .map(|(key, _)| format!("metadata.labels[{key}]"))
+    } else if let Some(rest) = warning.strip_prefix("set ") {
+        rest.split_once('=').map(|(field, _)| field.to_owned())
+    } else {
+        warning
+            .split_once(": ")
+            .map(|(field, _)| field.to_owned())
+            .filter(|field| !field.contains(' '))
+    };
+    match field {
+        Some(field) => root.nearest(&field_steps(&field)).at,
+        None => root.at,
+    }
 }
 
 /// The namespace the apiserver would create `object` in, written into its
@@ -203,8 +343,8 @@ fn display_name(object: &Value) -> String {
     }
 }
 
-/// The parts of an AdmissionReview answer that `check` reports.
-struct Response {
+/// The parts of the webhook's AdmissionReview answer that `check` reports, decoded.
+struct DecodedAnswer {
     allowed: bool,
     patch: json_patch::Patch,
     warnings: Vec<String>,
@@ -212,7 +352,7 @@ struct Response {
 }
 
 /// Decodes the wire form: `patch` is a base64 string of a JSON patch.
-fn decode(body: &[u8], uid: &str) -> Result<Response, String> {
+fn decode_answer(body: &[u8], uid: &str) -> Result<DecodedAnswer, String> {
     #[derive(Deserialize)]
     struct Review {
         response: Option<Wire>,
@@ -245,7 +385,7 @@ fn decode(body: &[u8], uid: &str) -> Result<Response, String> {
         }
         (Some(_), other) => return Err(format!("unexpected patchType {other:?}")),
     };
-    Ok(Response {
+    Ok(DecodedAnswer {
         allowed: wire.allowed,
         patch,
         warnings: wire.warnings,
@@ -259,13 +399,22 @@ mod tests {
     use serde_json::json;
 
     fn doc(value: Value) -> Document {
+        let text = value.to_string();
+        let mut found = None;
+        super::super::yaml::read_stream::<()>(&text, Default::default(), 0, |_, node| {
+            found = Some(node);
+            Ok(())
+        })
+        .unwrap();
+        let node = found.unwrap();
         Document {
             source: Source {
                 file: "t.yaml".to_owned(),
                 document: 0,
                 items: Vec::new(),
+                at: node.at,
             },
-            value,
+            node,
         }
     }
 
@@ -278,8 +427,10 @@ mod tests {
             json!("just a string"),
             json!({"name": "values.yaml of some chart"}),
         ] {
-            let outcome = admit(&doc(value.clone()), 0, "default", &Policy::default()).unwrap();
-            assert!(matches!(outcome, Outcome::Skipped(_)), "{value}");
+            let checked =
+                check_document(&doc(value.clone()), 0, "default", &Policy::default(), false)
+                    .unwrap();
+            assert!(matches!(checked, Checked::Skipped(_)), "{value}");
         }
     }
 
@@ -305,10 +456,10 @@ mod tests {
         let body = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
             "response": {"uid": "u", "allowed": true, "patchType": "JSONPatch", "patch": patch,
             "warnings": ["suspended"]}});
-        let response = decode(body.to_string().as_bytes(), "u").unwrap();
+        let response = decode_answer(body.to_string().as_bytes(), "u").unwrap();
         assert_eq!(response.patch.0.len(), 1);
         assert_eq!(response.warnings, ["suspended"]);
-        assert!(decode(body.to_string().as_bytes(), "other").is_err());
-        assert!(decode(b"{}", "u").is_err());
+        assert!(decode_answer(body.to_string().as_bytes(), "other").is_err());
+        assert!(decode_answer(b"{}", "u").is_err());
     }
 }
