@@ -4,7 +4,7 @@ CARGO ?= cargo
 BIN := $(or $(CARGO_TARGET_DIR),target)/debug/kueue-ray-webhook
 CERTS := certs
 
-.PHONY: run test build certs bench bless
+.PHONY: run test build certs bench bless fuzz
 
 ## build: compile the debug binary
 build:
@@ -31,6 +31,18 @@ test:
 ## current answers (after a deliberate change; review the diff)
 bless:
 	BLESS=1 $(CARGO) test --test golden -- --ignored --exact bless
+
+## fuzz: libFuzzer over admission::review (fuzz/fuzz_targets/review.rs) for
+## FUZZ_SECONDS, seeded from tests/golden; installs cargo-fuzz when missing.
+## Not part of `make test`. Findings go to fuzz/artifacts/review/.
+FUZZ_SECONDS ?= 300
+FUZZ_SANITIZER ?= none
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	mkdir -p fuzz/corpus/review
+	cp tests/golden/*.request.json fuzz/corpus/review/
+	RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --sanitizer $(FUZZ_SANITIZER) review fuzz/corpus/review -- \
+	  -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -dict=fuzz/review.dict -print_final_stats=1
 
 ## bench: release build; Criterion on the pure path, then the load benchmark
 ## (webhook vs TLS floor server); tables on stdout, JSON in target/bench/

@@ -132,7 +132,7 @@ struct PolicyFlags {
     /// it, the defaults match Kueue v0.14 - v0.16.
     #[arg(long, env = "KUEUE_RAY_WEBHOOK_KUEUE_VERSION", value_name = "RELEASE", value_parser = Release::parse)]
     kueue_version: Option<Release>,
-    /// Most worker groups a RayCluster or RayService may have: a Kueue
+    /// Most worker groups a RayCluster, RayService or RayJob may have: a Kueue
     /// Workload's PodSets minus the head's [default: 7, or the release's]
     #[arg(long, env = "KUEUE_RAY_WEBHOOK_MAX_WORKER_GROUPS", value_name = "N")]
     max_worker_groups: Option<usize>,

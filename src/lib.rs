@@ -1,5 +1,5 @@
-//! kueue-ray-webhook: an admission webhook that makes KubeRay `RayCluster` and
-//! `RayService` objects follow Kueue's rules.
+//! kueue-ray-webhook: an admission webhook that makes KubeRay `RayCluster`,
+//! `RayService` and `RayJob` objects follow Kueue's rules.
 //!
 //! Data flows one way: request bytes → [`admission`] (wire format) →
 //! [`policy`] (pure decision) → [`admission`] (answer bytes). The HTTPS server

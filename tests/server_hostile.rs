@@ -7,6 +7,7 @@ mod common;
 
 use common::*;
 use hyper::StatusCode;
+use kueue_ray_webhook::admission::ANSWER_LIMIT;
 use serde_json::json;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -118,6 +119,51 @@ async fn a_deeply_nested_object_inside_a_review_is_decided() {
         .await
         .unwrap();
     assert_review_answer(&reply, "after", false);
+}
+
+/// Issue 11's attack: a 3 MB review with 160,000 worker groups named `A.`
+/// (under kube-apiserver's 3 MiB request limit) once got a 123 MB answer.
+/// The answer follows the policy: `Too many`, then the 7 groups that may
+/// stay; the log line's denials and the metric increments name each violated
+/// rule once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_review_with_160000_badly_named_groups_gets_an_answer_bounded_by_the_policy() {
+    let (certs, server) = server(&[]);
+    let mut client = Client::connect(server.addr, http11_config(&certs.ca.cert_pem))
+        .await
+        .unwrap();
+    let mut object = raycluster("many", Some("user-queue"));
+    object["spec"]["workerGroupSpecs"] =
+        serde_json::Value::Array(vec![json!({"groupName": "A."}); 160_000]);
+    let body = serde_json::to_vec(&review("many-groups", "CREATE", Some(object), None)).unwrap();
+    assert!(body.len() > 3_000_000, "{}", body.len());
+    let reply = client.post("/validate", body).await.unwrap();
+    assert!(
+        reply.body.len() <= ANSWER_LIMIT,
+        "{} bytes",
+        reply.body.len()
+    );
+    let response = assert_review_answer(&reply, "many-groups", false);
+    assert_eq!(response["allowed"], false);
+    let causes = response["status"]["details"]["causes"].as_array().unwrap();
+    let fields: Vec<&str> = causes.iter().filter_map(|c| c["field"].as_str()).collect();
+    let mut expected = vec!["spec.workerGroupSpecs".to_string()];
+    expected.extend((0..7).map(|i| format!("spec.workerGroupSpecs[{i}].groupName")));
+    assert_eq!(fields, expected);
+    assert_eq!(
+        causes[0]["message"],
+        "Too many: 160000: must have at most 7 items"
+    );
+    let line = server.wait_for_log("admission review");
+    assert_eq!(line["uid"], "many-groups", "{line}");
+    assert_eq!(line["denials"], "too_many_worker_groups,invalid_group_name");
+    let metrics = server.metrics();
+    for reason in ["too_many_worker_groups", "invalid_group_name"] {
+        let series = format!(
+            r#"kueue_ray_webhook_admission_denials_total{{kind="RayCluster",reason="{reason}"}}"#
+        );
+        assert_eq!(metric(&metrics, &series), 1.0, "{metrics}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

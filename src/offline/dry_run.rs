@@ -7,7 +7,7 @@
 //! a second call to the validating webhook could only repeat its verdict.
 
 use super::load::{Document, Source};
-use super::yaml::{Node, Position, field_steps, pointer_steps};
+use super::yaml::{Node, Position, field_steps, pointer_steps, to_yaml};
 use crate::admission::{self, ReviewRequest, Webhook};
 use crate::policy::{KINDS, Operation, Policy, RAY_GROUP, RayKind};
 use base64::Engine as _;
@@ -68,10 +68,11 @@ pub struct Verdict {
     /// which RFC 6902 says to ignore).
     pub patch: Vec<Located<json_patch::PatchOperation>>,
     pub warnings: Vec<Warning>,
-    /// The object as it would be stored: the patch applied. Only for
-    /// admitted objects, and only when asked for (`--patched`).
+    /// The object as it would be stored (the patch applied), as YAML: kept
+    /// as text, about the size of the manifest, not as a tree many times
+    /// larger. Only for allowed objects, and only when asked for (`--patched`).
     #[serde(skip)]
-    pub patched: Option<Value>,
+    pub patched: Option<String>,
 }
 
 /// What the webhook does with a Ray object.
@@ -227,7 +228,9 @@ pub fn check_document(
         json_patch::patch(&mut object, &response.patch.0)
             .map_err(|e| fail(format!("the patch does not apply: {e}")))?;
         let unmanaged = unmanaged_reason(ray_kind, &namespace, &object, policy).map_err(fail)?;
-        patched = keep_patched.then_some(object);
+        if keep_patched {
+            patched = Some(to_yaml(&object).map_err(fail)?);
+        }
         message = unmanaged;
         if message.is_some() {
             Ruling::Unmanaged

@@ -262,8 +262,8 @@ pub fn parse_stream(
             message: e.to_string(),
         })?;
         let end = stream.byte_offset();
-        let slice = text.get(start..end).unwrap_or_default();
-        yaml::read_stream(slice, offset_of(text, start), index, |_, node| {
+        let slice = surrogate_pairs_as_yaml(text.get(start..end).unwrap_or_default());
+        yaml::read_stream(&slice, offset_of(text, start), index, |_, node| {
             deliver(index, node)
         })
         .map_err(parse_error)?;
@@ -271,6 +271,49 @@ pub fn parse_stream(
         index += 1;
     }
     Ok(())
+}
+
+/// JSON text as YAML reads it: JSON writes a character beyond the BMP as a
+/// surrogate pair (`\ud83d\ude00`, Python's `json.dumps` does), which YAML
+/// forbids; it becomes the one escape YAML has for it (`\U0001f600`). The
+/// value is the same; a node after it on the same line is reported 2 columns
+/// early per pair. Anything else, including lone surrogates, is left for the
+/// reader to refuse.
+fn surrogate_pairs_as_yaml(json: &str) -> std::borrow::Cow<'_, str> {
+    if !json.contains("\\u") {
+        return std::borrow::Cow::Borrowed(json);
+    }
+    let hex = |s: &str| {
+        s.get(..4)
+            .filter(|h| h.chars().all(|c| c.is_ascii_hexdigit()))
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+    };
+    let mut out = String::with_capacity(json.len());
+    let mut rest = json;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(rest.get(..at).unwrap_or_default());
+        let escape = rest.get(at..).unwrap_or_default();
+        let high = escape.strip_prefix("\\u").and_then(hex);
+        let low = escape
+            .get(6..)
+            .and_then(|s| s.strip_prefix("\\u"))
+            .and_then(hex);
+        match (high, low) {
+            (Some(high @ 0xD800..=0xDBFF), Some(low @ 0xDC00..=0xDFFF)) => {
+                let code = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+                out.push_str(&format!("\\U{code:08x}"));
+                rest = escape.get(12..).unwrap_or_default();
+            }
+            _ => {
+                // Any other escape is two characters (`\\`, `\"`, `\u` + its digits are copied on).
+                let len = escape.chars().take(2).map(char::len_utf8).sum::<usize>();
+                out.push_str(escape.get(..len).unwrap_or_default());
+                rest = escape.get(len..).unwrap_or_default();
+            }
+        }
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
 }
 
 /// Lines and columns before byte `at` of `text`.
@@ -382,6 +425,18 @@ mod tests {
         assert_eq!(found[0].2, Some(Position { line: 1, column: 3 }));
         assert_eq!(found[1].0, 1);
         assert_eq!(found[1].2, Some(Position { line: 3, column: 3 }));
+    }
+
+    #[test]
+    fn json_escapes_mean_what_json_means_surrogate_pairs_too() {
+        let text =
+            r#"{"kind": "A", "a": "t\u00e9st-\ud83d\ude00", "b": "\\ud83d", "c": "a\/b\"\\"}"#;
+        let docs = parse(text).unwrap();
+        assert_eq!(
+            docs[0].1,
+            json!({"kind": "A", "a": "t\u{e9}st-\u{1f600}", "b": "\\ud83d", "c": "a/b\"\\"})
+        );
+        assert_eq!(docs[0].1, serde_json::from_str::<Value>(text).unwrap());
     }
 
     #[test]

@@ -173,7 +173,7 @@ fn check(config: &mut CheckConfig) -> Result<ExitCode, String> {
     match &config.patched {
         None => {}
         Some(_) if patched_to_stdout => {
-            let yaml = report::patched_yaml(&report.objects).map_err(|e| e.to_string())?;
+            let yaml = report::patched_yaml(&report.objects);
             print(std::io::stdout(), yaml.as_bytes())?;
         }
         Some(dir) => report::write_patched_dir(dir, &report.objects)?,

@@ -505,15 +505,15 @@ fn markdown_cell(text: &str) -> String {
 
 /// The admitted objects as they would be stored, each YAML document headed
 /// by a comment naming its source.
-pub fn patched_yaml<'a>(verdicts: impl IntoIterator<Item = &'a Verdict>) -> Result<String, String> {
+pub fn patched_yaml<'a>(verdicts: impl IntoIterator<Item = &'a Verdict>) -> String {
     let mut out = String::new();
     for verdict in verdicts {
-        if let Some(object) = &verdict.patched {
+        if let Some(yaml) = &verdict.patched {
             let _ = writeln!(out, "---\n# source: {}", verdict.source);
-            out.push_str(&super::yaml::to_yaml(object)?);
+            out.push_str(yaml);
         }
     }
-    Ok(out)
+    out
 }
 
 /// Writes each admitted object to `dir` as `<namespace>.<kind>.<name>.yaml`
@@ -536,7 +536,7 @@ pub fn write_patched_dir(dir: &Path, verdicts: &[Verdict]) -> Result<(), String>
             copy += 1;
             name = format!("{stem}-{copy}.yaml");
         }
-        let text = patched_yaml([verdict]).map_err(|e| format!("{}: {e}", verdict.source))?;
+        let text = patched_yaml([verdict]);
         let path = dir.join(&name);
         std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }

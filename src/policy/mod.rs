@@ -224,11 +224,11 @@ impl Policy {
         namespace.is_some_and(|ns| self.exclude_namespaces.iter().any(|x| x == ns))
     }
 
-    /// Whether Kueue manages `obj`, which lives in `namespace`: it names a
-    /// queue, or every object is managed there.
-    pub fn manages(&self, obj: &RayObject, namespace: Option<&str>) -> bool {
-        obj.queue_name.is_some()
-            || (self.manage_jobs_without_queue_name && !self.excludes(namespace))
+    /// Whether Kueue manages `obj`, so that the rules apply: it has a queue
+    /// label (given or defaulted), or every object is managed and its
+    /// namespace is not excluded. The one place this is decided.
+    pub fn manages(&self, obj: &RayObject) -> bool {
+        obj.queue_name.is_some() || (self.manage_jobs_without_queue_name && !obj.namespace_excluded)
     }
 }
 
@@ -302,38 +302,36 @@ impl Decision {
     }
 }
 
-fn object(
-    kind: RayKind,
-    wire: Field<ObjectDoc>,
-    operation: &'static str,
-) -> Result<RayObject, RequestError> {
-    RayObject::from_wire(kind, wire, "object")?.ok_or(RequestError::MissingObject { operation })
+/// The request's object, with whether its namespace is excluded.
+fn object(req: &mut Request, kind: RayKind, policy: &Policy) -> Result<RayObject, RequestError> {
+    let operation = operation_name(&req.operation);
+    let wire = std::mem::take(&mut req.object);
+    let mut obj = RayObject::from_wire(kind, wire, "object")?
+        .ok_or(RequestError::MissingObject { operation })?;
+    obj.namespace_excluded = policy.excludes(req.namespace);
+    Ok(obj)
 }
 
 /// The mutating webhook: on CREATE, default the queue label, suspend the
 /// workload and gate an elastic job's pods, then validate the result (so a cluster registered with only the
 /// mutating webhook still gets the whole policy). Other operations pass.
-pub fn mutate(req: Request, policy: &Policy) -> Result<Decision, RequestError> {
+pub fn mutate(mut req: Request, policy: &Policy) -> Result<Decision, RequestError> {
     let Some(kind) = req.kind else {
         return Ok(Decision::default());
     };
     if req.out_of_scope(policy) || req.operation != Operation::Create {
         return Ok(Decision::default());
     }
-    let mut obj = object(kind, req.object, operation_name(&Operation::Create))?;
+    let mut obj = object(&mut req, kind, policy)?;
     let mut mutation = mutate::Mutation::default();
     mutate::queue_label(&mut obj, req.namespace, policy, &mut mutation);
-    let managed = policy.manages(&obj, req.namespace);
-    if managed {
-        mutate::suspend(&mut obj, policy, &mut mutation);
-        mutate::elastic_job_gates(&mut obj, policy, &mut mutation);
-        rayjob::existing_cluster_warning(&obj, policy, &mut mutation);
-    }
-    let mut violations = validate::violations(&obj, None, managed, policy);
+    mutate::suspend(&mut obj, policy, &mut mutation);
+    mutate::elastic_job_gates(&mut obj, policy, &mut mutation);
+    rayjob::existing_cluster_warning(&obj, policy, &mut mutation);
+    let mut violations = validate::violations(&obj, None, policy);
     validate::local_queue(
         &obj,
         req.namespace,
-        managed,
         policy,
         &mut violations,
         &mut mutation.warnings,
@@ -351,7 +349,7 @@ pub fn mutate(req: Request, policy: &Policy) -> Result<Decision, RequestError> {
 /// Why Kueue would not manage the object of `req` as it stands (after the
 /// mutating webhook's patch), or `None` when it would: the rules apply only to
 /// managed objects, so `check` reports the others as unmanaged, not admitted.
-pub fn unmanaged_reason(req: Request, policy: &Policy) -> Result<Option<String>, RequestError> {
+pub fn unmanaged_reason(mut req: Request, policy: &Policy) -> Result<Option<String>, RequestError> {
     let Some(kind) = req.kind else {
         return Ok(Some("not a kind this webhook handles".into()));
     };
@@ -363,11 +361,11 @@ pub fn unmanaged_reason(req: Request, policy: &Policy) -> Result<Option<String>,
             _ => "a subresource: the rules do not apply".into(),
         }));
     }
-    let obj = object(kind, req.object, operation_name(&req.operation))?;
-    if policy.manages(&obj, req.namespace) {
+    let obj = object(&mut req, kind, policy)?;
+    if policy.manages(&obj) {
         return Ok(None);
     }
-    if policy.excludes(req.namespace)
+    if obj.namespace_excluded
         && (policy.default_queue.is_some() || policy.manage_jobs_without_queue_name)
     {
         let namespace = req.namespace.unwrap_or_default();
@@ -385,16 +383,16 @@ pub fn unmanaged_reason(req: Request, policy: &Policy) -> Result<Option<String>,
 
 /// The validating webhook: CREATE and UPDATE of managed objects must follow
 /// the rules; deletes, connects, subresources and objects being deleted pass.
-pub fn validate(req: Request, policy: &Policy) -> Result<Decision, RequestError> {
+pub fn validate(mut req: Request, policy: &Policy) -> Result<Decision, RequestError> {
     let Some(kind) = req.kind else {
         return Ok(Decision::default());
     };
-    let operation = match req.operation {
+    match req.operation {
         _ if req.out_of_scope(policy) => return Ok(Decision::default()),
-        Operation::Create | Operation::Update => operation_name(&req.operation),
+        Operation::Create | Operation::Update => {}
         Operation::Delete | Operation::Connect => return Ok(Decision::default()),
-    };
-    let obj = object(kind, req.object, operation)?;
+    }
+    let obj = object(&mut req, kind, policy)?;
     let old = match req.operation {
         // Finalizers must always be removable.
         Operation::Update if obj.deleting => return Ok(Decision::default()),
@@ -404,17 +402,9 @@ pub fn validate(req: Request, policy: &Policy) -> Result<Decision, RequestError>
         }
         _ => None,
     };
-    let managed = policy.manages(&obj, req.namespace);
-    let mut violations = validate::violations(&obj, old.as_ref(), managed, policy);
+    let mut violations = validate::violations(&obj, old.as_ref(), policy);
     let mut warnings = Vec::new();
-    validate::local_queue(
-        &obj,
-        req.namespace,
-        managed,
-        policy,
-        &mut violations,
-        &mut warnings,
-    );
+    validate::local_queue(&obj, req.namespace, policy, &mut violations, &mut warnings);
     Ok(Decision {
         violations,
         warnings,

@@ -160,7 +160,8 @@ fn is_top_level(obj: &RayObject, policy: &Policy) -> bool {
 
 /// Step 2: suspend a managed workload so that Kueue starts it on admission.
 pub fn suspend(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
-    if !is_suspended_workload(obj, policy) || obj.suspend == Some(true) {
+    let managed = policy.manages(obj);
+    if !managed || !is_suspended_workload(obj, policy) || obj.suspend == Some(true) {
         return;
     }
     let info = obj.kind.info();
@@ -198,7 +199,7 @@ pub fn needs_elastic_job_gates(obj: &RayObject, policy: &Policy) -> bool {
 /// Step 3: gate every pod template of a managed elastic job that lacks the
 /// gate, so that its pods wait for Kueue's admission.
 pub fn elastic_job_gates(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
-    if !needs_elastic_job_gates(obj, policy) {
+    if !policy.manages(obj) || !needs_elastic_job_gates(obj, policy) {
         return;
     }
     let cluster_spec = obj.kind.info().cluster_spec;

@@ -115,6 +115,9 @@ pub struct RayObject {
     pub labels: WorkloadLabels,
     /// The `kueue.x-k8s.io/elastic-job` annotation's value.
     pub elastic_job: Option<String>,
+    /// Its namespace is excluded (`--exclude-namespace`): only a queue label
+    /// of its own makes it managed. Set from the request, not the object.
+    pub namespace_excluded: bool,
     /// Wrong types in metadata, labels or the queue label: the object's
     /// queue cannot be known, so these are reported whether managed or not.
     pub identity_errors: Violations,
@@ -192,6 +195,7 @@ impl RayObject {
             cluster_parents: 0,
             labels: WorkloadLabels::default(),
             elastic_job: None,
+            namespace_excluded: false,
             identity_errors: Violations::default(),
             type_errors: Violations::default(),
             template_errors: Violations::default(),

@@ -101,7 +101,7 @@ fn wrong_type_at(obj: &RayObject, path: &str) -> bool {
 /// not suspended (KubeRay would fail it, and Kueue would never start it), so
 /// say where its resources are accounted.
 pub fn existing_cluster_warning(obj: &RayObject, policy: &Policy, out: &mut Mutation) {
-    let managed = obj.queue_name.is_some() || policy.manage_jobs_without_queue_name;
+    let managed = policy.manages(obj);
     if obj.kind != RayKind::RayJob
         || policy.rayjob_workload != RayJobWorkload::Rayjob
         || !managed

@@ -16,15 +16,10 @@ use std::collections::HashMap;
 /// The PodSet name Kueue gives the head group; no worker group may take it.
 const HEAD_POD_SET: &str = "head";
 
-/// All violations of `obj` (with `old`, the stored object, on UPDATE);
-/// `managed`: whether Kueue manages it ([`Policy::manages`]).
-pub fn violations(
-    obj: &RayObject,
-    old: Option<&RayObject>,
-    managed: bool,
-    policy: &Policy,
-) -> Violations {
+/// All violations of `obj` (with `old`, the stored object, on UPDATE).
+pub fn violations(obj: &RayObject, old: Option<&RayObject>, policy: &Policy) -> Violations {
     let mut errors = obj.identity_errors.clone();
+    let managed = policy.manages(obj);
     // A RayJob on an existing cluster is not a Kueue workload: only its
     // queue label's format is checked.
     let workload = managed && !obj.job.selects_cluster_only();
@@ -89,11 +84,11 @@ fn workload_labels_unchanged(
 pub fn local_queue(
     obj: &RayObject,
     namespace: Option<&str>,
-    managed: bool,
     policy: &Policy,
     errors: &mut Violations,
     warnings: &mut Vec<String>,
 ) {
+    let managed = policy.manages(obj);
     let (Some(queues), Some(namespace), Some(queue)) =
         (&policy.local_queues, namespace, &obj.queue_name)
     else {

@@ -5,6 +5,7 @@
 use crate::admission::{Answer, Webhook};
 use crate::policy::{KINDS, Policy};
 use crate::server::budget::{Budget, ConnectionShare, NoRoom, Reservation};
+use crate::server::logging;
 use crate::server::metrics::Metrics;
 use axum::Router;
 use axum::body::Body;
@@ -175,9 +176,30 @@ async fn decide(
     }
 }
 
-/// The one info line per admission request: what was decided, never the object.
+/// Allowed answers logged at info per second; past it they are counted in
+/// the next line's `unlogged` field (and in the metrics, as every answer).
+pub const ALLOWED_LINES_PER_SECOND: u32 = 10;
+
+static ALLOWED_LINES: logging::PerSecond = logging::PerSecond::new(ALLOWED_LINES_PER_SECOND);
+
+/// The info line of an admission request: what was decided, never the object.
+///
+/// Every denial, error and non-200 answer gets one. Allowed answers get one
+/// up to [`ALLOWED_LINES_PER_SECOND`], which is every request at the rates a
+/// cluster's apiserver sends; under a flood the rest are counted rather
+/// than formatted (the line cost about 6 µs of CPU, a fifth of a request).
+/// With `debug` enabled every request gets its line.
 fn log_answer(webhook: Webhook, answer: &Answer, elapsed: Duration) {
     let record = &answer.record;
+    let plain_allow = record.allowed && answer.status == 200 && record.error.is_none();
+    let unlogged = if plain_allow && !tracing::enabled!(tracing::Level::DEBUG) {
+        match ALLOWED_LINES.admit() {
+            Some(unlogged) => unlogged,
+            None => return,
+        }
+    } else {
+        0
+    };
     tracing::info!(
         webhook = webhook.as_str(),
         status = answer.status,
@@ -193,6 +215,7 @@ fn log_answer(webhook: Webhook, answer: &Answer, elapsed: Duration) {
         denials = %record.denials.join(","),
         error = record.error.as_deref().unwrap_or(""),
         elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+        unlogged,
         "admission review"
     );
 }
