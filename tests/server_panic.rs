@@ -79,3 +79,65 @@ async fn a_panicking_handler_is_answered_500_and_counted_and_serving_goes_on() {
     shutdown.cancel();
     assert_eq!(server.await.unwrap(), Drain::Complete);
 }
+
+/// `admission::review`, except that a body containing `SLOW` takes 3 s.
+fn review_slowly(webhook: Webhook, body: &[u8], policy: &Policy) -> Answer {
+    if body.windows(4).any(|window| window == b"SLOW") {
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    kueue_ray_webhook::admission::review(webhook, body, policy)
+}
+
+/// A large body's decision runs off the async workers and within the
+/// request timeout: a decision that outlives it is answered 408 at the
+/// deadline, and the server goes on answering meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_outliving_the_request_timeout_is_answered_408_and_serving_goes_on() {
+    install_crypto_provider();
+    let certs = CertDir::new();
+    let config = server_config_from_files(&TlsFiles {
+        cert: certs.cert(),
+        key: certs.key(),
+        client_ca: None,
+    })
+    .unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let state = AdmissionState::new(
+        Policy::default(),
+        metrics.clone(),
+        Duration::from_millis(500),
+    )
+    .with_reviewer(review_slowly);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(serve_tls(
+        listener,
+        TlsSource::fixed(config),
+        admission_router(state),
+        ConnectionSettings::default(),
+        shutdown.clone(),
+    ));
+
+    // Over 64 KiB: decided on the blocking pool.
+    let mut slow_body = b"SLOW".to_vec();
+    slow_body.resize(100 * 1024, b' ');
+    let mut slow = Client::connect(addr, http11_config(&certs.ca.cert_pem))
+        .await
+        .unwrap();
+    let slow = tokio::spawn(async move { slow.post("/validate", slow_body).await.unwrap() });
+    let mut client = Client::connect(addr, http11_config(&certs.ca.cert_pem))
+        .await
+        .unwrap();
+    let reply = client
+        .post("/validate", create_review("beside-slow"))
+        .await
+        .unwrap();
+    assert_review_answer(&reply, "beside-slow", false);
+    let reply = slow.await.unwrap();
+    assert_eq!(reply.status, 408, "{}", reply.text());
+    assert!(reply.text().contains("request timeout"), "{}", reply.text());
+
+    shutdown.cancel();
+    assert_eq!(server.await.unwrap(), Drain::Complete);
+}
