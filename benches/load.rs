@@ -70,21 +70,7 @@ fn bench() -> Result<(), String> {
     let json = serde_json::to_vec_pretty(&report.to_json(&config)).map_err(|e| e.to_string())?;
     std::fs::write(&path, json).map_err(|e| format!("{}: {e}", path.display()))?;
     println!("written to {}", path.display());
-    let failed: Vec<String> = report
-        .cells
-        .iter()
-        .flat_map(|c| [(&c.webhook, "webhook"), (&c.floor, "floor")].map(|(m, who)| (c, m, who)))
-        .filter(|(_, m, _)| m.result.errors > 0)
-        .map(|(c, m, who)| {
-            format!(
-                "{} {} {who}: {} errors, first: {:?}",
-                c.shape.name(),
-                c.body,
-                m.result.errors,
-                m.result.first_error
-            )
-        })
-        .collect();
+    let failed = report.failures(None);
     if failed.is_empty() {
         Ok(())
     } else {

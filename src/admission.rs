@@ -537,7 +537,8 @@ mod tests {
             status["message"],
             "RayCluster.ray.io \"c\" is invalid: [spec.workerGroupSpecs: Too many: 8: must have at most 7 items, \
              spec.enableInTreeAutoscaling: Invalid value: true: Kueue sizes the cluster, so KubeRay's in-tree \
-             autoscaler must be off; set it to false or remove it]"
+             autoscaler must be off; set it to false or remove it; Kueue's elastic jobs, which may \
+             autoscale, are off in this configuration (--elastic-jobs)]"
         );
         assert_eq!(
             status["details"]["causes"][0]["field"],

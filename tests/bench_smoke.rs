@@ -38,22 +38,7 @@ fn smoke() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let report = runtime.block_on(load::run(&config, binary, work.path()))?;
 
-    let mut problems = Vec::new();
-    for cell in &report.cells {
-        for (server, measured) in [("webhook", &cell.webhook), ("floor", &cell.floor)] {
-            let r = &measured.result;
-            if r.errors > 0 || r.ok != REQUESTS {
-                problems.push(format!(
-                    "{} {} {server}: {} answered, {} errors (first: {})",
-                    cell.shape.name(),
-                    cell.body,
-                    r.ok,
-                    r.errors,
-                    r.first_error.as_deref().unwrap_or("none")
-                ));
-            }
-        }
-    }
+    let mut problems = report.failures(Some(REQUESTS));
     let cells = Shape::ALL.len() * support::bodies::all()?.len();
     if report.cells.len() != cells {
         problems.push(format!(

@@ -1,6 +1,9 @@
 //! Golden AdmissionReviews: each `tests/golden/<webhook>-<case>.request.json`
 //! is answered by [`admission::review`] with the default policy and compared
 //! with `<case>.response.json` (and the decoded patch with `<case>.patch.json`).
+//! A subdirectory holds the cases of another policy: its `flags` file lists
+//! the policy flags (one a line, as on the command line, e.g.
+//! `--kueue-version=v0.19`).
 //!
 //! After a deliberate change of the answers, regenerate them with `make bless`
 //! and review the diff. Blessing is an ignored test that refuses to run
@@ -42,24 +45,42 @@ struct Case {
 /// Every golden request, answered, with the invariants that hold for every
 /// answer whatever the golden files say already checked.
 fn answered_cases() -> Vec<Case> {
-    let mut requests: Vec<PathBuf> = std::fs::read_dir(golden_dir())
+    let mut cases = answered_in(&golden_dir(), &Policy::default());
+    assert!(cases.len() >= 16, "golden requests missing");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(golden_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let flags = std::fs::read_to_string(dir.join("flags")).unwrap_or_else(|e| {
+            panic!("{}: a golden subdirectory needs flags: {e}", dir.display())
+        });
+        let policy = kueue_ray_webhook::cli::policy_from_flags(flags.lines().map(str::trim))
+            .unwrap_or_else(|e| panic!("{}/flags: {e}", dir.display()));
+        let in_dir = answered_in(&dir, &policy);
+        assert!(!in_dir.is_empty(), "{}: no golden requests", dir.display());
+        cases.extend(in_dir);
+    }
+    cases
+}
+
+/// The requests in `dir`, answered under `policy`.
+fn answered_in(dir: &Path, policy: &Policy) -> Vec<Case> {
+    let mut requests: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.to_string_lossy().ends_with(".request.json"))
         .collect();
     requests.sort();
-    assert!(
-        requests.len() >= 16,
-        "golden requests missing: {requests:?}"
-    );
     requests
         .iter()
-        .map(PathBuf::as_path)
-        .map(answer_case)
+        .map(|request| answer_case(request, policy))
         .collect()
 }
 
-fn answer_case(request: &Path) -> Case {
+fn answer_case(request: &Path, policy: &Policy) -> Case {
     let name = request
         .file_name()
         .unwrap()
@@ -71,7 +92,7 @@ fn answer_case(request: &Path) -> Case {
         _ => panic!("{name}: the file name must start with mutate- or validate-"),
     };
     let body = std::fs::read(request).unwrap();
-    let answer = review(webhook, &body, &Policy::default());
+    let answer = review(webhook, &body, policy);
     assert_eq!(
         answer.status,
         200,
@@ -98,8 +119,8 @@ fn answer_case(request: &Path) -> Case {
         );
     }
     Case {
-        response_file: golden_dir().join(format!("{name}.response.json")),
-        patch_file: golden_dir().join(format!("{name}.patch.json")),
+        response_file: request.with_file_name(format!("{name}.response.json")),
+        patch_file: request.with_file_name(format!("{name}.patch.json")),
         name,
         answer: got,
         patch,

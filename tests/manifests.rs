@@ -310,6 +310,20 @@ fn the_service_reaches_the_container_and_the_flags_exist() {
             .unwrap_or_else(|| panic!("--{name} is set"))
     };
     assert_eq!(flag("listen"), "0.0.0.0:9443");
+    // The webhook's namespace reaches --exclude-namespace's default.
+    let env = container["env"].as_array().expect("env");
+    let pod_namespace = env
+        .iter()
+        .find(|e| e["name"] == "POD_NAMESPACE")
+        .expect("POD_NAMESPACE is set");
+    assert_eq!(
+        pod_namespace["valueFrom"]["fieldRef"]["fieldPath"],
+        "metadata.namespace"
+    );
+    assert!(
+        flag("kueue-version").starts_with("v0."),
+        "the Kueue release is named"
+    );
     assert_eq!(flag("admin-listen"), "0.0.0.0:8080");
     let mount = container["volumeMounts"][0]["mountPath"].as_str().unwrap();
     assert_eq!(flag("tls-cert-file"), format!("{mount}/tls.crt"));

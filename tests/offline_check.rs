@@ -36,9 +36,16 @@ fn is_ray_object(value: &Value) -> bool {
 /// Copies every sample into `dir`, with the queue label on each RayCluster,
 /// RayService and RayJob, and returns how many such objects there are.
 fn labelled_samples(samples: &Path, dir: &Path) -> usize {
+    labelled_samples_with(samples, dir, |_, _| {})
+}
+
+/// [`labelled_samples`], with `edit` applied to each labelled object (and
+/// the name of its file).
+fn labelled_samples_with(samples: &Path, dir: &Path, edit: impl Fn(&str, &mut Value)) -> usize {
     let mut objects = 0;
     for file in sample_files(samples) {
         let text = std::fs::read_to_string(samples.join(&file)).unwrap();
+        let name = Path::new(&file).file_name().unwrap().to_str().unwrap();
         let mut out = String::new();
         for mut value in yaml_documents(&text) {
             if is_ray_object(&value) {
@@ -46,6 +53,7 @@ fn labelled_samples(samples: &Path, dir: &Path) -> usize {
                 let metadata = value["metadata"].as_object_mut().unwrap();
                 let labels = metadata.entry("labels").or_insert_with(|| json!({}));
                 labels[QUEUE_LABEL] = json!("team-a");
+                edit(name, &mut value);
             }
             out.push_str("---\n");
             out.push_str(&serde_yaml_ng::to_string(&value).unwrap());
@@ -692,5 +700,237 @@ fn v1alpha1_objects_are_admitted_like_v1() {
     assert_eq!(
         without_positions(&verdict["patch"]),
         json!([{"op": "add", "path": "/spec/suspend", "value": true}])
+    );
+}
+
+#[test]
+fn the_json_report_names_every_knob_and_where_it_came_from() {
+    let out = offline_support::run_env(
+        &[
+            "check",
+            "--kueue-version",
+            "v0.19",
+            "--max-worker-groups",
+            "9",
+            "-o",
+            "json",
+            "-",
+        ],
+        &[("KUEUE_RAY_WEBHOOK_EXCLUDE_NAMESPACE", "ci,tools")],
+        CLUSTER.as_bytes(),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stderr, "");
+    let knob = |name: &str, value: &str, source: &str| json!({"name": name, "value": value, "source": source});
+    assert_eq!(
+        out.json()["policy"],
+        json!([
+            knob("kueue-version", "v0.19", "flag"),
+            knob("max-worker-groups", "9", "flag"),
+            knob("default-queue", "none", "default"),
+            knob("manage-jobs-without-queue-name", "false", "default"),
+            knob("rayservice-workload", "rayservice", "profile"),
+            knob("rayjob-workload", "rayjob", "default"),
+            knob("elastic-jobs", "true", "profile"),
+            knob("exclude-namespace", "ci,tools", "environment"),
+        ])
+    );
+}
+
+#[test]
+fn a_release_newer_than_the_table_is_checked_with_its_newest_row_and_a_warning() {
+    let out = run(
+        &["check", "--kueue-version", "0.22.1", "-o", "json", "-"],
+        Some(CLUSTER.as_bytes()),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("warning: Kueue v0.22 is newer than the newest release this webhook knows (v0.19): using the v0.19 profile"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.json()["policy"][1]["value"], "17");
+}
+
+#[test]
+fn check_reads_the_namespace_for_exclusions_from_the_manifest_or_the_flag() {
+    let unlabelled = CLUSTER.replace("  labels:\n    kueue.x-k8s.io/queue-name: team-a\n", "");
+    assert_ne!(unlabelled, CLUSTER);
+    let in_namespace = |namespace: &str| {
+        unlabelled.replace(
+            "  name: train\n",
+            &format!("  name: train\n  namespace: {namespace}\n"),
+        )
+    };
+    // The verdict and message of the one object, checked with --default-queue.
+    let check = |namespace: &str, manifest: &str, env: &[(&str, &str)]| {
+        let out = offline_support::run_env(
+            &[
+                "check",
+                "--default-queue",
+                "q",
+                "-n",
+                namespace,
+                "-o",
+                "json",
+                "-",
+            ],
+            env,
+            manifest.as_bytes(),
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let object = out.json()["objects"][0].clone();
+        (object["verdict"].clone(), object["message"].to_string())
+    };
+    let excluded = |(verdict, message): (Value, String)| {
+        verdict == "unmanaged" && message.contains("is excluded (--exclude-namespace)")
+    };
+    // The webhook's own namespace (POD_NAMESPACE) is excluded by default,
+    // whether the manifest or -n names it.
+    let pod_namespace = [("POD_NAMESPACE", "tools")];
+    assert!(excluded(check(
+        "default",
+        &in_namespace("tools"),
+        &pod_namespace
+    )));
+    assert!(excluded(check("tools", &unlabelled, &pod_namespace)));
+    // Elsewhere the default queue applies.
+    assert_eq!(check("default", &unlabelled, &pod_namespace).0, "admitted");
+    // kube-system is excluded by default, not once the exclusions are replaced.
+    assert!(excluded(check(
+        "default",
+        &in_namespace("kube-system"),
+        &[]
+    )));
+    let replaced = [("KUEUE_RAY_WEBHOOK_EXCLUDE_NAMESPACE", "tools")];
+    assert_eq!(
+        check("default", &in_namespace("kube-system"), &replaced).0,
+        "admitted"
+    );
+    // A queue label of its own is managed anywhere.
+    let labelled = CLUSTER.replace(
+        "  name: train\n",
+        "  name: train\n  namespace: kube-system\n",
+    );
+    assert_eq!(check("default", &labelled, &[]).0, "admitted");
+}
+
+const ELASTIC_JOB: &str = "kueue.x-k8s.io/elastic-job";
+
+/// Every pod template of a RayCluster's or RayService's cluster spec: the head's, then the workers'.
+fn pod_templates(object: &Value) -> Vec<&Value> {
+    let cluster = match object["kind"].as_str() {
+        Some("RayService") => &object["spec"]["rayClusterConfig"],
+        _ => &object["spec"],
+    };
+    let workers = cluster["workerGroupSpecs"].as_array().unwrap();
+    std::iter::once(&cluster["headGroupSpec"]["template"])
+        .chain(workers.iter().map(|group| &group["template"]))
+        .collect()
+}
+
+#[test]
+fn elastic_autoscaling_samples_are_admitted_with_gates_under_kueue_v0_19() {
+    let Some(samples) = samples() else { return };
+    let input = tempfile::tempdir().unwrap();
+    let output = tempfile::tempdir().unwrap();
+    let ray_objects = labelled_samples_with(&samples, input.path(), |file, object| {
+        if object["kind"] == "RayJob" {
+            // Kueue needs it (issue #9); most samples leave it unset.
+            object["spec"]["shutdownAfterJobFinishes"] = json!(true);
+        }
+        if AUTOSCALING_SAMPLES.contains(&file) {
+            let metadata = object["metadata"].as_object_mut().unwrap();
+            let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
+            annotations[ELASTIC_JOB] = json!("true");
+        }
+    });
+    let patched = output.path().join("patched");
+    let out = run(
+        &[
+            "check",
+            "--kueue-version",
+            "v0.19",
+            "--output",
+            "json",
+            "--patched",
+            path_str(&patched),
+            path_str(input.path()),
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "every sample is admitted\n{}", out.stdout);
+    let report = out.json();
+    assert_eq!(report["summary"]["admitted"], ray_objects as u64);
+    let mut elastic = 0;
+    for verdict in report["objects"].as_array().unwrap() {
+        let file = verdict["source"]["file"].as_str().unwrap();
+        let name = Path::new(file).file_name().unwrap().to_str().unwrap();
+        let ops: Vec<&str> = verdict["patch"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|op| op["path"].as_str().unwrap())
+            .collect();
+        // v0.19: Kueue admits the RayService itself; a RayJob on an
+        // existing cluster is left running.
+        let suspend = match (verdict["kind"].as_str(), name) {
+            (Some("RayService"), _) => Some("/spec/rayClusterConfig/suspend"),
+            (Some("RayJob"), "ray-job.use-existing-raycluster.yaml") => None,
+            _ => Some("/spec/suspend"),
+        };
+        if let Some(suspend) = suspend {
+            assert!(ops.contains(&suspend), "{file}: {ops:?}");
+        }
+        let gates = ops
+            .iter()
+            .filter(|p| p.contains("/schedulingGates"))
+            .count();
+        if AUTOSCALING_SAMPLES.contains(&name) {
+            elastic += 1;
+            assert!(gates > 1, "{file}: head and workers gated: {ops:?}");
+            let warnings = verdict["warnings"].to_string();
+            assert!(
+                warnings.contains("scheduling gate kueue.x-k8s.io/elastic-job"),
+                "{file}: {warnings}"
+            );
+        } else {
+            assert_eq!(gates, 0, "{file}: not elastic: {ops:?}");
+        }
+    }
+    assert_eq!(elastic, AUTOSCALING_SAMPLES.len());
+
+    // The patched objects: every template of an elastic one carries the gate.
+    let mut gated_objects = 0;
+    for entry in std::fs::read_dir(&patched).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for object in yaml_documents(&text) {
+            if object["metadata"]["annotations"][ELASTIC_JOB] != "true" {
+                continue;
+            }
+            gated_objects += 1;
+            for template in pod_templates(&object) {
+                let gates = template["spec"]["schedulingGates"].as_array().unwrap();
+                assert_eq!(
+                    gates.iter().filter(|g| g["name"] == ELASTIC_JOB).count(),
+                    1,
+                    "{object}"
+                );
+            }
+        }
+    }
+    assert_eq!(gated_objects, AUTOSCALING_SAMPLES.len());
+
+    // Checked again, they are admitted unchanged: the mutation is idempotent.
+    let again = run(
+        &["check", "--kueue-version", "v0.19", path_str(&patched)],
+        None,
+    );
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    assert_eq!(
+        again.stdout.matches(": unchanged\n").count(),
+        ray_objects,
+        "{}",
+        again.stdout
     );
 }

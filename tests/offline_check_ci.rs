@@ -393,7 +393,7 @@ fn junit_github_and_markdown_carry_the_lines() {
     let title = property("RayCluster default/broken denied");
     assert!(
         lines.contains(&format!(
-            "::error file={},line={},col={},title={title}::spec.enableInTreeAutoscaling: Invalid value: true: Kueue sizes the cluster, so KubeRay's in-tree autoscaler must be off; set it to false or remove it",
+            "::error file={},line={},col={},title={title}::spec.enableInTreeAutoscaling: Invalid value: true: Kueue sizes the cluster, so KubeRay's in-tree autoscaler must be off; set it to false or remove it; Kueue's elastic jobs, which may autoscale, are off in this configuration (--elastic-jobs)",
             property(&file), e.autoscaling.0, e.autoscaling.1
         ).as_str()),
         "{}",

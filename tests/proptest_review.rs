@@ -18,14 +18,16 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 fn policies() -> impl Strategy<Value = Policy> {
-    (
+    let flags = (
         any::<bool>(),
         any::<bool>(),
         any::<bool>(),
         any::<bool>(),
-        0usize..9,
-    )
-        .prop_map(|(default, manage, service, job, max)| Policy {
+        any::<bool>(),
+        any::<bool>(),
+    );
+    (flags, 0usize..9).prop_map(
+        |((default, manage, service, job, elastic, exclude), max)| Policy {
             max_worker_groups: max,
             default_queue: default.then(|| "default-queue".to_string()),
             manage_jobs_without_queue_name: manage,
@@ -39,8 +41,16 @@ fn policies() -> impl Strategy<Value = Policy> {
             } else {
                 RayJobWorkload::Rayjob
             },
+            elastic_jobs: elastic,
+            // The generated reviews' namespace.
+            exclude_namespaces: if exclude {
+                vec!["ns".into()]
+            } else {
+                Vec::new()
+            },
             ..Policy::default()
-        })
+        },
+    )
 }
 
 /// What a well-formed answer said.

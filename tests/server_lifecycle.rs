@@ -384,7 +384,8 @@ fn log_filter_from_flag_or_rust_log_and_text_format() {
         "{first}"
     );
     assert!(
-        first.contains("INFO") && first.contains("serving probes and metrics"),
+        // The first line is the effective policy, logged once at startup.
+        first.contains("INFO") && first.contains("effective policy"),
         "{first}"
     );
 

@@ -57,3 +57,61 @@ fn an_invalid_default_queue_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_effective_policy_is_logged_once_with_where_each_value_came_from() {
+    let certs = CertDir::new();
+    let mut command = Server::command(&certs.cert(), &certs.key());
+    command
+        .args(["--kueue-version", "v0.18.1", "--max-worker-groups", "3"])
+        .env("KUEUE_RAY_WEBHOOK_ELASTIC_JOBS", "false")
+        .env("POD_NAMESPACE", "webhook-ns")
+        .env_remove("KUEUE_RAY_WEBHOOK_EXCLUDE_NAMESPACE");
+    let server = Server::spawn(command);
+    let line = server.wait_for_log("effective policy");
+    assert_eq!(
+        line["policy"],
+        "kueue-version=v0.18 (flag) max-worker-groups=3 (flag) default-queue=none (default) \
+         manage-jobs-without-queue-name=false (default) rayservice-workload=rayservice (profile) \
+         rayjob-workload=rayjob (default) elastic-jobs=false (environment) exclude-namespace=kube-system,webhook-ns (default)",
+        "{line}"
+    );
+    assert_eq!(server.logs_with("effective policy").len(), 1);
+    assert!(server.logs_with("newer than the newest release").is_empty());
+}
+
+#[test]
+fn a_release_newer_than_the_table_gets_its_newest_row_with_a_warning() {
+    let certs = CertDir::new();
+    let server = Server::start(&certs.cert(), &certs.key(), &["--kueue-version", "0.21"]);
+    let warning = server.wait_for_log("newer than the newest release");
+    assert_eq!(warning["level"], "WARN", "{warning}");
+    let policy = server.wait_for_log("effective policy");
+    let policy = policy["policy"].as_str().unwrap();
+    assert!(
+        policy.contains("max-worker-groups=17 (profile)")
+            && policy.contains("elastic-jobs=true (profile)"),
+        "{policy}"
+    );
+}
+
+#[test]
+fn a_release_before_the_table_is_a_usage_error_naming_the_known_ones() {
+    let certs = CertDir::new();
+    for (release, says) in [
+        ("v0.13", "v0.13 is older"),
+        ("next", "\"next\" is not a Kueue release"),
+    ] {
+        let output = Server::command(&certs.cert(), &certs.key())
+            .args(["--kueue-version", release])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(
+            stderr.contains("known releases are v0.14 to v0.19"),
+            "{stderr}"
+        );
+    }
+}

@@ -285,3 +285,47 @@ fn readme_curl_example_gets_a_suspending_patch() {
         serde_json::json!([{"op": "add", "path": "/spec/suspend", "value": true}])
     );
 }
+
+/// A 404 answered before its small body arrived leaves the HTTP/1.1
+/// connection usable: the next request on it is answered (hyper used to
+/// close such a connection without a word).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_path_with_a_late_body_keeps_the_connection_usable() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    install_crypto_provider();
+    let (certs, server) = server();
+    let mut stream = connect(server.addr, http11_config(&certs.ca.cert_pem))
+        .await
+        .unwrap();
+    let body = vec![b'x'; 1500];
+    let head = format!(
+        "POST /nowhere HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.flush().await.unwrap();
+    // The body comes after the server has seen the headers and answered.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    stream.write_all(&body).await.unwrap();
+    let review = create_review("after-404");
+    let next = format!(
+        "POST /validate HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        review.len()
+    );
+    stream.write_all(next.as_bytes()).await.unwrap();
+    stream.write_all(&review).await.unwrap();
+    stream.flush().await.unwrap();
+    let mut answers = Vec::new();
+    let _ = stream.read_to_end(&mut answers).await;
+    let answers = String::from_utf8_lossy(&answers);
+    let statuses: Vec<&str> = answers
+        .lines()
+        .filter(|line| line.starts_with("HTTP/1.1 "))
+        .collect();
+    assert_eq!(
+        statuses,
+        ["HTTP/1.1 404 Not Found", "HTTP/1.1 200 OK"],
+        "{answers}"
+    );
+    assert!(answers.contains("after-404"), "{answers}");
+}

@@ -272,6 +272,28 @@ fn ms(d: Duration) -> f64 {
 }
 
 impl Report {
+    /// One line per server run that had errors, or answered other than
+    /// `expected_ok` requests when that is given (the smoke test's fixed count).
+    pub fn failures(&self, expected_ok: Option<u64>) -> Vec<String> {
+        let mut failed = Vec::new();
+        for cell in &self.cells {
+            for (server, measured) in [("webhook", &cell.webhook), ("floor", &cell.floor)] {
+                let r = &measured.result;
+                if r.errors > 0 || expected_ok.is_some_and(|n| r.ok != n) {
+                    failed.push(format!(
+                        "{} {} {server}: {} answered, {} errors (first: {})",
+                        cell.shape.name(),
+                        cell.body,
+                        r.ok,
+                        r.errors,
+                        r.first_error.as_deref().unwrap_or("none")
+                    ));
+                }
+            }
+        }
+        failed
+    }
+
     /// The table printed to stdout (and pasted into the README).
     pub fn table(&self) -> String {
         let mut out = String::new();

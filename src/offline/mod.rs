@@ -89,6 +89,7 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 /// 2 when the input could not be read or judged, or held no `ray.io` object
 /// (nothing is reported then, so a partial run never looks complete).
 pub fn run_check(mut config: CheckConfig) -> ExitCode {
+    warn_about_release(&config.policy);
     match check(&mut config) {
         Ok(code) => code,
         Err(message) => fail(message),
@@ -117,6 +118,7 @@ fn check(config: &mut CheckConfig) -> Result<ExitCode, String> {
 
     let mut report = Report {
         require_managed: config.require_managed,
+        policy: config.policy.knobs(),
         ..Report::default()
     };
     let keep_patched = config.patched.is_some();
@@ -231,6 +233,13 @@ fn local_queue(document: &load::Document, default_namespace: &str) -> Option<(St
     Some((namespace, name))
 }
 
+/// `--kueue-version` newer than the release table: said once, on standard error.
+fn warn_about_release(policy: &crate::policy::Policy) {
+    if let Some(warning) = policy.release_warning() {
+        eprintln!("kueue-ray-webhook: warning: {warning}");
+    }
+}
+
 fn print(mut out: impl Write, bytes: &[u8]) -> Result<(), String> {
     out.write_all(bytes)
         .and_then(|()| out.flush())
@@ -242,6 +251,7 @@ fn print(mut out: impl Write, bytes: &[u8]) -> Result<(), String> {
 /// printed, with a message on standard error and exit status 2. A body
 /// larger than the server's limit gets the server's 413 message, unread.
 pub fn run_review(args: ReviewConfig) -> ExitCode {
+    warn_about_release(&args.policy);
     let limit = admission::MAX_BODY_BYTES as u64;
     let mut body = Vec::new();
     let read = if args.file.as_os_str() == load::STDIN {

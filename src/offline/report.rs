@@ -4,6 +4,7 @@
 
 use super::dry_run::{Ruling, SkippedDocument, Verdict, Violation};
 use super::yaml::Position;
+use crate::policy::Knob;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -14,6 +15,8 @@ use std::path::Path;
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
     pub summary: Summary,
+    /// The effective policy: every knob, its value and where it came from.
+    pub policy: Vec<Knob>,
     pub objects: Vec<Verdict>,
     pub skipped: Vec<SkippedDocument>,
     /// `--require-managed`: an unmanaged object is a failure, not a notice.

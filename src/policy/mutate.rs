@@ -1,8 +1,10 @@
-//! Defaulting on CREATE: the queue label and suspension, as a minimal JSON patch.
+//! Defaulting on CREATE: the queue label, suspension and an elastic job's
+//! scheduling gates, as a minimal JSON patch.
 //!
 //! Each step changes the [`RayObject`] view as the patch changes the object,
 //! so validation afterwards sees the object as it will be stored.
 
+use super::elastic::{self, ELASTIC_JOB_GATE};
 use super::kinds::RayKind;
 use super::local_queues::DEFAULT_LOCAL_QUEUE;
 use super::ray::{Owner, QUEUE_NAME_KEY, RayObject};
@@ -22,6 +24,8 @@ pub enum Change {
     LocalQueueDefaultLabel,
     /// `spec.suspend` (RayService: `spec.rayClusterConfig.suspend`) set to true.
     Suspend,
+    /// The elastic-job scheduling gate added to pod templates.
+    ElasticJobGate,
 }
 
 impl Change {
@@ -31,6 +35,7 @@ impl Change {
             Change::DefaultQueueLabel => "default_queue_label",
             Change::LocalQueueDefaultLabel => "local_queue_default_label",
             Change::Suspend => "suspend",
+            Change::ElasticJobGate => "elastic_job_gate",
         }
     }
 }
@@ -63,7 +68,8 @@ impl Mutation {
     }
 }
 
-/// Step 1: give the object a queue label if it has none.
+/// Step 1: give the object a queue label if it has none (`--default-queue`
+/// only outside the excluded namespaces).
 pub fn queue_label(
     obj: &mut RayObject,
     namespace: Option<&str>,
@@ -88,7 +94,11 @@ pub fn queue_label(
                  Kueue v0.15 and later read only the label"
             ),
         )
-    } else if let (Some(default), true) = (&policy.default_queue, is_top_level(obj, policy)) {
+    } else if let (Some(default), true, false) = (
+        &policy.default_queue,
+        is_top_level(obj, policy),
+        policy.excludes(namespace),
+    ) {
         (
             default.clone(),
             Change::DefaultQueueLabel,
@@ -154,9 +164,14 @@ pub fn suspend(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
     if !managed || !is_suspended_workload(obj, policy) || obj.suspend == Some(true) {
         return;
     }
-    let path = obj.kind.info().suspend;
+    let info = obj.kind.info();
+    let path = info.suspend;
     out.add_with_parents(path, obj.suspend_parents, Value::Bool(true));
     obj.suspend_parents = path.len().saturating_sub(1);
+    if path.starts_with(info.cluster_spec) {
+        // The parents created for suspend include the cluster spec.
+        obj.cluster_parents = info.cluster_spec.len();
+    }
     obj.suspend = Some(true);
     let admitted_by = match &obj.queue_name {
         Some(queue) => format!("LocalQueue {queue:?} admits it"),
@@ -167,5 +182,61 @@ pub fn suspend(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
         "set {}=true: Kueue starts this {} when {admitted_by}",
         obj.kind.suspend_path(),
         obj.kind.as_str(),
+    ));
+}
+
+/// Whether `obj`'s own pod templates must carry the elastic-job gate: an
+/// elastic top-level RayCluster or RayService (a child's templates are its
+/// owner's, gated there). An elastic RayJob may autoscale, but the gate
+/// rule of issue #10 names RayCluster and RayService only: its templates
+/// are left as they are.
+pub fn needs_elastic_job_gates(obj: &RayObject, policy: &Policy) -> bool {
+    obj.owner == Owner::TopLevel
+        && obj.kind != RayKind::RayJob
+        && elastic::is_elastic(obj.elastic_job.as_deref(), policy.elastic_jobs)
+}
+
+/// Step 3: gate every pod template of a managed elastic job that lacks the
+/// gate, so that its pods wait for Kueue's admission.
+pub fn elastic_job_gates(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
+    if !policy.manages(obj) || !needs_elastic_job_gates(obj, policy) {
+        return;
+    }
+    let cluster_spec = obj.kind.info().cluster_spec;
+    let cluster_exists = obj.cluster_parents >= cluster_spec.len();
+    let mut gated = Vec::new();
+    for (group, template) in elastic::ungated(&obj.cluster.head, &obj.cluster.templates) {
+        let add = elastic::gate_add(group, template);
+        let path: Vec<&str> = cluster_spec
+            .iter()
+            .copied()
+            .chain(add.tokens.iter().map(String::as_str))
+            .collect();
+        let present = if cluster_exists {
+            cluster_spec.len() + add.present
+        } else {
+            obj.cluster_parents
+        };
+        out.add_with_parents(&path, present, add.value);
+        // A missing cluster spec has no workers: only the head was gated.
+        obj.cluster_parents = cluster_spec.len();
+        gated.push(group);
+    }
+    if gated.is_empty() {
+        return;
+    }
+    let cluster = obj.kind.cluster_spec_path();
+    let places: Vec<String> = gated.iter().map(|group| group.path()).collect();
+    for template in std::iter::once(&mut obj.cluster.head).chain(obj.cluster.templates.iter_mut()) {
+        if !template.unreadable {
+            template.gated = true;
+            template.depth = 4;
+        }
+    }
+    out.changes.push(Change::ElasticJobGate);
+    out.warnings.push(format!(
+        "added the scheduling gate {ELASTIC_JOB_GATE} to the pod templates of {cluster} ({}): \
+         the pods of this elastic job wait until Kueue admits it and lifts the gate",
+        places.join(", ")
     ));
 }

@@ -4,11 +4,15 @@
 //! Wrong JSON types become [`FieldError`]s that name the path, so a hostile
 //! object is a denial, never a crash.
 
+use super::elastic::{ELASTIC_JOB_GATE, ELASTIC_JOB_KEY, PodTemplate};
 use super::errors::{ErrorKind, FieldError, RequestError, Rule};
 use super::json::{Expected, Field, FirstItems, JsonType};
 use super::kinds::RayKind;
+use super::labels::{MAX_EXEC_TIME_KEY, PRIORITY_CLASS_KEY, WorkloadLabels};
 use super::violations::Violations;
-use super::wire::{ClusterSpecDoc, GroupDoc, MetaDoc, ObjectDoc, OwnerRefDoc, SpecDoc};
+use super::wire::{
+    ClusterSpecDoc, GroupDoc, MetaDoc, ObjectDoc, OwnerRefDoc, SpecDoc, TemplateDoc,
+};
 
 /// The queue label (and, before Kueue v0.15, annotation) key.
 pub const QUEUE_NAME_KEY: &str = "kueue.x-k8s.io/queue-name";
@@ -44,6 +48,10 @@ pub struct ClusterSpec {
     pub groups: Vec<Group>,
     /// How many worker groups there are, read or not.
     pub group_count: usize,
+    /// `headGroupSpec.template`'s scheduling gates (elastic jobs).
+    pub head: PodTemplate,
+    /// Each worker group's `template` scheduling gates, as `groups`.
+    pub templates: Vec<PodTemplate>,
 }
 
 /// How a RayJob submits its job (`spec.submissionMode`).
@@ -101,11 +109,23 @@ pub struct RayObject {
     /// the suspend field exist, so a patch creates only the missing ones.
     pub label_parents: usize,
     pub suspend_parents: usize,
+    /// How many tokens of the kind's cluster spec path exist (for the gate patch).
+    pub cluster_parents: usize,
+    /// The priority-class and max-exec-time labels.
+    pub labels: WorkloadLabels,
+    /// The `kueue.x-k8s.io/elastic-job` annotation's value.
+    pub elastic_job: Option<String>,
+    /// Its namespace is excluded (`--exclude-namespace`): only a queue label
+    /// of its own makes it managed. Set from the request, not the object.
+    pub namespace_excluded: bool,
     /// Wrong types in metadata, labels or the queue label: the object's
     /// queue cannot be known, so these are reported whether managed or not.
     pub identity_errors: Violations,
     /// Wrong types anywhere else the rules read; reported for managed objects.
     pub type_errors: Violations,
+    /// Wrong types in the pod templates' scheduling gates: reported for
+    /// elastic objects only (the only rule that reads templates).
+    pub template_errors: Violations,
 }
 
 fn type_error(path: impl Into<String>, found: JsonType, expected: JsonType) -> FieldError {
@@ -172,8 +192,13 @@ impl RayObject {
             job: JobSpec::default(),
             label_parents: 0,
             suspend_parents: 0,
+            cluster_parents: 0,
+            labels: WorkloadLabels::default(),
+            elastic_job: None,
+            namespace_excluded: false,
             identity_errors: Violations::default(),
             type_errors: Violations::default(),
+            template_errors: Violations::default(),
         };
         obj.read_metadata(doc.metadata);
         obj.read_spec(doc.spec);
@@ -196,6 +221,14 @@ impl RayObject {
             let path = || format!("metadata.labels[{QUEUE_NAME_KEY}]");
             self.queue_name = read(labels.queue_name, path, &mut self.identity_errors)
                 .filter(|queue| !queue.is_empty());
+            let errors = &mut self.type_errors;
+            let path = |key: &'static str| move || format!("metadata.labels[{key}]");
+            self.labels = WorkloadLabels {
+                priority_class: read(labels.priority_class, path(PRIORITY_CLASS_KEY), errors)
+                    .filter(|class| !class.is_empty()),
+                max_exec_time: read(labels.max_exec_time, path(MAX_EXEC_TIME_KEY), errors)
+                    .filter(|seconds| !seconds.is_empty()),
+            };
         }
         let annotations = read(
             meta.annotations,
@@ -206,6 +239,8 @@ impl RayObject {
             let path = || format!("metadata.annotations[{QUEUE_NAME_KEY}]");
             self.legacy_queue_name = read(annotations.queue_name, path, &mut self.type_errors)
                 .filter(|queue| !queue.is_empty());
+            let path = || format!("metadata.annotations[{ELASTIC_JOB_KEY}]");
+            self.elastic_job = read(annotations.elastic_job, path, &mut self.type_errors);
         }
         self.owner = self.read_owner(meta.owner_references);
         let name = read(meta.name, || "metadata.name".into(), &mut self.type_errors);
@@ -249,6 +284,7 @@ impl RayObject {
             return;
         };
         self.suspend_parents = 1;
+        self.cluster_parents = 1;
         if self.kind == RayKind::RayJob {
             self.read_job(&mut spec);
         }
@@ -265,6 +301,7 @@ impl RayObject {
                 let nested = spec.take_nested(key);
                 let path = || self.kind.cluster_spec_path();
                 if let Some(mut cluster) = read(nested, path, &mut self.type_errors) {
+                    self.cluster_parents = 2;
                     if suspend_in_cluster {
                         self.suspend_parents = 2;
                     }
@@ -323,32 +360,92 @@ impl RayObject {
             || format!("{}.enableInTreeAutoscaling", base()),
             errors,
         );
+        let head_path = || format!("{}.headGroupSpec", base());
+        let head_wrong = matches!(doc.head_group_spec, Field::Wrong(_));
+        self.cluster.head = match read(doc.head_group_spec, head_path, &mut self.template_errors) {
+            Some(head) => read_template(head.template, &head_path, &mut self.template_errors),
+            None if head_wrong => unreadable(),
+            None => PodTemplate::default(),
+        };
         let groups = read(
             doc.worker_group_specs,
             || format!("{}.workerGroupSpecs", base()),
             errors,
         );
         self.cluster.group_count = groups.as_ref().map_or(0, |groups| groups.len);
-        self.cluster.groups = groups
-            .into_iter()
-            .flat_map(|groups| groups.items)
-            .enumerate()
-            .map(|(i, group)| {
-                let path = || format!("{}.workerGroupSpecs[{i}]", base());
-                match group {
-                    Field::Absent => Group::Unnamed,
-                    group => match read(group, path, errors) {
-                        None => Group::Unreadable,
-                        Some(GroupDoc { group_name }) => match group_name {
+        let groups = groups.into_iter().flat_map(|groups| groups.items);
+        for (i, group) in groups.enumerate() {
+            let path = || format!("{}.workerGroupSpecs[{i}]", base());
+            let (name, template) = match group {
+                Field::Absent => (Group::Unnamed, PodTemplate::default()),
+                group => match read(group, path, errors) {
+                    None => (Group::Unreadable, unreadable()),
+                    Some(GroupDoc {
+                        group_name,
+                        template,
+                    }) => {
+                        let name = match group_name {
                             Field::Absent => Group::Unnamed,
                             name => read(name, || format!("{}.groupName", path()), errors)
                                 .map_or(Group::Unreadable, Group::Named),
-                        },
-                    },
-                }
-            })
-            .collect();
+                        };
+                        (
+                            name,
+                            read_template(template, &path, &mut self.template_errors),
+                        )
+                    }
+                },
+            };
+            self.cluster.groups.push(name);
+            self.cluster.templates.push(template);
+        }
     }
+}
+
+fn unreadable() -> PodTemplate {
+    PodTemplate {
+        unreadable: true,
+        ..PodTemplate::default()
+    }
+}
+
+/// A group's `template`, down to its scheduling gates; `group` is the
+/// group's path. The group exists (depth 1).
+fn read_template(
+    template: Field<TemplateDoc>,
+    group: &dyn Fn() -> String,
+    errors: &mut Violations,
+) -> PodTemplate {
+    let mut found = PodTemplate {
+        depth: 1,
+        ..PodTemplate::default()
+    };
+    let before = errors.total();
+    let gates_path = || format!("{}.template.spec.schedulingGates", group());
+    let gates = read(template, || format!("{}.template", group()), errors)
+        .and_then(|template| {
+            found.depth = 2;
+            read(
+                template.spec,
+                || format!("{}.template.spec", group()),
+                errors,
+            )
+        })
+        .and_then(|spec| {
+            found.depth = 3;
+            read(spec.scheduling_gates, gates_path, errors)
+        });
+    if let Some(gates) = gates {
+        found.depth = 4;
+        for (j, gate) in gates.items.into_iter().enumerate() {
+            let path = || format!("{}[{j}]", gates_path());
+            let name = read(gate, path, errors)
+                .and_then(|gate| read(gate.name, || format!("{}.name", path()), errors));
+            found.gated |= name.as_deref() == Some(ELASTIC_JOB_GATE);
+        }
+    }
+    found.unreadable = errors.total() > before;
+    found
 }
 
 #[cfg(test)]

@@ -730,3 +730,379 @@ fn unmanaged_reason_says_why_kueue_leaves_an_object_alone() {
             .contains("--rayjob-workload raycluster")
     );
 }
+
+// --- Release profiles, elastic jobs, workload labels, excluded namespaces ---
+
+const ELASTIC: &str = elastic::ELASTIC_JOB_KEY;
+
+fn release(text: &str) -> Policy {
+    Policy::for_release(Release::parse(text).ok())
+}
+
+/// A labelled RayCluster with `groups` worker groups.
+fn cluster_with_groups(groups: usize) -> Value {
+    let names: Vec<String> = (0..groups).map(|i| format!("g{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    with_groups(labelled("q"), "/spec/workerGroupSpecs", &names)
+}
+
+#[test]
+fn every_release_row_limits_the_worker_groups() {
+    // (release, most groups allowed)
+    for (text, limit) in [
+        ("v0.14", 7),
+        ("v0.16", 7),
+        ("v0.17", 7),
+        ("v0.18", 9),
+        ("v0.19", 17),
+        ("v0.25", 17),
+    ] {
+        let policy = release(text);
+        for groups in [8, 9, 10, 17, 18] {
+            let d = validate_with(
+                &policy,
+                Operation::Create,
+                RC,
+                &cluster_with_groups(groups),
+                None,
+            );
+            assert_eq!(
+                d.allowed(),
+                groups <= limit,
+                "{text} with {groups} groups: {:?}",
+                errors(&d)
+            );
+        }
+    }
+}
+
+#[test]
+fn every_release_row_picks_who_is_suspended_for_a_rayservice() {
+    let service = json!({"metadata": {"name": "s", "labels": {QUEUE_NAME_KEY: "q"}}, "spec": {"rayClusterConfig": {}}});
+    for (text, suspended) in [
+        ("v0.14", false),
+        ("v0.16", false),
+        ("v0.17", true),
+        ("v0.18", true),
+        ("v0.19", true),
+    ] {
+        let d = mutate_with(&release(text), RS, &service);
+        let expected = if suspended {
+            json!([{"op": "add", "path": "/spec/rayClusterConfig/suspend", "value": true}])
+        } else {
+            json!([])
+        };
+        assert_eq!(patch_json(&d), expected, "{text}");
+    }
+}
+
+/// A labelled, autoscaling RayCluster annotated as elastic.
+fn elastic_cluster() -> Value {
+    json!({"metadata": {"name": "c", "labels": {QUEUE_NAME_KEY: "q"}, "annotations": {ELASTIC: "true"}},
+           "spec": {"enableInTreeAutoscaling": true,
+                    "headGroupSpec": {"template": {"spec": {"containers": [], "schedulingGates": [{"name": "other"}]}}},
+                    "workerGroupSpecs": [{"groupName": "a", "template": {"spec": {}}}, {"groupName": "b"}]}})
+}
+
+#[test]
+fn an_elastic_job_is_gated_once_and_may_autoscale() {
+    let policy = release("v0.19");
+    let obj = elastic_cluster();
+    let d = mutate_with(&policy, RC, &obj);
+    assert!(d.allowed(), "{:?}", errors(&d));
+    let gate = json!({"name": elastic::ELASTIC_JOB_GATE});
+    assert_eq!(
+        patch_json(&d),
+        json!([
+            {"op": "add", "path": "/spec/suspend", "value": true},
+            {"op": "add", "path": "/spec/headGroupSpec/template/spec/schedulingGates/-", "value": gate},
+            {"op": "add", "path": "/spec/workerGroupSpecs/0/template/spec/schedulingGates", "value": [gate]},
+            {"op": "add", "path": "/spec/workerGroupSpecs/1/template", "value": {}},
+            {"op": "add", "path": "/spec/workerGroupSpecs/1/template/spec", "value": {}},
+            {"op": "add", "path": "/spec/workerGroupSpecs/1/template/spec/schedulingGates", "value": [gate]},
+        ])
+    );
+    assert_eq!(d.changes, [Change::Suspend, Change::ElasticJobGate]);
+    assert_eq!(
+        d.warnings.len(),
+        2,
+        "one warning for the gates: {:?}",
+        d.warnings
+    );
+    let patched = apply_and_rerun(&policy, RC, &obj, &d);
+    assert_eq!(
+        patched["spec"]["headGroupSpec"]["template"]["spec"]["schedulingGates"],
+        json!([{"name": "other"}, gate])
+    );
+    // The gated object passes validation, autoscaler on.
+    assert!(validate_with(&policy, Operation::Create, RC, &patched, None).allowed());
+}
+
+#[test]
+fn an_elastic_rayservice_without_a_cluster_spec_gets_the_whole_path() {
+    let policy = Policy {
+        elastic_jobs: true,
+        ..Policy::default()
+    };
+    // raycluster mode: the RayService is not suspended, only gated.
+    let obj = json!({"metadata": {"name": "s", "labels": {QUEUE_NAME_KEY: "q"}, "annotations": {ELASTIC: "true"}}});
+    let d = mutate_with(&policy, RS, &obj);
+    assert_eq!(
+        patch_json(&d),
+        json!([
+            {"op": "add", "path": "/spec", "value": {}},
+            {"op": "add", "path": "/spec/rayClusterConfig", "value": {}},
+            {"op": "add", "path": "/spec/rayClusterConfig/headGroupSpec", "value": {}},
+            {"op": "add", "path": "/spec/rayClusterConfig/headGroupSpec/template", "value": {}},
+            {"op": "add", "path": "/spec/rayClusterConfig/headGroupSpec/template/spec", "value": {}},
+            {"op": "add", "path": "/spec/rayClusterConfig/headGroupSpec/template/spec/schedulingGates",
+             "value": [{"name": elastic::ELASTIC_JOB_GATE}]},
+        ])
+    );
+    apply_and_rerun(&policy, RS, &obj, &d);
+    // rayservice mode: suspend creates the cluster spec, the gate goes below it.
+    let policy = release("v0.18");
+    let d = mutate_with(&policy, RS, &obj);
+    let paths: Vec<String> = d.patch.0.iter().map(|op| op.path().to_string()).collect();
+    assert_eq!(
+        paths[..3],
+        [
+            "/spec",
+            "/spec/rayClusterConfig",
+            "/spec/rayClusterConfig/suspend"
+        ]
+    );
+    apply_and_rerun(&policy, RS, &obj, &d);
+}
+
+#[test]
+fn an_ungated_elastic_template_is_denied_by_the_validating_webhook() {
+    let d = validate_with(
+        &release("v0.19"),
+        Operation::Create,
+        RC,
+        &elastic_cluster(),
+        None,
+    );
+    assert_eq!(
+        d.violations
+            .iter()
+            .map(|v| v.path.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "spec.headGroupSpec.template.spec.schedulingGates",
+            "spec.workerGroupSpecs[0].template.spec.schedulingGates",
+            "spec.workerGroupSpecs[1].template.spec.schedulingGates",
+        ]
+    );
+    assert!(
+        d.violations
+            .iter()
+            .all(|v| v.rule == Rule::ElasticJobGateMissing)
+    );
+}
+
+#[test]
+fn with_elastic_jobs_off_the_annotation_changes_nothing() {
+    let policy = Policy::default();
+    let obj = elastic_cluster();
+    let d = mutate_with(&policy, RC, &obj);
+    assert_eq!(errors(&d).len(), 1, "{:?}", errors(&d));
+    assert_eq!(d.violations[0].rule, Rule::AutoscalingEnabled);
+    assert!(
+        d.violations[0].detail.ends_with("Kueue's elastic jobs, which may autoscale, are off in this configuration (--elastic-jobs)"),
+        "{}",
+        d.violations[0].detail
+    );
+    // Without autoscaling: no gates, and the annotation may change on UPDATE.
+    let mut quiet = obj.clone();
+    quiet["spec"]["enableInTreeAutoscaling"] = json!(false);
+    let d = mutate_with(&policy, RC, &quiet);
+    assert_eq!(d.changes, [Change::Suspend]);
+    let mut old = quiet.clone();
+    old["metadata"]["annotations"] = json!({});
+    assert!(validate_with(&policy, Operation::Update, RC, &quiet, Some(&old)).allowed());
+}
+
+#[test]
+fn the_elastic_annotation_is_immutable_with_elastic_jobs_on() {
+    let policy = release("v0.19");
+    let gated = {
+        let d = mutate_with(&policy, RC, &elastic_cluster());
+        apply_and_rerun(&policy, RC, &elastic_cluster(), &d)
+    };
+    let mut removed = gated.clone();
+    removed["metadata"]["annotations"] = json!({});
+    removed["spec"]["enableInTreeAutoscaling"] = json!(false);
+    let d = validate_with(&policy, Operation::Update, RC, &removed, Some(&gated));
+    assert_eq!(
+        errors(&d),
+        [
+            "metadata.annotations[kueue.x-k8s.io/elastic-job]: Invalid value: \"\": field is immutable (was \"true\"): whether a job is elastic is fixed when it is created; delete and recreate it to change that"
+        ]
+    );
+    let mut changed = gated.clone();
+    changed["metadata"]["annotations"][ELASTIC] = json!("false");
+    let d = validate_with(&policy, Operation::Update, RC, &changed, Some(&gated));
+    assert_eq!(
+        d.violations.iter().map(|v| v.rule).collect::<Vec<_>>(),
+        [Rule::AutoscalingEnabled, Rule::ElasticJobImmutable]
+    );
+    assert!(validate_with(&policy, Operation::Update, RC, &gated, Some(&gated)).allowed());
+}
+
+#[test]
+fn template_type_errors_count_only_for_elastic_jobs() {
+    let mut obj = labelled("q");
+    obj["spec"]["workerGroupSpecs"][0]["template"] = json!({"spec": {"schedulingGates": "gate"}});
+    assert!(validate_with(&release("v0.19"), Operation::Create, RC, &obj, None).allowed());
+    obj["metadata"]["annotations"] = json!({ELASTIC: "true"});
+    obj["spec"]["headGroupSpec"] =
+        json!({"template": {"spec": {"schedulingGates": [{"name": elastic::ELASTIC_JOB_GATE}]}}});
+    let d = validate_with(&release("v0.19"), Operation::Create, RC, &obj, None);
+    assert_eq!(
+        errors(&d),
+        [
+            "spec.workerGroupSpecs[0].template.spec.schedulingGates: Invalid value: \"string\": must be of type array"
+        ]
+    );
+    // Nothing to patch there: the type error denies the object.
+    let d = mutate_with(&release("v0.19"), RC, &obj);
+    assert!(!d.allowed() && d.patch.0.is_empty());
+}
+
+#[test]
+fn a_child_raycluster_is_not_gated_its_owner_is() {
+    let mut obj = elastic_cluster();
+    obj["metadata"]["ownerReferences"] =
+        json!([{"apiVersion": "ray.io/v1", "kind": "RayService", "controller": true}]);
+    let d = mutate_with(&release("v0.19"), RC, &obj);
+    assert!(d.allowed(), "{:?}", errors(&d));
+    assert!(d.patch.0.is_empty(), "{}", patch_json(&d));
+}
+
+#[test]
+fn workload_labels_follow_kueues_update_rules() {
+    use labels::{MAX_EXEC_TIME_KEY, PRIORITY_CLASS_KEY};
+    let policy = Policy::default();
+    let with = |labels: Value, suspend: bool| {
+        let mut obj = labelled("q");
+        for (key, value) in labels.as_object().unwrap() {
+            obj["metadata"]["labels"][key] = value.clone();
+        }
+        obj["spec"]["suspend"] = json!(suspend);
+        obj
+    };
+    let rules = |new: &Value, old: &Value| -> Vec<Rule> {
+        validate_with(&policy, Operation::Update, RC, new, Some(old))
+            .violations
+            .iter()
+            .map(|v| v.rule)
+            .collect()
+    };
+    let high = with(json!({PRIORITY_CLASS_KEY: "high"}), false);
+    let none = with(json!({}), false);
+    assert_eq!(rules(&none, &high), [Rule::PriorityClassImmutable]);
+    assert_eq!(rules(&high, &none), [Rule::PriorityClassImmutable]);
+    assert!(rules(&with(json!({PRIORITY_CLASS_KEY: "high"}), true), &none).is_empty());
+    assert!(rules(&with(json!({PRIORITY_CLASS_KEY: "low"}), false), &high).is_empty());
+    let hour = |suspend| with(json!({MAX_EXEC_TIME_KEY: "3600"}), suspend);
+    let two = |suspend| with(json!({MAX_EXEC_TIME_KEY: "7200"}), suspend);
+    assert!(rules(&two(true), &hour(true)).is_empty());
+    assert_eq!(
+        rules(&two(false), &hour(true)),
+        [Rule::MaxExecTimeImmutable]
+    );
+    assert_eq!(
+        rules(&two(true), &hour(false)),
+        [Rule::MaxExecTimeImmutable]
+    );
+    // Formats, on CREATE too.
+    let bad = with(
+        json!({PRIORITY_CLASS_KEY: "A", MAX_EXEC_TIME_KEY: "-1"}),
+        true,
+    );
+    let d = validate_with(&policy, Operation::Create, RC, &bad, None);
+    assert_eq!(
+        d.violations.iter().map(|v| v.rule).collect::<Vec<_>>(),
+        [Rule::InvalidPriorityClass, Rule::InvalidMaxExecTime]
+    );
+    // Unmanaged objects: not this webhook's business.
+    let mut unmanaged = bad.clone();
+    unmanaged["metadata"]["labels"]
+        .as_object_mut()
+        .unwrap()
+        .remove(QUEUE_NAME_KEY);
+    assert!(validate_with(&policy, Operation::Create, RC, &unmanaged, None).allowed());
+    // A RayService's RayCluster (raycluster mode) or a RayJob's: the owner's labels rule.
+    let mut child = none.clone();
+    child["metadata"]["ownerReferences"] =
+        json!([{"apiVersion": "ray.io/v1", "kind": "RayJob", "controller": true}]);
+    let mut old_child = high.clone();
+    old_child["metadata"]["ownerReferences"] = child["metadata"]["ownerReferences"].clone();
+    assert!(rules(&child, &old_child).is_empty());
+}
+
+#[test]
+fn excluded_namespaces_get_no_default_queue_and_are_not_managed_without_a_label() {
+    let policy = Policy {
+        default_queue: Some("team-default".into()),
+        manage_jobs_without_queue_name: true,
+        ..Policy::default()
+    };
+    let unlabelled = json!({"metadata": {"name": "c"}, "spec": {"enableInTreeAutoscaling": true}});
+    let in_namespace =
+        |namespace: &'static str,
+         obj: &Value,
+         webhook: fn(Request, &Policy) -> Result<Decision, RequestError>| {
+            let text = obj.to_string();
+            let mut req = request(Operation::Create, RC, &text, None);
+            req.namespace = Some(namespace);
+            webhook(req, &policy).unwrap()
+        };
+    // kube-system is excluded by default: left alone.
+    let d = in_namespace("kube-system", &unlabelled, mutate);
+    assert!(d.allowed() && d.patch.0.is_empty(), "{}", patch_json(&d));
+    assert!(in_namespace("kube-system", &unlabelled, validate).allowed());
+    // Elsewhere: labelled with the default queue, and managed (denied).
+    assert!(!in_namespace("team-a", &unlabelled, mutate).allowed());
+    assert!(!in_namespace("team-a", &unlabelled, validate).allowed());
+    // A queue label of its own is managed anywhere.
+    let mut labelled = unlabelled.clone();
+    labelled["metadata"]["labels"] = json!({QUEUE_NAME_KEY: "q"});
+    assert!(!in_namespace("kube-system", &labelled, validate).allowed());
+}
+
+#[test]
+fn an_elastic_rayjob_may_autoscale_and_is_not_gated() {
+    const RJ: Option<RayKind> = Some(RayKind::RayJob);
+    let job = json!({"metadata": {"name": "j", "labels": {QUEUE_NAME_KEY: "q"}, "annotations": {ELASTIC: "true"}},
+                     "spec": {"shutdownAfterJobFinishes": true,
+                              "rayClusterSpec": {"enableInTreeAutoscaling": true, "headGroupSpec": {"template": {"spec": {}}},
+                                                 "workerGroupSpecs": [{"groupName": "g", "template": {"spec": {}}}]}}});
+    let policy = release("v0.19");
+    let d = mutate_with(&policy, RJ, &job);
+    assert!(d.allowed(), "{:?}", errors(&d));
+    assert_eq!(
+        patch_json(&d),
+        json!([{"op": "add", "path": "/spec/suspend", "value": true}])
+    );
+    // Not elastic without the annotation (or with elastic jobs off).
+    let mut plain = job.clone();
+    plain["metadata"]["annotations"] = json!({});
+    let d = validate_with(&policy, Operation::Create, RJ, &plain, None);
+    assert_eq!(
+        d.violations.iter().map(|v| v.rule).collect::<Vec<_>>(),
+        [Rule::AutoscalingEnabled]
+    );
+    assert!(!validate_with(&Policy::default(), Operation::Create, RJ, &job, None).allowed());
+    // The annotation is immutable on a RayJob too.
+    let d = validate_with(&policy, Operation::Update, RJ, &plain, Some(&job));
+    assert!(
+        d.violations
+            .iter()
+            .any(|v| v.rule == Rule::ElasticJobImmutable),
+        "{:?}",
+        errors(&d)
+    );
+}

@@ -1,10 +1,12 @@
 //! The rules a Kueue-managed Ray object must follow.
 
 use super::Policy;
+use super::elastic::{self, ELASTIC_JOB_KEY};
 use super::errors::{ErrorKind, FieldError, Rule, quoted};
 use super::json::READ_ITEMS;
 use super::kinds::RayKind;
-use super::mutate::is_suspended_workload;
+use super::labels;
+use super::mutate::{is_suspended_workload, needs_elastic_job_gates};
 use super::names::{dns1123_label, dns1123_subdomain};
 use super::ray::{Group, QUEUE_NAME_KEY, RayObject};
 use super::rayjob::{self, SUBMITTER_POD_SET};
@@ -18,21 +20,61 @@ const HEAD_POD_SET: &str = "head";
 pub fn violations(obj: &RayObject, old: Option<&RayObject>, policy: &Policy) -> Violations {
     let mut errors = obj.identity_errors.clone();
     let managed = policy.manages(obj);
-    if managed && obj.job.selects_cluster_only() {
-        // A RayJob on an existing cluster is not a Kueue workload: only its
-        // queue label's format is checked.
+    // A RayJob on an existing cluster is not a Kueue workload: only its
+    // queue label's format is checked.
+    let workload = managed && !obj.job.selects_cluster_only();
+    if managed && !workload {
         queue_name(obj, &mut errors);
-    } else if managed {
+    } else if workload {
         errors.append(&obj.type_errors);
         queue_name(obj, &mut errors);
         worker_groups(obj, policy, &mut errors);
-        autoscaling(obj, &mut errors);
+        autoscaling(obj, policy, &mut errors);
         rayjob::violations(obj, &mut errors);
+        labels::values(&obj.labels, &mut errors);
+        if needs_elastic_job_gates(obj, policy) {
+            errors.append(&obj.template_errors);
+            let base = obj.kind.cluster_spec_path();
+            elastic::gates(
+                &base,
+                &obj.cluster.head,
+                &obj.cluster.templates,
+                &mut errors,
+            );
+        }
     }
     if let Some(old) = old {
         queue_name_unchanged(obj, old, policy, &mut errors);
+        if workload {
+            workload_labels_unchanged(obj, old, policy, &mut errors);
+            if policy.elastic_jobs {
+                let (new, was) = (obj.elastic_job.as_deref(), old.elastic_job.as_deref());
+                elastic::annotation_unchanged(new, was, &mut errors);
+            }
+        }
     }
     errors
+}
+
+/// The priority-class and max-exec-time labels on UPDATE, for an object
+/// that is Kueue's workload itself (whose suspend field says whether the
+/// workload runs); other objects' labels are their workload's business.
+fn workload_labels_unchanged(
+    obj: &RayObject,
+    old: &RayObject,
+    policy: &Policy,
+    errors: &mut Violations,
+) {
+    if is_suspended_workload(obj, policy) {
+        let suspended = |o: &RayObject| o.suspend == Some(true);
+        labels::unchanged(
+            &obj.labels,
+            &old.labels,
+            suspended(obj),
+            suspended(old),
+            errors,
+        );
+    }
 }
 
 /// A managed object's queue label must name a LocalQueue of its namespace,
@@ -174,15 +216,29 @@ fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Violations) {
     }
 }
 
-fn autoscaling(obj: &RayObject, errors: &mut Violations) {
-    if obj.cluster.autoscaling == Some(true) {
+/// KubeRay's autoscaler must be off, unless the object is an elastic job.
+fn autoscaling(obj: &RayObject, policy: &Policy, errors: &mut Violations) {
+    if obj.cluster.autoscaling == Some(true)
+        && !elastic::is_elastic(obj.elastic_job.as_deref(), policy.elastic_jobs)
+    {
+        let elastic_jobs = if policy.elastic_jobs {
+            format!(
+                "; or make it an elastic job, which may autoscale: annotate it \
+                 {ELASTIC_JOB_KEY}: \"true\""
+            )
+        } else {
+            "; Kueue's elastic jobs, which may autoscale, are off in this configuration \
+             (--elastic-jobs)"
+                .to_string()
+        };
         errors.push(FieldError {
             path: format!("{}.enableInTreeAutoscaling", obj.kind.cluster_spec_path()),
             kind: ErrorKind::Invalid,
             value: Some("true".into()),
-            detail: "Kueue sizes the cluster, so KubeRay's in-tree autoscaler must be off; \
-                     set it to false or remove it"
-                .into(),
+            detail: format!(
+                "Kueue sizes the cluster, so KubeRay's in-tree autoscaler must be off; \
+                 set it to false or remove it{elastic_jobs}"
+            ),
             rule: Rule::AutoscalingEnabled,
         });
     }

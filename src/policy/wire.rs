@@ -28,12 +28,21 @@ pub(super) struct MetaDoc {
 }
 
 /// `metadata.labels` or `metadata.annotations`: a string map of which only
-/// the keys the rules use (the queue name) are read; the rest is skipped.
+/// the keys the rules use are read; the rest is skipped.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(super) struct StringMapDoc {
     #[serde(rename = "kueue.x-k8s.io/queue-name")]
     pub queue_name: Field<String>,
+    /// Label.
+    #[serde(rename = "kueue.x-k8s.io/priority-class")]
+    pub priority_class: Field<String>,
+    /// Label.
+    #[serde(rename = "kueue.x-k8s.io/max-exec-time-seconds")]
+    pub max_exec_time: Field<String>,
+    /// Annotation.
+    #[serde(rename = "kueue.x-k8s.io/elastic-job")]
+    pub elastic_job: Field<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -58,6 +67,8 @@ pub(super) struct SpecDoc<Nested> {
     pub suspend: Field<bool>,
     pub enable_in_tree_autoscaling: Field<bool>,
     pub worker_group_specs: Field<FirstItems<Field<GroupDoc>>>,
+    /// The head's group: only its pod template is read.
+    pub head_group_spec: Field<GroupDoc>,
     /// A RayService's cluster spec.
     pub ray_cluster_config: Field<Nested>,
     // A RayJob's: its cluster spec, or the existing cluster it runs on, and
@@ -134,6 +145,26 @@ pub(super) struct DeletionStrategyDoc {
 #[serde(default, rename_all = "camelCase")]
 pub(super) struct GroupDoc {
     pub group_name: Field<String>,
+    pub template: Field<TemplateDoc>,
+}
+
+/// A group's pod template, as far as its scheduling gates (elastic jobs).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct TemplateDoc {
+    pub spec: Field<PodSpecDoc>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(super) struct PodSpecDoc {
+    pub scheduling_gates: Field<FirstItems<Field<GateDoc>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct GateDoc {
+    pub name: Field<String>,
 }
 
 json_object!(
@@ -146,5 +177,8 @@ json_object!(
     NotRead,
     EntryCount,
     DeletionStrategyDoc,
-    GroupDoc
+    GroupDoc,
+    TemplateDoc,
+    PodSpecDoc,
+    GateDoc
 );

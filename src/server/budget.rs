@@ -93,7 +93,8 @@ impl Budget {
     }
 
     /// Bytes reserved now, across all connections.
-    pub fn used(&self) -> usize {
+    #[cfg(test)]
+    fn used(&self) -> usize {
         self.total.used.load(Ordering::Acquire)
     }
 }

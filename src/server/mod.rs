@@ -84,6 +84,10 @@ pub fn run(config: Config, policy: crate::policy::Policy) -> ExitCode {
         eprintln!("error: {error}");
         return ExitCode::from(2);
     }
+    if let Some(warning) = policy.release_warning() {
+        tracing::warn!("{warning}");
+    }
+    tracing::info!(policy = %policy.describe(), "effective policy");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

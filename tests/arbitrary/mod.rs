@@ -24,6 +24,12 @@ const KEYS: &[&str] = &[
     "groupName",
     "enableInTreeAutoscaling",
     "rayClusterConfig",
+    "kueue.x-k8s.io/elastic-job",
+    "kueue.x-k8s.io/priority-class",
+    "kueue.x-k8s.io/max-exec-time-seconds",
+    "headGroupSpec",
+    "template",
+    "schedulingGates",
     "rayClusterSpec",
     "clusterSelector",
     "submissionMode",
@@ -43,6 +49,9 @@ const KEYS: &[&str] = &[
 /// Strings that mean something to the policy or the wire format.
 const WORDS: &[&str] = &[
     "",
+    "true",
+    "3600",
+    "kueue.x-k8s.io/elastic-job",
     "ray.io",
     "ray.io/v1",
     "RayCluster",
@@ -103,7 +112,7 @@ fn base_object(kind: &str) -> Value {
     };
     json!({"apiVersion": "ray.io/v1", "kind": kind,
         "metadata": {"name": "n", "labels": {"kueue.x-k8s.io/queue-name": "q"},
-            "annotations": {"kueue.x-k8s.io/queue-name": "legacy"},
+            "annotations": {"kueue.x-k8s.io/queue-name": "legacy", "kueue.x-k8s.io/elastic-job": "true"},
             "ownerReferences": [{"apiVersion": "ray.io/v1", "kind": "RayService", "name": "o", "uid": "1", "controller": true}]},
         "spec": spec})
 }

@@ -51,12 +51,7 @@ pub struct Issued {
 
 impl TestCa {
     pub fn new(name: &str) -> Self {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::default();
-        params.distinguished_name = rcgen::DistinguishedName::new();
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let (key, params) = ca_params(name);
         let cert = params.self_signed(&key).unwrap();
         Self {
             cert_pem: cert.pem(),
@@ -66,16 +61,22 @@ impl TestCa {
 
     /// An intermediate CA signed by this one.
     pub fn intermediate(&self, name: &str) -> Self {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::default();
-        params.distinguished_name = rcgen::DistinguishedName::new();
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let (key, params) = ca_params(name);
         let cert = params.signed_by(&key, &self.issuer).unwrap();
         Self {
             cert_pem: cert.pem(),
             issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// Signs a leaf certificate for `key` with this CA.
+    fn issue(&self, mut params: CertificateParams, key: KeyPair) -> Issued {
+        params.use_authority_key_identifier_extension = true;
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Issued {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            der: cert.der().clone(),
         }
     }
 
@@ -89,13 +90,7 @@ impl TestCa {
             CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
         params.serial_number = Some(SerialNumber::from(serial));
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        params.use_authority_key_identifier_extension = true;
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        Issued {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-            der: cert.der().clone(),
-        }
+        self.issue(params, key)
     }
 
     /// A client certificate (for `--client-ca-file` tests).
@@ -104,14 +99,19 @@ impl TestCa {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.distinguished_name.push(DnType::CommonName, name);
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        params.use_authority_key_identifier_extension = true;
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        Issued {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-            der: cert.der().clone(),
-        }
+        self.issue(params, key)
     }
+}
+
+/// A fresh key and the parameters of a CA certificate named `name`.
+fn ca_params(name: &str) -> (KeyPair, CertificateParams) {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    (key, params)
 }
 
 /// Serial number of a DER certificate, as rcgen wrote it.
