@@ -83,6 +83,18 @@ fn main() -> ExitCode {
     }
     let _ = rustls::crypto::ring::default_provider().install_default();
     println!("\nrunning 1 test");
+    // A plain clone without ../shared skips (reason printed); in CI the
+    // samples are always there, and their absence fails.
+    let samples = std::path::Path::new(support::bodies::SAMPLES);
+    if !samples.is_dir() && std::env::var_os("CI").is_none() {
+        println!(
+            "test {NAME} ... ignored, the KubeRay samples are missing ({} is not a directory; \
+             the shared/ folder beside the repository); set CI to fail instead\n\n\
+             test result: ok. 0 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out\n",
+            samples.display()
+        );
+        return ExitCode::SUCCESS;
+    }
     match smoke() {
         Ok(()) => {
             println!(
