@@ -446,3 +446,34 @@ fn a_zero_timeout_or_interval_is_a_usage_error() {
         );
     }
 }
+
+/// The runtime's worker threads, by their name in `/proc`.
+fn worker_threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter(|task| {
+            let comm = task.as_ref().unwrap().path().join("comm");
+            std::fs::read_to_string(comm).unwrap_or_default().trim() == "tokio-rt-worker"
+        })
+        .count()
+}
+
+#[test]
+fn worker_threads_default_to_one_and_follow_the_flag() {
+    let certs = CertDir::new();
+    let default = Server::start(&certs.cert(), &certs.key(), &[]);
+    assert_eq!(worker_threads(default.pid()), 1);
+    let three = Server::start(&certs.cert(), &certs.key(), &["--worker-threads", "3"]);
+    assert_eq!(worker_threads(three.pid()), 3);
+
+    let output = std::process::Command::new(BIN)
+        .args(["serve", "--worker-threads", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--worker-threads") && stderr.contains("at least 1"),
+        "{stderr}"
+    );
+}

@@ -99,11 +99,10 @@ fn serve(listen: &str, cert: &str, key: &str, answers: &str) -> Result<(), Strin
         .fallback(answer)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(answers);
-    // The same runtime as `serve`: multi-threaded, one worker per core.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    // The same runtime as `serve` with its default worker threads.
+    let runtime =
+        kueue_ray_webhook::server::runtime(kueue_ray_webhook::server::DEFAULT_WORKER_THREADS)
+            .map_err(|e| e.to_string())?;
     runtime.block_on(async {
         let listener = TcpListener::bind(listen)
             .await
