@@ -329,3 +329,71 @@ async fn an_unknown_path_with_a_late_body_keeps_the_connection_usable() {
     );
     assert!(answers.contains("after-404"), "{answers}");
 }
+
+/// A body that arrives in many pieces (slow writes, chunked encoding, HTTP/2
+/// DATA frames) is joined and decided exactly like one sent at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_sent_in_pieces_gets_the_answer_of_the_whole_body() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (certs, server) = server();
+    let ca = &certs.ca.cert_pem;
+    // A CREATE to suspend (the answer carries a patch); a long annotation
+    // makes the body span many TLS records.
+    let mut object = raycluster("pieces", Some("user-queue"));
+    object["metadata"]["annotations"] = serde_json::json!({ "note": "n".repeat(100_000) });
+    let body = serde_json::to_vec(&review("pieces", "CREATE", Some(object), None)).unwrap();
+
+    let mut whole = Client::connect(server.addr, http11_config(ca))
+        .await
+        .unwrap();
+    let expected = whole.post("/mutate", body.clone()).await.unwrap();
+    let expected = assert_review_answer(&expected, "pieces", true);
+    assert!(expected["patch"].is_string(), "{expected}");
+
+    // HTTP/1.1, `Content-Length`, written in small pieces with pauses.
+    let pieces: Vec<&[u8]> = body.chunks(body.len() / 5 + 1).collect();
+    let head = format!(
+        "POST /mutate HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    // The same with chunked transfer encoding (no length declared).
+    let chunked_head = "POST /mutate HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for chunked in [false, true] {
+        let mut stream = connect(server.addr, http11_config(ca)).await.unwrap();
+        let head = if chunked { chunked_head } else { head.as_str() };
+        stream.write_all(head.as_bytes()).await.unwrap();
+        for piece in &pieces {
+            if chunked {
+                stream
+                    .write_all(format!("{:x}\r\n", piece.len()).as_bytes())
+                    .await
+                    .unwrap();
+            }
+            stream.write_all(piece).await.unwrap();
+            if chunked {
+                stream.write_all(b"\r\n").await.unwrap();
+            }
+            stream.flush().await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        if chunked {
+            stream.write_all(b"0\r\n\r\n").await.unwrap();
+        }
+        stream.flush().await.unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        let (head, json) = answer.split_once("\r\n\r\n").unwrap_or_default();
+        assert!(
+            head.starts_with("HTTP/1.1 200 OK"),
+            "chunked {chunked}: {answer}"
+        );
+        let got: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(got["response"], expected, "chunked {chunked}");
+    }
+
+    // HTTP/2: the body goes in DATA frames of at most 16 KiB.
+    let mut h2 = Client::connect(server.addr, h2_config(ca)).await.unwrap();
+    let reply = h2.post("/mutate", body).await.unwrap();
+    assert_eq!(assert_review_answer(&reply, "pieces", true), expected);
+}

@@ -8,7 +8,7 @@ use crate::server::budget::{Budget, ConnectionShare, NoRoom, Reservation};
 use crate::server::logging;
 use crate::server::metrics::Metrics;
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
@@ -148,7 +148,7 @@ async fn handle_review(state: &AdmissionState, webhook: Webhook, request: Reques
 async fn decide(
     state: &AdmissionState,
     webhook: Webhook,
-    body: Vec<u8>,
+    body: Bytes,
     reservation: Reservation,
     deadline: tokio::time::Instant,
 ) -> Result<Answer, Refusal> {
@@ -299,11 +299,12 @@ fn close_connection(response: &mut Response) {
 
 /// Reads the body up to [`MAX_BODY_BYTES`], holding budget for every byte
 /// of its buffer before allocating it: the declared length up front, the
-/// buffer itself growing only with what arrived.
+/// buffer itself growing only with what arrived. A body that arrives in one
+/// frame (a review of a few KiB, usually) is kept as received, not copied.
 async fn read_body(
     request: Request,
     deadline: tokio::time::Instant,
-) -> Result<(Vec<u8>, Reservation), Refusal> {
+) -> Result<(Bytes, Reservation), Refusal> {
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -331,29 +332,56 @@ async fn read_body(
     let mut reservation = share.reservation();
     let wait = deadline.min(tokio::time::Instant::now() + BUDGET_WAIT);
     reserve(&mut reservation, declared, wait).await?;
+    // The first frame as received; once a second arrives, all of them
+    // joined in `buffer`.
+    let mut first: Option<Bytes> = None;
     let mut buffer = Vec::new();
     let mut body = request.into_body();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|error| Refusal::Unreadable(error.to_string()))?;
-        if let Ok(data) = frame.into_data() {
-            let needed = buffer.len() + data.len();
-            if needed > MAX_BODY_BYTES {
-                drop(reservation);
-                discard(body, needed).await;
-                return Err(Refusal::TooLarge);
-            }
-            if needed > buffer.capacity() {
-                // Double as a Vec would, but never past the declared length
-                // (when it holds) and never without budget for it.
-                let capacity = needed.max(buffer.capacity() * 2).min(declared.max(needed));
-                let wait = deadline.min(tokio::time::Instant::now() + BUDGET_WAIT);
-                reserve(&mut reservation, capacity, wait).await?;
-                buffer.reserve_exact(capacity - buffer.len());
-            }
-            buffer.extend_from_slice(&data);
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let held = first.as_ref().map_or(buffer.len(), Bytes::len);
+        let needed = held + data.len();
+        if needed > MAX_BODY_BYTES {
+            drop(reservation);
+            discard(body, needed).await;
+            return Err(Refusal::TooLarge);
         }
+        if held == 0 {
+            // Already allocated by hyper (within its bounded read buffer):
+            // held against the budget as it is, without a copy.
+            let wait = deadline.min(tokio::time::Instant::now() + BUDGET_WAIT);
+            reserve(&mut reservation, needed, wait).await?;
+            first = Some(data);
+            continue;
+        }
+        if needed > buffer.capacity() {
+            // Double as a Vec would, but never past the declared length
+            // (while it holds) and never without budget for it; while the
+            // first frame is copied over, both are held.
+            let limit = if declared >= needed {
+                declared
+            } else {
+                MAX_BODY_BYTES
+            };
+            let capacity = needed.max(held.max(buffer.capacity()) * 2).min(limit);
+            let joining = first.as_ref().map_or(0, Bytes::len);
+            let wait = deadline.min(tokio::time::Instant::now() + BUDGET_WAIT);
+            reserve(&mut reservation, capacity + joining, wait).await?;
+            buffer.reserve_exact(capacity - buffer.len());
+        }
+        if let Some(first) = first.take() {
+            buffer.extend_from_slice(&first);
+        }
+        buffer.extend_from_slice(&data);
     }
-    Ok((buffer, reservation))
+    let body = match first {
+        Some(first) => first,
+        None => Bytes::from(buffer),
+    };
+    Ok((body, reservation))
 }
 
 async fn reserve(
