@@ -10,8 +10,8 @@ use kueue_ray_webhook::admission::{Answer, Webhook};
 use kueue_ray_webhook::policy::Policy;
 use kueue_ray_webhook::server::metrics::Metrics;
 use kueue_ray_webhook::server::{
-    AdmissionState, ConnectionSettings, Drain, TlsFiles, TlsSource, admission_router, serve_tls,
-    server_config_from_files,
+    AdmissionState, ConnectionSettings, Drain, Shutdown, TlsFiles, TlsSource, admission_router,
+    serve_tls, server_config_from_files,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,7 +51,10 @@ impl InProcess {
             TlsSource::fixed(config),
             admission_router(state),
             ConnectionSettings::default(),
-            shutdown.clone(),
+            Shutdown {
+                stop: shutdown.clone(),
+                ..Shutdown::default()
+            },
         ));
         Self {
             certs,

@@ -13,14 +13,13 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kueue_ray_webhook::server::{
-    ConnectionSettings, TlsFiles, TlsSource, serve_tls, server_config_from_files,
+    ConnectionSettings, Shutdown, TlsFiles, TlsSource, serve_tls, server_config_from_files,
 };
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 /// The first argument that makes a benchmark binary serve as the floor.
 pub const FLAG: &str = "--floor";
@@ -112,7 +111,7 @@ fn serve(listen: &str, cert: &str, key: &str, answers: &str) -> Result<(), Strin
             TlsSource::fixed(config),
             router,
             ConnectionSettings::default(),
-            CancellationToken::new(),
+            Shutdown::default(),
         )
         .await;
         Ok(())

@@ -38,10 +38,6 @@ impl Health {
         self.0.store(SHUTTING_DOWN, Ordering::SeqCst);
     }
 
-    pub fn is_shutting_down(&self) -> bool {
-        self.0.load(Ordering::SeqCst) == SHUTTING_DOWN
-    }
-
     fn readiness(&self) -> (StatusCode, &'static str) {
         match self.0.load(Ordering::SeqCst) {
             READY => (StatusCode::OK, "ok\n"),

@@ -66,6 +66,16 @@ const HTTP1_MAX_BUFFER: usize = 64 * 1024;
 const HTTP2_STREAM_WINDOW: u32 = 64 * 1024;
 const HTTP2_CONNECTION_WINDOW: u32 = 128 * 1024;
 
+/// How the TLS listener stops, in two steps: from `closing` on (the
+/// shutdown delay), HTTP/1.1 answers carry `Connection: close`, so clients
+/// that pool connections (the apiserver) move to other replicas; from
+/// `stop` on, accepting stops and the open connections drain.
+#[derive(Clone, Debug, Default)]
+pub struct Shutdown {
+    pub closing: CancellationToken,
+    pub stop: CancellationToken,
+}
+
 /// How serving ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Drain {
@@ -75,8 +85,8 @@ pub enum Drain {
     TimedOut { open_connections: usize },
 }
 
-/// Serves `router` over TLS on `listener` until `shutdown` is cancelled, then
-/// drains (see [`accept_and_drain`]).
+/// Serves `router` over TLS on `listener` until `shutdown.stop` is
+/// cancelled, then drains (see [`accept_and_drain`]).
 ///
 /// This is exactly the production connection handling: TCP_NODELAY, TLS from
 /// `tls` (read per connection, so a reloaded certificate applies to the next
@@ -87,11 +97,11 @@ pub async fn serve_tls(
     tls: TlsSource,
     router: Router,
     settings: ConnectionSettings,
-    shutdown: CancellationToken,
+    shutdown: Shutdown,
 ) -> Drain {
     let http = Arc::new(HttpBuilders::new(&settings));
     let budget = Budget::new(settings.max_inflight_bytes, MAX_BODY_BYTES);
-    let stop = shutdown.clone();
+    let stop = shutdown.stop.clone();
     accept_and_drain(listener, "admission", &stop, &settings, {
         move |tcp, peer| {
             let connection = TlsConnection {
@@ -126,7 +136,14 @@ pub async fn serve_plain(
             let shutdown = shutdown.clone();
             async move {
                 let io = TokioIo::new(tcp);
-                serve_http(&http.http1, io, router, &settings, &shutdown, peer, None).await;
+                let connection = Connection {
+                    settings: &settings,
+                    shutdown: &shutdown,
+                    closing: None,
+                    share: None,
+                    peer,
+                };
+                serve_http(&http.http1, io, router, connection).await;
             }
         }
     })
@@ -228,7 +245,7 @@ struct TlsConnection {
     router: Router,
     http: Arc<HttpBuilders>,
     settings: ConnectionSettings,
-    shutdown: CancellationToken,
+    shutdown: Shutdown,
     share: ConnectionShare,
 }
 
@@ -243,7 +260,7 @@ impl TlsConnection {
             self.acceptor.accept(tcp),
         );
         let stream = tokio::select! {
-            () = self.shutdown.cancelled() => return,
+            () = self.shutdown.stop.cancelled() => return,
             handshake = handshake => match handshake {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(error)) => {
@@ -263,47 +280,70 @@ impl TlsConnection {
             &self.http.http1
         };
         let io = TokioIo::new(stream);
-        let share = Some(self.share);
-        serve_http(
-            http,
-            io,
-            self.router,
-            &self.settings,
-            &self.shutdown,
+        let connection = Connection {
+            settings: &self.settings,
+            shutdown: &self.shutdown.stop,
+            closing: Some(&self.shutdown.closing),
+            share: Some(self.share),
             peer,
-            share,
-        )
-        .await;
+        };
+        serve_http(http, io, self.router, connection).await;
     }
+}
+
+/// What [`serve_http`] needs of one connection besides its I/O.
+struct Connection<'a> {
+    settings: &'a ConnectionSettings,
+    /// Finish the in-flight requests, then close.
+    shutdown: &'a CancellationToken,
+    /// Once cancelled, HTTP/1.1 answers say `Connection: close`.
+    closing: Option<&'a CancellationToken>,
+    /// Carried by every request as an extension.
+    share: Option<ConnectionShare>,
+    peer: SocketAddr,
 }
 
 /// Serves HTTP on one connection until the client closes it, it has had no
 /// request in progress for the header read timeout (HTTP/2: GOAWAY), or
 /// `shutdown` is cancelled (in-flight requests finish, then it closes).
-/// Every request carries `share` as an extension.
 async fn serve_http<I>(
     http: &auto::Builder<TokioExecutor>,
     io: TokioIo<I>,
     router: Router,
-    settings: &ConnectionSettings,
-    shutdown: &CancellationToken,
-    peer: SocketAddr,
-    share: Option<ConnectionShare>,
+    connection: Connection<'_>,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let Connection {
+        settings,
+        shutdown,
+        closing,
+        share,
+        peer,
+    } = connection;
     let activity = Arc::new(Activity::new());
     let service = service_fn({
         let activity = activity.clone();
+        let closing = closing.cloned();
         move |mut request: hyper::Request<hyper::body::Incoming>| {
             let active = activity.begin();
+            let http1 = request.version() < hyper::Version::HTTP_2;
             if let Some(share) = &share {
                 request.extensions_mut().insert(share.clone());
             }
             let response = router.clone().oneshot(request);
+            let closing = closing.clone().filter(|_| http1);
             async move {
-                let response = response.await;
+                let mut response = response.await;
                 drop(active);
+                if let (Some(closing), Ok(response)) = (closing, &mut response)
+                    && closing.is_cancelled()
+                {
+                    response.headers_mut().insert(
+                        hyper::header::CONNECTION,
+                        hyper::header::HeaderValue::from_static("close"),
+                    );
+                }
                 response
             }
         }

@@ -16,7 +16,7 @@ pub mod routes;
 pub mod shutdown;
 pub mod tls;
 
-pub use connections::{ConnectionSettings, Drain, serve_plain, serve_tls};
+pub use connections::{ConnectionSettings, Drain, Shutdown, serve_plain, serve_tls};
 pub use routes::{AdmissionState, admission_router};
 pub use tls::{TlsFiles, TlsSource, server_config_from_files};
 
@@ -182,24 +182,14 @@ async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
         policy,
         metrics.clone(),
         config.request_timeout,
-    ))
-    .layer(axum::middleware::from_fn_with_state(
-        health.clone(),
-        close_while_shutting_down,
     ));
-    let stop_serving = CancellationToken::new();
-    let server = tokio::spawn(serve_tls(
-        listener,
-        tls,
-        router,
-        settings,
-        stop_serving.clone(),
-    ));
+    let shutdown = Shutdown::default();
+    let server = tokio::spawn(serve_tls(listener, tls, router, settings, shutdown.clone()));
     health.set_ready();
 
-    wait_for_shutdown(signals, &health, config.shutdown_delay).await;
+    wait_for_shutdown(signals, &health, &shutdown.closing, config.shutdown_delay).await;
     tracing::info!("shutting down: no new connections; draining");
-    stop_serving.cancel();
+    shutdown.stop.cancel();
     let drained = server.await;
     admin_stop.cancel();
     let _ = admin.await;
@@ -228,14 +218,17 @@ async fn bind(
 }
 
 /// Waits for the first signal, turns not-ready and keeps serving for
-/// `delay`; from then on a second signal exits at once.
+/// `delay` (telling HTTP/1.1 clients to close: `closing`); from then on a
+/// second signal exits at once.
 async fn wait_for_shutdown(
     mut signals: shutdown::Signals,
     health: &admin::Health,
+    closing: &CancellationToken,
     delay: Duration,
 ) {
     let signal = signals.next().await;
     health.set_shutting_down();
+    closing.cancel();
     tracing::info!(
         signal,
         delay = %humantime::format_duration(delay),
@@ -269,23 +262,4 @@ fn exit_code(drained: Result<Drain, tokio::task::JoinError>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// During the shutdown delay, HTTP/1.1 answers carry `Connection: close`, so
-/// clients that pool connections (the apiserver) move to other replicas
-/// before this one stops accepting.
-async fn close_while_shutting_down(
-    axum::extract::State(health): axum::extract::State<Arc<admin::Health>>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let http1 = request.version() < axum::http::Version::HTTP_2;
-    let mut response = next.run(request).await;
-    if http1 && health.is_shutting_down() {
-        response.headers_mut().insert(
-            axum::http::header::CONNECTION,
-            axum::http::HeaderValue::from_static("close"),
-        );
-    }
-    response
 }
