@@ -24,6 +24,9 @@ use tokio::time::Instant;
 struct Pool {
     limit: usize,
     used: AtomicUsize,
+    /// Requests waiting in [`Pool::take`]: a release wakes them only when
+    /// there are any (waking takes a lock; most releases have no waiter).
+    waiting: AtomicUsize,
     released: Notify,
 }
 
@@ -32,13 +35,18 @@ impl Pool {
         Arc::new(Self {
             limit,
             used: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
             released: Notify::new(),
         })
     }
 
+    // Sequentially consistent throughout: a release that finds no waiter
+    // comes before the waiter's registration, so the waiter's next
+    // `try_take` sees the bytes given back.
+
     fn try_take(&self, bytes: usize) -> bool {
         self.used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
                 used.checked_add(bytes).filter(|&total| total <= self.limit)
             })
             .is_ok()
@@ -46,17 +54,19 @@ impl Pool {
 
     fn give_back(&self, bytes: usize) {
         if bytes > 0 {
-            self.used.fetch_sub(bytes, Ordering::AcqRel);
-            self.released.notify_waiters();
+            self.used.fetch_sub(bytes, Ordering::SeqCst);
+            if self.waiting.load(Ordering::SeqCst) > 0 {
+                self.released.notify_waiters();
+            }
         }
     }
 
     /// Takes `bytes`, waiting for releases until `deadline`.
     async fn take(&self, bytes: usize, deadline: Instant) -> bool {
+        let _waiting = Waiting::register(&self.waiting);
         loop {
+            // Woken by any release after this point, polled or not.
             let released = self.released.notified();
-            tokio::pin!(released);
-            released.as_mut().enable();
             if self.try_take(bytes) {
                 return true;
             }
@@ -64,6 +74,23 @@ impl Pool {
                 return false;
             }
         }
+    }
+}
+
+/// One request counted in [`Pool::waiting`] while it lives (also when its
+/// wait is cancelled with its request).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn register(waiting: &'a AtomicUsize) -> Self {
+        waiting.fetch_add(1, Ordering::SeqCst);
+        Self(waiting)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -95,7 +122,7 @@ impl Budget {
     /// Bytes reserved now, across all connections.
     #[cfg(test)]
     fn used(&self) -> usize {
-        self.total.used.load(Ordering::Acquire)
+        self.total.used.load(Ordering::SeqCst)
     }
 }
 

@@ -92,17 +92,18 @@ pub fn admission_router(state: AdmissionState) -> Router {
     }
     router
         .fallback(not_found)
-        .with_state(state)
+        // One reference count per request, not one per field.
+        .with_state(Arc::new(state))
         .layer(CatchPanicLayer::custom(move |panic| {
             answer_panic(&metrics, panic)
         }))
 }
 
-async fn mutate(State(state): State<AdmissionState>, request: Request) -> Response {
+async fn mutate(State(state): State<Arc<AdmissionState>>, request: Request) -> Response {
     handle_review(&state, Webhook::Mutate, request).await
 }
 
-async fn validate(State(state): State<AdmissionState>, request: Request) -> Response {
+async fn validate(State(state): State<Arc<AdmissionState>>, request: Request) -> Response {
     handle_review(&state, Webhook::Validate, request).await
 }
 
@@ -410,7 +411,10 @@ async fn discard(mut body: Body, mut seen: usize) {
     }
 }
 
-async fn method_not_allowed(State(state): State<AdmissionState>, request: Request) -> Response {
+async fn method_not_allowed(
+    State(state): State<Arc<AdmissionState>>,
+    request: Request,
+) -> Response {
     let message = format!(
         "method {} is not allowed on {}: admission reviews are sent with POST\n",
         request.method(),
@@ -424,7 +428,7 @@ async fn method_not_allowed(State(state): State<AdmissionState>, request: Reques
     answer_unwanted(request, response).await
 }
 
-async fn not_found(State(state): State<AdmissionState>, request: Request) -> Response {
+async fn not_found(State(state): State<Arc<AdmissionState>>, request: Request) -> Response {
     let message = format!(
         "no webhook at {}: use /mutate or /validate (or the -ray-io-v1-raycluster and -ray-io-v1-rayservice aliases)\n",
         request.uri().path()
