@@ -263,3 +263,49 @@ pub fn arb_review() -> impl Strategy<Value = Value> {
         review
     })
 }
+
+/// A CREATE review that the mutating webhook must patch under the default
+/// policy: a top-level RayCluster or RayJob (the workloads Kueue suspends by
+/// default; a RayService is not) with a queue (its label, or the legacy
+/// annotation only) that is not suspended, so that it gets at least
+/// `spec.suspend: true` (and, from the annotation, the label). Arbitrary only
+/// where the decision does not depend on it: the kind among the two, the
+/// name, the uid, and whether `spec.suspend` is false or absent.
+pub fn arb_patched_review() -> impl Strategy<Value = Value> {
+    (
+        proptest::sample::select(&["RayCluster", "RayJob"][..]),
+        any::<bool>(),
+        any::<bool>(),
+        "[a-z][a-z0-9-]{0,20}",
+        "[a-z0-9-]{1,36}",
+    )
+        .prop_map(|(kind, legacy, explicit_false, name, uid)| {
+            let mut review = base_review(kind, "CREATE");
+            let request = &mut review["request"];
+            request["uid"] = Value::from(uid);
+            request["name"] = Value::from(name.as_str());
+            let object = &mut request["object"];
+            let metadata = &mut object["metadata"];
+            metadata["name"] = Value::from(name);
+            if let Some(metadata) = metadata.as_object_mut() {
+                metadata.remove("ownerReferences");
+                if legacy {
+                    metadata.remove("labels");
+                }
+            }
+            if let Some(annotations) = metadata["annotations"].as_object_mut() {
+                annotations.remove("kueue.x-k8s.io/elastic-job");
+                if !legacy {
+                    annotations.remove("kueue.x-k8s.io/queue-name");
+                }
+            }
+            if let Some(Value::Object(parent)) = object.get_mut("spec") {
+                if explicit_false {
+                    parent.insert("suspend".into(), Value::Bool(false));
+                } else {
+                    parent.remove("suspend");
+                }
+            }
+            review
+        })
+}
