@@ -934,3 +934,25 @@ fn elastic_autoscaling_samples_are_admitted_with_gates_under_kueue_v0_19() {
         again.stdout
     );
 }
+
+#[test]
+fn json_columns_after_surrogate_pairs_and_astral_characters_count_characters() {
+    // One line: two escaped surrogate pairs and a literal astral character
+    // before `spec`, where the patch's finding is reported.
+    let text = concat!(
+        r#"{"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": "train","#,
+        r#" "labels": {"kueue.x-k8s.io/queue-name": "team-a"},"#,
+        r#" "annotations": {"a": "\ud83d\ude00\uD83D\uDE00", "b": "😀"}},"#,
+        r#" "spec": {"headGroupSpec": {"template": {"spec": {"containers": [{"name": "h", "image": "i"}]}}}}}"#,
+        "\n"
+    );
+    let (line, column) = position_of(text, "", r#""spec""#);
+    let out = run(&["check", "-n", "ml", "-"], Some(text.as_bytes()));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let finding = format!("-:{line}:{column}: add /spec/suspend true");
+    assert!(
+        out.stdout.lines().any(|l| l.trim() == finding),
+        "{finding} not in\n{}",
+        out.stdout
+    );
+}

@@ -257,14 +257,31 @@ pub fn parse_stream(
             document: index,
             at: Position {
                 line: e.line(),
-                column: e.column(),
+                column: char_column(text, e.line(), e.column()),
             },
-            message: e.to_string(),
+            // Without serde_json's own " at line L column C" (C in bytes).
+            message: {
+                let message = e.to_string();
+                let at = format!(" at line {} column {}", e.line(), e.column());
+                message
+                    .strip_suffix(&at)
+                    .map_or(message.clone(), str::to_owned)
+            },
         })?;
         let end = stream.byte_offset();
-        let slice = surrogate_pairs_as_yaml(text.get(start..end).unwrap_or_default());
-        yaml::read_stream(&slice, offset_of(text, start), index, |_, node| {
+        let offset = offset_of(text, start);
+        let (slice, pairs) = surrogate_pairs_as_yaml(text.get(start..end).unwrap_or_default());
+        let pairs = pairs.shifts_from(offset);
+        yaml::read_stream(&slice, offset, index, |_, mut node| {
+            pairs.correct_node(&mut node);
             deliver(index, node)
+        })
+        .map_err(|error| match error {
+            StreamError::Syntax(mut error) => {
+                error.at = pairs.correct(error.at);
+                StreamError::Syntax(error)
+            }
+            stopped => stopped,
         })
         .map_err(parse_error)?;
         start = end;
@@ -276,12 +293,15 @@ pub fn parse_stream(
 /// JSON text as YAML reads it: JSON writes a character beyond the BMP as a
 /// surrogate pair (`\ud83d\ude00`, Python's `json.dumps` does), which YAML
 /// forbids; it becomes the one escape YAML has for it (`\U0001f600`). The
-/// value is the same; a node after it on the same line is reported 2 columns
-/// early per pair. Anything else, including lone surrogates, is left for the
-/// reader to refuse.
-fn surrogate_pairs_as_yaml(json: &str) -> std::borrow::Cow<'_, str> {
+/// value is the same, but the escape is 2 characters shorter: the places of
+/// the rewritten pairs are returned, so that positions read from the
+/// rewritten text are moved back to where they are in the file
+/// ([`PairShifts`]). Anything else, including lone surrogates, is left for
+/// the reader to refuse.
+fn surrogate_pairs_as_yaml(json: &str) -> (std::borrow::Cow<'_, str>, RewrittenPairs) {
+    let mut pairs = RewrittenPairs::default();
     if !json.contains("\\u") {
-        return std::borrow::Cow::Borrowed(json);
+        return (std::borrow::Cow::Borrowed(json), pairs);
     }
     let hex = |s: &str| {
         s.get(..4)
@@ -291,7 +311,9 @@ fn surrogate_pairs_as_yaml(json: &str) -> std::borrow::Cow<'_, str> {
     let mut out = String::with_capacity(json.len());
     let mut rest = json;
     while let Some(at) = rest.find('\\') {
-        out.push_str(rest.get(..at).unwrap_or_default());
+        let before = rest.get(..at).unwrap_or_default();
+        pairs.advance(before);
+        out.push_str(before);
         let escape = rest.get(at..).unwrap_or_default();
         let high = escape.strip_prefix("\\u").and_then(hex);
         let low = escape
@@ -301,19 +323,126 @@ fn surrogate_pairs_as_yaml(json: &str) -> std::borrow::Cow<'_, str> {
         match (high, low) {
             (Some(high @ 0xD800..=0xDBFF), Some(low @ 0xDC00..=0xDFFF)) => {
                 let code = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
-                out.push_str(&format!("\\U{code:08x}"));
+                let yaml = format!("\\U{code:08x}");
+                pairs.rewritten(&yaml);
+                out.push_str(&yaml);
                 rest = escape.get(12..).unwrap_or_default();
             }
             _ => {
                 // Any other escape is two characters (`\\`, `\"`, `\u` + its digits are copied on).
                 let len = escape.chars().take(2).map(char::len_utf8).sum::<usize>();
-                out.push_str(escape.get(..len).unwrap_or_default());
+                let copied = escape.get(..len).unwrap_or_default();
+                pairs.advance(copied);
+                out.push_str(copied);
                 rest = escape.get(len..).unwrap_or_default();
             }
         }
     }
     out.push_str(rest);
-    std::borrow::Cow::Owned(out)
+    (std::borrow::Cow::Owned(out), pairs)
+}
+
+/// Characters a rewritten surrogate pair (12 in JSON) loses as a YAML escape (10).
+const PAIR_SHIFT: usize = "\\ud83d\\ude00".len() - "\\U0001f600".len();
+
+/// Where [`surrogate_pairs_as_yaml`] rewrote pairs, in the rewritten text:
+/// 0-based line and the character column just after the YAML escape.
+#[derive(Debug, Default)]
+struct RewrittenPairs {
+    line: usize,
+    column: usize,
+    ends: Vec<(usize, usize)>,
+}
+
+impl RewrittenPairs {
+    /// Moves past `text`, copied unchanged.
+    fn advance(&mut self, text: &str) {
+        match text.rfind('\n') {
+            Some(newline) => {
+                self.line += text.matches('\n').count();
+                self.column = text.get(newline + 1..).unwrap_or_default().chars().count();
+            }
+            None => self.column += text.chars().count(),
+        }
+    }
+
+    /// Records a pair rewritten as `escape` (one line, ASCII).
+    fn rewritten(&mut self, escape: &str) {
+        self.advance(escape);
+        self.ends.push((self.line, self.column));
+    }
+
+    /// The same places as file positions (as [`Offset`] makes them) of a
+    /// text that starts at `offset`.
+    fn shifts_from(self, offset: Offset) -> PairShifts {
+        let ends = self
+            .ends
+            .into_iter()
+            .map(|(line, column)| Position {
+                line: line + 1 + offset.lines,
+                column: column + 1 + if line == 0 { offset.columns } else { 0 },
+            })
+            .collect();
+        PairShifts { ends }
+    }
+}
+
+/// Rewritten surrogate pairs, as the positions (in the rewritten text) just
+/// after each; a position after `n` of them on its line is `n *`
+/// [`PAIR_SHIFT`] characters further right in the file. Columns count
+/// characters, as every [`Position`] of `check` does (YAML's and JSON's alike).
+#[derive(Debug, Default)]
+struct PairShifts {
+    ends: Vec<Position>,
+}
+
+impl PairShifts {
+    /// `at`, read in the rewritten text, as it is in the file.
+    fn correct(&self, at: Position) -> Position {
+        // `ends` are in file order (sorted): those on `at`'s line up to `at`.
+        let line_start = Position {
+            line: at.line,
+            column: 0,
+        };
+        let before = self
+            .ends
+            .partition_point(|end| *end <= at)
+            .saturating_sub(self.ends.partition_point(|end| *end < line_start));
+        Position {
+            column: at.column + before * PAIR_SHIFT,
+            ..at
+        }
+    }
+
+    /// Corrects the position of `node` and of everything in it.
+    fn correct_node(&self, node: &mut Node) {
+        if self.ends.is_empty() {
+            return;
+        }
+        node.at = self.correct(node.at);
+        match &mut node.content {
+            Content::Scalar(_) => {}
+            Content::Sequence(items) => items.iter_mut().for_each(|item| self.correct_node(item)),
+            Content::Map(entries) => entries
+                .values_mut()
+                .for_each(|entry| self.correct_node(entry)),
+        }
+    }
+}
+
+/// serde_json's column (bytes on the line up to and including where it
+/// stopped) as characters, as every other [`Position`] counts them.
+fn char_column(text: &str, line: usize, byte_column: usize) -> usize {
+    let Some(on_line) = text.split('\n').nth(line.saturating_sub(1)) else {
+        return byte_column;
+    };
+    let mut end = byte_column.min(on_line.len());
+    while !on_line.is_char_boundary(end) {
+        end += 1;
+    }
+    on_line
+        .get(..end)
+        .map_or(byte_column, |s| s.chars().count())
 }
 
 /// Lines and columns before byte `at` of `text`.
@@ -437,6 +566,83 @@ mod tests {
             json!({"kind": "A", "a": "t\u{e9}st-\u{1f600}", "b": "\\ud83d", "c": "a/b\"\\"})
         );
         assert_eq!(docs[0].1, serde_json::from_str::<Value>(text).unwrap());
+    }
+
+    /// 1-based line and column, in characters, where `needle` is in `text`.
+    fn char_position(text: &str, needle: &str) -> Position {
+        let (line, on_line) = text
+            .split('\n')
+            .enumerate()
+            .find(|(_, line)| line.contains(needle))
+            .unwrap();
+        let byte = on_line.find(needle).unwrap();
+        Position {
+            line: line + 1,
+            column: on_line[..byte].chars().count() + 1,
+        }
+    }
+
+    #[test]
+    fn json_columns_count_characters_after_surrogate_pairs_and_astral_characters() {
+        // Escaped pairs (12 characters each, rewritten to 10 for YAML) and a
+        // literal astral character (1 character, 4 bytes) before later fields
+        // on the same lines; the second document starts on the first's last line.
+        let text = concat!(
+            r#"{"a": "\ud83d\ude00-\uD83D\uDE00", "b": "😀", "kind": "A","#,
+            "\n",
+            r#" "c": ["\ud83d\ude00", "😀", 1]}{"x": "\ud83d\ude00", "kind": "B"}"#,
+        );
+        let mut roots = Vec::new();
+        parse_stream("m.json", text, |document| {
+            roots.push(document.node);
+            Ok(())
+        })
+        .unwrap();
+        let [first, second] = &roots[..] else {
+            panic!("{roots:?}")
+        };
+        let Content::Sequence(items) = &first.get("c").unwrap().content else {
+            panic!("{first:?}")
+        };
+        let found = [
+            first.get("b").unwrap().at,
+            first.get("kind").unwrap().at,
+            first.get("c").unwrap().at,
+            items[1].at,
+            items[2].at,
+            second.at,
+            second.get("kind").unwrap().at,
+        ];
+        let expected = [
+            r#""b""#,
+            r#""kind": "A""#,
+            r#""c""#,
+            r#""😀", 1"#,
+            "1]",
+            r#"{"x""#,
+            r#""kind": "B""#,
+        ]
+        .map(|needle| char_position(text, needle));
+        assert_eq!(found, expected);
+        assert_eq!(second.get("x").unwrap().to_value(), json!("\u{1f600}"));
+    }
+
+    #[test]
+    fn json_syntax_errors_count_columns_in_characters() {
+        let err = parse("{\"a\": \"\\ud83d\\ude00😀\", x}").unwrap_err();
+        let LoadError::Parse { at, message, .. } = &err else {
+            panic!("{err}")
+        };
+        // `x` is the 24th character (and the 27th byte).
+        assert_eq!(
+            *at,
+            Position {
+                line: 1,
+                column: 24
+            },
+            "{err}"
+        );
+        assert!(!message.contains("column"), "{message}");
     }
 
     #[test]

@@ -20,7 +20,11 @@ pub const MAX_DEPTH: usize = 128;
 /// Most nodes that aliases may copy in one stream (file).
 pub const ALIAS_NODE_BUDGET: usize = 1 << 20;
 
-/// Where a node starts in its file: 1-based line and column (in characters).
+/// Where a node starts in its file: 1-based line and column. Columns count
+/// characters (Unicode scalar values, as SARIF's default `unicodeCodePoints`),
+/// not bytes, for YAML and JSON input alike: JSON read through this reader
+/// has its rewritten surrogate pairs counted as written (`load`), and
+/// serde_json's byte columns of a JSON syntax error are converted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Position {
     pub line: usize,
