@@ -76,6 +76,9 @@ pub struct JobSpec {
     pub submission_mode: SubmissionMode,
     /// `spec.shutdownAfterJobFinishes`, when a boolean.
     pub shutdown_after_job_finishes: Option<bool>,
+    /// `spec.shutdownAfterJobFinishes` is there but not a boolean (one of
+    /// the type errors; kept apart, as those list only the first few).
+    pub shutdown_after_job_finishes_wrong_type: bool,
     /// `spec.deletionStrategy.deletionRules` is a non-empty array.
     pub has_deletion_rules: bool,
 }
@@ -332,6 +335,7 @@ impl RayObject {
             _ => SubmissionMode::K8sJob,
         };
         let shutdown = std::mem::take(&mut spec.shutdown_after_job_finishes);
+        job.shutdown_after_job_finishes_wrong_type = matches!(shutdown, Field::Wrong(_));
         job.shutdown_after_job_finishes =
             read(shutdown, || "spec.shutdownAfterJobFinishes".into(), errors);
         let strategy = std::mem::take(&mut spec.deletion_strategy);

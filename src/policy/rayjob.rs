@@ -65,9 +65,10 @@ pub fn violations(obj: &RayObject, errors: &mut Violations) {
             rule: Rule::ClusterSpecMissing,
         });
     }
-    // A wrong type is already reported; absent counts as false.
+    // A wrong type is already reported (among the type errors, listed or
+    // only counted); absent counts as false.
     let shutdown = job.shutdown_after_job_finishes;
-    if shutdown != Some(true) && !wrong_type_at(obj, "spec.shutdownAfterJobFinishes") {
+    if shutdown != Some(true) && !job.shutdown_after_job_finishes_wrong_type {
         errors.push(FieldError {
             path: "spec.shutdownAfterJobFinishes".into(),
             kind: ErrorKind::Invalid,
@@ -91,10 +92,6 @@ pub fn violations(obj: &RayObject, errors: &mut Violations) {
             rule: Rule::DeletionRulesSet,
         });
     }
-}
-
-fn wrong_type_at(obj: &RayObject, path: &str) -> bool {
-    obj.type_errors.iter().any(|e| e.path == path)
 }
 
 /// CREATE of a managed RayJob that only selects an existing cluster: it is

@@ -148,6 +148,35 @@ fn shutdown_after_job_finishes_must_be_true() {
     );
 }
 
+/// A wrong type of `shutdownAfterJobFinishes` beyond the listed violations
+/// (40 bad owner references are read first, so it is only counted) is still
+/// known as a wrong type: the job is not also said to have it false.
+#[test]
+fn a_wrong_shutdown_type_beyond_the_listed_violations_is_not_also_called_false() {
+    let mut obj = job(&["g"]);
+    obj["metadata"]["ownerReferences"] = json!(vec!["not a reference"; 40]);
+    obj["spec"]["shutdownAfterJobFinishes"] = json!("yes");
+    let d = create(&Policy::default(), RJ, &obj);
+    assert!(!d.allowed());
+    // The 40 references, then the shutdown field's type (counted, not listed).
+    assert_eq!(d.violations.total(), 41, "{:?}", errors(&d));
+    assert_eq!(d.violations.unlisted(), 41 - LISTED_VIOLATIONS);
+    assert!(
+        !d.violations
+            .rules()
+            .contains(&Rule::ShutdownAfterJobFinishesOff),
+        "{:?}",
+        d.violations.rules()
+    );
+    assert!(
+        d.violations
+            .iter()
+            .all(|v| v.path != "spec.shutdownAfterJobFinishes"),
+        "{:?}",
+        errors(&d)
+    );
+}
+
 #[test]
 fn deletion_rules_are_denied() {
     let mut obj = job(&["g"]);
