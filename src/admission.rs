@@ -268,7 +268,7 @@ fn decide(webhook: Webhook, mut req: RequestIn, policy: &Policy) -> Answer {
         Webhook::Mutate => policy::mutate(request, policy),
         Webhook::Validate => policy::validate(request, policy),
     };
-    let decision = match decided {
+    let mut decision = match decided {
         Ok(decision) => decision,
         Err(err) => return undecidable(&req.uid, &err, record),
     };
@@ -309,7 +309,11 @@ fn decide(webhook: Webhook, mut req: RequestIn, policy: &Policy) -> Answer {
         _ => None,
     };
     record.mutated = patch.is_some();
-    let warnings = bounded_warnings(&decision.warnings);
+    let (warnings, _fields): (Vec<String>, Vec<Option<String>>) =
+        bounded_warnings(std::mem::take(&mut decision.warnings))
+            .into_iter()
+            .map(|warning| (warning.message, warning.field))
+            .unzip();
     respond(
         ResponseOut {
             uid: &req.uid,
@@ -323,23 +327,28 @@ fn decide(webhook: Webhook, mut req: RequestIn, policy: &Policy) -> Answer {
     )
 }
 
-/// The policy's warnings within [`WARNING_BUDGET`] JSON bytes, each cut to
-/// [`MESSAGE_LIMIT`] characters (copied only when over).
-fn bounded_warnings(warnings: &[String]) -> std::borrow::Cow<'_, [String]> {
+/// The policy's warnings within [`WARNING_BUDGET`] JSON bytes, each message
+/// cut to [`MESSAGE_LIMIT`] characters (in place, only when over).
+fn bounded_warnings(mut warnings: Vec<policy::Warning>) -> Vec<policy::Warning> {
     // A character takes at most 6 bytes in JSON (`\u001f`).
-    let bytes: usize = warnings.iter().map(String::len).sum();
+    let bytes: usize = warnings.iter().map(|w| w.message.len()).sum();
     if bytes.saturating_mul(6) <= WARNING_BUDGET {
-        return std::borrow::Cow::Borrowed(warnings);
+        return warnings;
     }
     let mut spent = 0;
+    let mut kept = 0;
+    for warning in &mut warnings {
+        if let std::borrow::Cow::Owned(message) = cut(&warning.message, MESSAGE_LIMIT) {
+            warning.message = message;
+        }
+        spent += json_len(&warning.message) + 1;
+        if spent > WARNING_BUDGET {
+            break;
+        }
+        kept += 1;
+    }
+    warnings.truncate(kept);
     warnings
-        .iter()
-        .map(|w| cut(w, MESSAGE_LIMIT).into_owned())
-        .take_while(|w| {
-            spent += json_len(w) + 1;
-            spent <= WARNING_BUDGET
-        })
-        .collect()
 }
 
 /// How many bytes `value` takes as JSON.

@@ -106,9 +106,10 @@ fn labelled_raycluster_is_suspended() {
     assert_eq!(d.changes, [Change::Suspend]);
     assert_eq!(
         d.warnings,
-        [
-            "set spec.suspend=true: Kueue starts this RayCluster when LocalQueue \"user-queue\" admits it"
-        ]
+        [Warning::on(
+            "spec.suspend",
+            "set spec.suspend=true: Kueue starts this RayCluster when LocalQueue \"user-queue\" admits it".into()
+        )]
     );
     let patched = apply_and_rerun(&policy, RC, &obj, &d);
     assert_eq!(patched["spec"]["suspend"], true);
@@ -151,7 +152,7 @@ fn legacy_annotation_becomes_the_label_with_an_escaped_path() {
         [Change::QueueLabelFromAnnotation, Change::Suspend]
     );
     assert!(
-        d.warnings[0].contains("legacy annotation"),
+        d.warnings[0].message.contains("legacy annotation"),
         "{:?}",
         d.warnings
     );
@@ -250,7 +251,7 @@ fn manage_jobs_without_queue_name_suspends_and_validates_everything() {
         patch_json(&d),
         json!([{"op": "add", "path": "/spec/suspend", "value": true}])
     );
-    assert!(d.warnings[0].ends_with("when Kueue admits it"));
+    assert!(d.warnings[0].message.ends_with("when Kueue admits it"));
     let obj = json!({"spec": {"enableInTreeAutoscaling": true}});
     let d = validate_with(&policy, Operation::Create, RC, &obj, None);
     assert_eq!(d.violations[0].rule, Rule::AutoscalingEnabled);
@@ -294,6 +295,7 @@ fn rayservice_is_suspended_only_in_rayservice_mode() {
     );
     assert!(
         d.warnings[0]
+            .message
             .starts_with("set spec.rayClusterConfig.suspend=true: Kueue starts this RayService")
     );
     apply_and_rerun(&service_mode(), RS, &obj, &d);
@@ -645,16 +647,22 @@ fn a_queue_label_naming_no_local_queue_is_a_warning_or_with_require_a_denial() {
     let obj = json!({"metadata": {"name": "c", "labels": {QUEUE_NAME_KEY: "team-a"}}});
     // Present in the request's namespace ("ns"): nothing to say.
     let d = mutate_with(&with_local_queues(&[("ns", "team-a")], false), RC, &obj);
-    assert!(d.allowed() && d.warnings.iter().all(|w| !w.contains("no LocalQueue")));
+    assert!(
+        d.allowed()
+            && d.warnings
+                .iter()
+                .all(|w| !w.message.contains("no LocalQueue"))
+    );
     // Only in another namespace: absent here.
     let d = mutate_with(&with_local_queues(&[("other", "team-a")], false), RC, &obj);
     assert!(d.allowed());
     assert!(
-        d.warnings.contains(
-            &"metadata.labels[kueue.x-k8s.io/queue-name]: no LocalQueue \"team-a\" in namespace \"ns\": \
-              Kueue would leave the workload pending forever"
+        d.warnings.contains(&Warning::on(
+            "metadata.labels[kueue.x-k8s.io/queue-name]",
+            "metadata.labels[kueue.x-k8s.io/queue-name]: no LocalQueue \"team-a\" in namespace \"ns\": \
+             Kueue would leave the workload pending forever"
                 .to_string()
-        ),
+        )),
         "{:?}",
         d.warnings
     );
