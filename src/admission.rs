@@ -75,6 +75,10 @@ pub struct Record {
     pub denials: Vec<&'static str>,
     /// Why the request could not be decided (4xx or a 400 denial).
     pub error: Option<String>,
+    /// The field each warning sent is about (`None`: the object as a
+    /// whole), in the order of the answer's `warnings`: field paths from the
+    /// policy's own tables, so `check` places warnings without reading them.
+    pub warning_fields: Vec<Option<String>>,
 }
 
 /// Largest request body accepted: controller-runtime's limit (an UPDATE
@@ -309,11 +313,12 @@ fn decide(webhook: Webhook, mut req: RequestIn, policy: &Policy) -> Answer {
         _ => None,
     };
     record.mutated = patch.is_some();
-    let (warnings, _fields): (Vec<String>, Vec<Option<String>>) =
+    let (warnings, fields): (Vec<String>, Vec<Option<String>>) =
         bounded_warnings(std::mem::take(&mut decision.warnings))
             .into_iter()
             .map(|warning| (warning.message, warning.field))
             .unzip();
+    record.warning_fields = fields;
     respond(
         ResponseOut {
             uid: &req.uid,
