@@ -236,9 +236,12 @@ pub fn elastic_job_gates(obj: &mut RayObject, policy: &Policy, out: &mut Mutatio
         }
     }
     out.changes.push(Change::ElasticJobGate);
-    out.warnings.push(Warning::whole(format!(
-        "added the scheduling gate {ELASTIC_JOB_GATE} to the pod templates of {cluster} ({}): \
+    out.warnings.push(Warning::on(
+        cluster.clone(),
+        format!(
+            "added the scheduling gate {ELASTIC_JOB_GATE} to the pod templates of {cluster} ({}): \
          the pods of this elastic job wait until Kueue admits it and lifts the gate",
-        places.join(", ")
-    )));
+            places.join(", ")
+        ),
+    ));
 }

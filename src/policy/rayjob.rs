@@ -114,7 +114,7 @@ pub fn existing_cluster_warning(obj: &RayObject, policy: &Policy, out: &mut Muta
         Some(queue) => format!("LocalQueue {queue:?}"),
         None => "its own queue".to_string(),
     };
-    out.warnings.push(Warning::whole(format!(
+    out.warnings.push(Warning::on("spec.clusterSelector", format!(
         "not suspended: this RayJob runs on an existing RayCluster (spec.clusterSelector), which \
          KubeRay cannot suspend and Kueue does not manage; it starts now, and its resources are \
          accounted to the cluster it selects, not to {queue}"
