@@ -75,6 +75,10 @@ pub struct Record {
     pub denials: Vec<&'static str>,
     /// Why the request could not be decided (4xx or a 400 denial).
     pub error: Option<String>,
+    /// The field each warning sent is about (`None`: the object as a
+    /// whole), in the order of the answer's `warnings`: field paths from the
+    /// policy's own tables, so `check` places warnings without reading them.
+    pub warning_fields: Vec<Option<String>>,
 }
 
 /// Largest request body accepted: controller-runtime's limit (an UPDATE
@@ -268,7 +272,7 @@ fn decide(webhook: Webhook, mut req: RequestIn, policy: &Policy) -> Answer {
         Webhook::Mutate => policy::mutate(request, policy),
         Webhook::Validate => policy::validate(request, policy),
     };
-    let decision = match decided {
+    let mut decision = match decided {
         Ok(decision) => decision,
         Err(err) => return undecidable(&req.uid, &err, record),
     };
@@ -309,7 +313,12 @@ fn decide(webhook: Webhook, mut req: RequestIn, policy: &Policy) -> Answer {
         _ => None,
     };
     record.mutated = patch.is_some();
-    let warnings = bounded_warnings(&decision.warnings);
+    let (warnings, fields): (Vec<String>, Vec<Option<String>>) =
+        bounded_warnings(std::mem::take(&mut decision.warnings))
+            .into_iter()
+            .map(|warning| (warning.message, warning.field))
+            .unzip();
+    record.warning_fields = fields;
     respond(
         ResponseOut {
             uid: &req.uid,
@@ -323,23 +332,28 @@ fn decide(webhook: Webhook, mut req: RequestIn, policy: &Policy) -> Answer {
     )
 }
 
-/// The policy's warnings within [`WARNING_BUDGET`] JSON bytes, each cut to
-/// [`MESSAGE_LIMIT`] characters (copied only when over).
-fn bounded_warnings(warnings: &[String]) -> std::borrow::Cow<'_, [String]> {
+/// The policy's warnings within [`WARNING_BUDGET`] JSON bytes, each message
+/// cut to [`MESSAGE_LIMIT`] characters (in place, only when over).
+fn bounded_warnings(mut warnings: Vec<policy::Warning>) -> Vec<policy::Warning> {
     // A character takes at most 6 bytes in JSON (`\u001f`).
-    let bytes: usize = warnings.iter().map(String::len).sum();
+    let bytes: usize = warnings.iter().map(|w| w.message.len()).sum();
     if bytes.saturating_mul(6) <= WARNING_BUDGET {
-        return std::borrow::Cow::Borrowed(warnings);
+        return warnings;
     }
     let mut spent = 0;
+    let mut kept = 0;
+    for warning in &mut warnings {
+        if let std::borrow::Cow::Owned(message) = cut(&warning.message, MESSAGE_LIMIT) {
+            warning.message = message;
+        }
+        spent += json_len(&warning.message) + 1;
+        if spent > WARNING_BUDGET {
+            break;
+        }
+        kept += 1;
+    }
+    warnings.truncate(kept);
     warnings
-        .iter()
-        .map(|w| cut(w, MESSAGE_LIMIT).into_owned())
-        .take_while(|w| {
-            spent += json_len(w) + 1;
-            spent <= WARNING_BUDGET
-        })
-        .collect()
 }
 
 /// How many bytes `value` takes as JSON.

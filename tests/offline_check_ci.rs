@@ -670,3 +670,76 @@ fn local_queues_among_the_checked_documents_count_too() {
     );
     assert_eq!(report["summary"]["admitted"], 2);
 }
+
+// ------------------------------------------------------------- warnings
+
+/// Each warning sits on the field the policy says it is about, whatever its
+/// wording: neither the elastic-job gate warning nor the existing-cluster
+/// warning starts with its field, and both were once put on the object's line.
+#[test]
+fn warnings_sit_on_the_field_the_policy_names_not_one_read_from_their_text() {
+    let text = "\
+apiVersion: ray.io/v1
+kind: RayJob
+metadata:
+  name: on-shared
+  labels:
+    kueue.x-k8s.io/queue-name: q
+spec:
+  entrypoint: python main.py
+  clusterSelector:
+    ray.io/cluster: shared
+---
+apiVersion: ray.io/v1
+kind: RayCluster
+metadata:
+  name: elastic
+  labels:
+    kueue.x-k8s.io/queue-name: q
+  annotations:
+    kueue.x-k8s.io/elastic-job: \"true\"
+spec:
+  enableInTreeAutoscaling: true
+  headGroupSpec:
+    template:
+      spec:
+        containers: []
+";
+    let out = run(
+        &["check", "--kueue-version", "v0.19", "-o", "json", "-"],
+        Some(text.as_bytes()),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report = out.json();
+    let warning = |name: &str, about: &str| {
+        let object = report["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {report}"));
+        let warning = object["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["message"].as_str().unwrap().contains(about))
+            .unwrap_or_else(|| panic!("{name}: no warning about {about:?}: {object}"));
+        (warning["line"].as_u64(), warning["column"].as_u64())
+    };
+    let at = |after: &str, needle: &str| {
+        let (line, column) = position_of(text, after, needle);
+        (Some(line as u64), Some(column as u64))
+    };
+    assert_eq!(
+        warning("on-shared", "not suspended"),
+        at("name: on-shared", "clusterSelector:")
+    );
+    assert_eq!(
+        warning("elastic", "scheduling gate"),
+        at("name: elastic", "spec:")
+    );
+    assert_eq!(
+        warning("elastic", "set spec.suspend=true"),
+        at("name: elastic", "spec:")
+    );
+}

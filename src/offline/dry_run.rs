@@ -7,7 +7,7 @@
 //! a second call to the validating webhook could only repeat its verdict.
 
 use super::load::{Document, Source};
-use super::yaml::{Node, Position, field_steps, pointer_steps, to_yaml};
+use super::yaml::{Position, field_steps, pointer_steps, to_yaml};
 use crate::admission::{self, ReviewRequest, Webhook};
 use crate::policy::{KINDS, Operation, Policy, RAY_GROUP, RayKind};
 use base64::Engine as _;
@@ -118,7 +118,8 @@ pub struct Violation {
     pub at: Position,
 }
 
-/// A warning the webhook returned, placed on the field it names.
+/// A warning the webhook returned, placed on the field the policy says it is
+/// about (the object when none, or the nearest parent when the field is absent).
 #[derive(Debug, PartialEq, Eq, Serialize)]
 pub struct Warning {
     pub message: String,
@@ -193,7 +194,7 @@ pub fn check_document(
         message,
     };
     let body = serde_json::to_vec(&review).map_err(|e| fail(e.to_string()))?;
-    let answer = admission::review(Webhook::Mutate, &body, policy);
+    let mut answer = admission::review(Webhook::Mutate, &body, policy);
     if answer.status != 200 {
         return Err(fail(format!(
             "HTTP {}: {}",
@@ -202,6 +203,8 @@ pub fn check_document(
         )));
     }
     let response = decode_answer(&answer.body, &uid).map_err(fail)?;
+    // The field of each warning, in the order sent.
+    let mut fields = std::mem::take(&mut answer.record.warning_fields).into_iter();
 
     let root = &document.node;
     let violations: Vec<Violation> = response
@@ -253,7 +256,10 @@ pub fn check_document(
         .warnings
         .into_iter()
         .map(|message| Warning {
-            at: warning_position(root, &message),
+            at: match fields.next().flatten() {
+                Some(field) => root.nearest(&field_steps(&field)).at,
+                None => root.at,
+            },
             message,
         })
         .collect();
@@ -289,27 +295,6 @@ fn unmanaged_reason(
         old_object: Default::default(),
     };
     crate::policy::unmanaged_reason(request, policy).map_err(|e| e.to_string())
-}
-
-/// The field a warning is about: `set label K=…` (the queue label), `set
-/// FIELD=…` (a defaulted field), `FIELD: …` (Kubernetes' field-warning
-/// form); else the object itself.
-fn warning_position(root: &Node, warning: &str) -> Position {
-    let field = if let Some(rest) = warning.strip_prefix("set label ") {
-        rest.split_once('=')
-            .map(|(key, _)| format!("metadata.labels[{key}]"))
-    } else if let Some(rest) = warning.strip_prefix("set ") {
-        rest.split_once('=').map(|(field, _)| field.to_owned())
-    } else {
-        warning
-            .split_once(": ")
-            .map(|(field, _)| field.to_owned())
-            .filter(|field| !field.contains(' '))
-    };
-    match field {
-        Some(field) => root.nearest(&field_steps(&field)).at,
-        None => root.at,
-    }
 }
 
 /// The namespace the apiserver would create `object` in, written into its

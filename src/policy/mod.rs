@@ -17,6 +17,7 @@ pub mod ray;
 pub mod rayjob;
 pub mod validate;
 pub mod violations;
+pub mod warning;
 pub mod wire;
 
 pub use errors::{ECHO_LIMIT, ErrorKind, FieldError, RequestError, Rule, cut, echoed};
@@ -28,6 +29,7 @@ pub use mutate::Change;
 pub use profile::{Knob, Provenance, Release, Source};
 pub use ray::{QUEUE_NAME_KEY, RayObject};
 pub use violations::{LISTED_VIOLATIONS, Violations};
+pub use warning::Warning;
 pub use wire::ObjectDoc;
 
 /// Which object Kueue admits for a RayService.
@@ -280,8 +282,8 @@ pub struct Decision {
     pub patch: json_patch::Patch,
     /// What the patch does, in words.
     pub changes: Vec<Change>,
-    /// Messages for the user (`kubectl` prints them).
-    pub warnings: Vec<String>,
+    /// Messages for the user (`kubectl` prints them), each with its field.
+    pub warnings: Vec<Warning>,
     /// `metadata.name` (or `generateName`) of the object, for messages.
     pub object_name: Option<String>,
 }

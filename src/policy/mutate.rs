@@ -7,7 +7,8 @@
 use super::elastic::{self, ELASTIC_JOB_GATE};
 use super::kinds::RayKind;
 use super::local_queues::DEFAULT_LOCAL_QUEUE;
-use super::ray::{Owner, QUEUE_NAME_KEY, RayObject};
+use super::ray::{Owner, QUEUE_NAME_KEY, RayObject, queue_label_path};
+use super::warning::Warning;
 use super::{Policy, RayJobWorkload, RayServiceWorkload};
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, PatchOperation};
@@ -45,7 +46,7 @@ impl Change {
 pub struct Mutation {
     pub patch: Vec<PatchOperation>,
     pub changes: Vec<Change>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 impl Mutation {
@@ -126,7 +127,7 @@ pub fn queue_label(
     obj.label_parents = 2;
     obj.queue_name = Some(queue);
     out.changes.push(change);
-    out.warnings.push(warning);
+    out.warnings.push(Warning::on(queue_label_path(), warning));
 }
 
 /// Whether Kueue's workload for `obj` is `obj` itself, so that it must be created suspended.
@@ -178,11 +179,12 @@ pub fn suspend(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
         None => "Kueue admits it".to_string(),
     };
     out.changes.push(Change::Suspend);
-    out.warnings.push(format!(
-        "set {}=true: Kueue starts this {} when {admitted_by}",
-        obj.kind.suspend_path(),
+    let field = obj.kind.suspend_path();
+    let message = format!(
+        "set {field}=true: Kueue starts this {} when {admitted_by}",
         obj.kind.as_str(),
-    ));
+    );
+    out.warnings.push(Warning::on(field, message));
 }
 
 /// Whether `obj`'s own pod templates must carry the elastic-job gate: an
@@ -234,9 +236,12 @@ pub fn elastic_job_gates(obj: &mut RayObject, policy: &Policy, out: &mut Mutatio
         }
     }
     out.changes.push(Change::ElasticJobGate);
-    out.warnings.push(format!(
-        "added the scheduling gate {ELASTIC_JOB_GATE} to the pod templates of {cluster} ({}): \
+    out.warnings.push(Warning::on(
+        cluster.clone(),
+        format!(
+            "added the scheduling gate {ELASTIC_JOB_GATE} to the pod templates of {cluster} ({}): \
          the pods of this elastic job wait until Kueue admits it and lifts the gate",
-        places.join(", ")
+            places.join(", ")
+        ),
     ));
 }

@@ -17,6 +17,11 @@ use super::wire::{
 /// The queue label (and, before Kueue v0.15, annotation) key.
 pub const QUEUE_NAME_KEY: &str = "kueue.x-k8s.io/queue-name";
 
+/// The queue label as a field path: `metadata.labels[kueue.x-k8s.io/queue-name]`.
+pub fn queue_label_path() -> String {
+    format!("metadata.labels[{QUEUE_NAME_KEY}]")
+}
+
 /// Who controls a RayCluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Owner {
@@ -221,7 +226,7 @@ impl RayObject {
         );
         if let Some(labels) = labels {
             self.label_parents = 2;
-            let path = || format!("metadata.labels[{QUEUE_NAME_KEY}]");
+            let path = queue_label_path;
             self.queue_name = read(labels.queue_name, path, &mut self.identity_errors)
                 .filter(|queue| !queue.is_empty());
             let errors = &mut self.type_errors;

@@ -6,6 +6,7 @@ use super::kinds::RayKind;
 use super::mutate::Mutation;
 use super::ray::{RayObject, SubmissionMode};
 use super::violations::Violations;
+use super::warning::Warning;
 use super::{Policy, RayJobWorkload};
 
 /// The PodSet name Kueue gives the submitter Job of a `K8sJobMode` RayJob.
@@ -110,9 +111,9 @@ pub fn existing_cluster_warning(obj: &RayObject, policy: &Policy, out: &mut Muta
         Some(queue) => format!("LocalQueue {queue:?}"),
         None => "its own queue".to_string(),
     };
-    out.warnings.push(format!(
+    out.warnings.push(Warning::on("spec.clusterSelector", format!(
         "not suspended: this RayJob runs on an existing RayCluster (spec.clusterSelector), which \
          KubeRay cannot suspend and Kueue does not manage; it starts now, and its resources are \
          accounted to the cluster it selects, not to {queue}"
-    ));
+    )));
 }

@@ -43,7 +43,11 @@ fn a_managed_rayjob_is_suspended_through_spec_suspend() {
     );
     assert_eq!(
         d.warnings,
-        ["set spec.suspend=true: Kueue starts this RayJob when LocalQueue \"q\" admits it"]
+        [Warning::on(
+            "spec.suspend",
+            "set spec.suspend=true: Kueue starts this RayJob when LocalQueue \"q\" admits it"
+                .into()
+        )]
     );
     apply_and_rerun(&policy, RJ, &obj, &d);
 }
@@ -81,9 +85,13 @@ fn a_job_on_an_existing_cluster_is_left_running_with_a_warning() {
     assert!(d.allowed(), "{:?}", errors(&d));
     assert!(d.patch.0.is_empty(), "{}", patch_json(&d));
     assert_eq!(d.warnings.len(), 1);
-    assert!(d.warnings[0].contains("not suspended"), "{:?}", d.warnings);
     assert!(
-        d.warnings[0].contains("LocalQueue \"q\""),
+        d.warnings[0].message.contains("not suspended"),
+        "{:?}",
+        d.warnings
+    );
+    assert!(
+        d.warnings[0].message.contains("LocalQueue \"q\""),
         "{:?}",
         d.warnings
     );

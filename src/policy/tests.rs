@@ -106,9 +106,10 @@ fn labelled_raycluster_is_suspended() {
     assert_eq!(d.changes, [Change::Suspend]);
     assert_eq!(
         d.warnings,
-        [
-            "set spec.suspend=true: Kueue starts this RayCluster when LocalQueue \"user-queue\" admits it"
-        ]
+        [Warning::on(
+            "spec.suspend",
+            "set spec.suspend=true: Kueue starts this RayCluster when LocalQueue \"user-queue\" admits it".into()
+        )]
     );
     let patched = apply_and_rerun(&policy, RC, &obj, &d);
     assert_eq!(patched["spec"]["suspend"], true);
@@ -151,7 +152,7 @@ fn legacy_annotation_becomes_the_label_with_an_escaped_path() {
         [Change::QueueLabelFromAnnotation, Change::Suspend]
     );
     assert!(
-        d.warnings[0].contains("legacy annotation"),
+        d.warnings[0].message.contains("legacy annotation"),
         "{:?}",
         d.warnings
     );
@@ -250,7 +251,7 @@ fn manage_jobs_without_queue_name_suspends_and_validates_everything() {
         patch_json(&d),
         json!([{"op": "add", "path": "/spec/suspend", "value": true}])
     );
-    assert!(d.warnings[0].ends_with("when Kueue admits it"));
+    assert!(d.warnings[0].message.ends_with("when Kueue admits it"));
     let obj = json!({"spec": {"enableInTreeAutoscaling": true}});
     let d = validate_with(&policy, Operation::Create, RC, &obj, None);
     assert_eq!(d.violations[0].rule, Rule::AutoscalingEnabled);
@@ -294,6 +295,7 @@ fn rayservice_is_suspended_only_in_rayservice_mode() {
     );
     assert!(
         d.warnings[0]
+            .message
             .starts_with("set spec.rayClusterConfig.suspend=true: Kueue starts this RayService")
     );
     apply_and_rerun(&service_mode(), RS, &obj, &d);
@@ -645,16 +647,22 @@ fn a_queue_label_naming_no_local_queue_is_a_warning_or_with_require_a_denial() {
     let obj = json!({"metadata": {"name": "c", "labels": {QUEUE_NAME_KEY: "team-a"}}});
     // Present in the request's namespace ("ns"): nothing to say.
     let d = mutate_with(&with_local_queues(&[("ns", "team-a")], false), RC, &obj);
-    assert!(d.allowed() && d.warnings.iter().all(|w| !w.contains("no LocalQueue")));
+    assert!(
+        d.allowed()
+            && d.warnings
+                .iter()
+                .all(|w| !w.message.contains("no LocalQueue"))
+    );
     // Only in another namespace: absent here.
     let d = mutate_with(&with_local_queues(&[("other", "team-a")], false), RC, &obj);
     assert!(d.allowed());
     assert!(
-        d.warnings.contains(
-            &"metadata.labels[kueue.x-k8s.io/queue-name]: no LocalQueue \"team-a\" in namespace \"ns\": \
-              Kueue would leave the workload pending forever"
+        d.warnings.contains(&Warning::on(
+            "metadata.labels[kueue.x-k8s.io/queue-name]",
+            "metadata.labels[kueue.x-k8s.io/queue-name]: no LocalQueue \"team-a\" in namespace \"ns\": \
+             Kueue would leave the workload pending forever"
                 .to_string()
-        ),
+        )),
         "{:?}",
         d.warnings
     );
@@ -1105,4 +1113,115 @@ fn an_elastic_rayjob_may_autoscale_and_is_not_gated() {
         "{:?}",
         errors(&d)
     );
+}
+
+// --- Warnings name their field ----------------------------------------------
+
+/// The value at a Kubernetes field path (`spec.workerGroupSpecs[0]`,
+/// `metadata.labels[kueue.x-k8s.io/queue-name]`), as `check` reads one.
+fn at_field<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut value = value;
+    let mut rest = path;
+    while !rest.is_empty() {
+        let step;
+        if let Some(inner) = rest.strip_prefix('[') {
+            let end = inner.find(']')?;
+            step = &inner[..end];
+            rest = &inner[end + 1..];
+        } else {
+            let trimmed = rest.strip_prefix('.').unwrap_or(rest);
+            let end = trimmed.find(['.', '[']).unwrap_or(trimmed.len());
+            step = &trimmed[..end];
+            rest = &trimmed[end..];
+        }
+        value = match value {
+            Value::Array(items) => items.get(step.parse::<usize>().ok()?)?,
+            _ => value.get(step)?,
+        };
+    }
+    Some(value)
+}
+
+#[test]
+fn every_warning_names_a_field_of_the_object_as_stored() {
+    let label = "metadata.labels[kueue.x-k8s.io/queue-name]";
+    let unlabelled = json!({"metadata": {"name": "c"}, "spec": {"workerGroupSpecs": []}});
+    let legacy =
+        json!({"metadata": {"name": "c", "annotations": {QUEUE_NAME_KEY: "old"}}, "spec": {}});
+    let default_queue = Policy {
+        default_queue: Some("team".into()),
+        ..Policy::default()
+    };
+    let elastic_service = json!({"metadata": {"name": "s", "labels": {QUEUE_NAME_KEY: "q"},
+        "annotations": {ELASTIC: "true"}},
+        "spec": {"rayClusterConfig": {"headGroupSpec": {"template": {"spec": {}}}}}});
+    let rj = Some(RayKind::RayJob);
+    let on_existing_cluster = json!({"metadata": {"name": "j", "labels": {QUEUE_NAME_KEY: "q"}},
+        "spec": {"entrypoint": "python main.py", "clusterSelector": {"ray.io/cluster": "shared"}}});
+    let job = json!({"metadata": {"name": "j", "labels": {QUEUE_NAME_KEY: "q"}},
+        "spec": {"entrypoint": "python main.py", "shutdownAfterJobFinishes": true,
+                 "rayClusterSpec": {"workerGroupSpecs": []}}});
+    // One case per warning the rules emit: (policy, kind, object, the field of each warning).
+    let cases: Vec<(Policy, Option<RayKind>, Value, Vec<&str>)> = vec![
+        (
+            default_queue,
+            RC,
+            unlabelled.clone(),
+            vec![label, "spec.suspend"],
+        ),
+        (Policy::default(), RC, legacy, vec![label, "spec.suspend"]),
+        (
+            with_local_queues(&[("ns", "default")], false),
+            RC,
+            unlabelled,
+            vec![label, "spec.suspend"],
+        ),
+        (
+            with_local_queues(&[("ns", "other")], false),
+            RC,
+            labelled("team-a"),
+            vec!["spec.suspend", label],
+        ),
+        (
+            service_mode(),
+            RS,
+            json!({"metadata": {"name": "s", "labels": {QUEUE_NAME_KEY: "q"}}, "spec": {"rayClusterConfig": {}}}),
+            vec!["spec.rayClusterConfig.suspend"],
+        ),
+        (
+            release("v0.19"),
+            RC,
+            elastic_cluster(),
+            vec!["spec.suspend", "spec"],
+        ),
+        (
+            release("v0.19"),
+            RS,
+            elastic_service,
+            vec!["spec.rayClusterConfig.suspend", "spec.rayClusterConfig"],
+        ),
+        (Policy::default(), rj, job, vec!["spec.suspend"]),
+        (
+            Policy::default(),
+            rj,
+            on_existing_cluster,
+            vec!["spec.clusterSelector"],
+        ),
+    ];
+    for (policy, kind, obj, expected) in cases {
+        let d = mutate_with(&policy, kind, &obj);
+        assert!(d.allowed(), "{obj}: {:?}", errors(&d));
+        let fields: Vec<Option<&str>> = d.warnings.iter().map(|w| w.field.as_deref()).collect();
+        let expected: Vec<Option<&str>> = expected.into_iter().map(Some).collect();
+        assert_eq!(fields, expected, "{obj}: {:?}", d.warnings);
+        let mut stored = obj.clone();
+        json_patch::patch(&mut stored, &d.patch).unwrap();
+        for warning in &d.warnings {
+            let field = warning.field.as_deref().unwrap_or_default();
+            assert!(
+                at_field(&stored, field).is_some(),
+                "{obj}: {field:?} is not a field of the stored object: {warning:?}"
+            );
+        }
+    }
 }

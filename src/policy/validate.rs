@@ -8,9 +8,10 @@ use super::kinds::RayKind;
 use super::labels;
 use super::mutate::{is_suspended_workload, needs_elastic_job_gates};
 use super::names::{dns1123_label, dns1123_subdomain};
-use super::ray::{Group, QUEUE_NAME_KEY, RayObject};
+use super::ray::{Group, RayObject, queue_label_path};
 use super::rayjob::{self, SUBMITTER_POD_SET};
 use super::violations::Violations;
+use super::warning::Warning;
 use std::collections::HashMap;
 
 /// The PodSet name Kueue gives the head group; no worker group may take it.
@@ -86,7 +87,7 @@ pub fn local_queue(
     namespace: Option<&str>,
     policy: &Policy,
     errors: &mut Violations,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) {
     let managed = policy.manages(obj);
     let (Some(queues), Some(namespace), Some(queue)) =
@@ -113,12 +114,10 @@ pub fn local_queue(
             rule: Rule::LocalQueueNotFound,
         });
     } else {
-        warnings.push(format!("{}: {detail}", queue_label_path()));
+        let field = queue_label_path();
+        let message = format!("{field}: {detail}");
+        warnings.push(Warning::on(field, message));
     }
-}
-
-fn queue_label_path() -> String {
-    format!("metadata.labels[{QUEUE_NAME_KEY}]")
 }
 
 fn queue_name(obj: &RayObject, errors: &mut Violations) {
