@@ -429,8 +429,9 @@ pub struct ServeArgs {
     pub max_inflight_bytes: usize,
     /// Threads that serve connections and decide reviews up to 64 KiB
     /// (larger ones run on a pool of their own, one per core at most).
-    /// One is the fastest at the rates an API server sends.
-    #[arg(long, env = "KUEUE_RAY_WEBHOOK_WORKER_THREADS", default_value_t = server::DEFAULT_WORKER_THREADS, value_parser = nonzero_count)]
+    /// One is the fastest at the rates an API server sends (at most
+    /// 256).
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_WORKER_THREADS", default_value_t = server::DEFAULT_WORKER_THREADS, value_parser = worker_count)]
     pub worker_threads: usize,
     /// How often the certificate, key and client CA files are checked for changes.
     #[arg(long, env = "KUEUE_RAY_WEBHOOK_CERT_RELOAD_INTERVAL", default_value_t = server::DEFAULT_CERT_RELOAD_INTERVAL.into(), value_parser = nonzero_duration)]
@@ -543,6 +544,16 @@ fn nonzero_count(text: &str) -> Result<usize, String> {
         Ok(0) => Err("must be at least 1".to_owned()),
         Ok(count) => Ok(count),
         Err(error) => Err(error.to_string()),
+    }
+}
+
+/// `--worker-threads`: 1 to [`server::MAX_WORKER_THREADS`].
+fn worker_count(text: &str) -> Result<usize, String> {
+    match nonzero_count(text)? {
+        count if count > server::MAX_WORKER_THREADS => {
+            Err(format!("must be at most {}", server::MAX_WORKER_THREADS))
+        }
+        count => Ok(count),
     }
 }
 

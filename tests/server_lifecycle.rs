@@ -466,14 +466,18 @@ fn worker_threads_default_to_one_and_follow_the_flag() {
     let three = Server::start(&certs.cert(), &certs.key(), &["--worker-threads", "3"]);
     assert_eq!(worker_threads(three.pid()), 3);
 
-    let output = std::process::Command::new(BIN)
-        .args(["serve", "--worker-threads", "0"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2), "{output:?}");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("--worker-threads") && stderr.contains("at least 1"),
-        "{stderr}"
-    );
+    for (count, why) in [("0", "at least 1"), ("257", "at most 256")] {
+        // The bad log filter ends a serve that took the count (exit 2, another message).
+        let output = std::process::Command::new(BIN)
+            .args(["serve", "--worker-threads", count])
+            .args(["--log-level", "not a [valid directive"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("--worker-threads") && stderr.contains(why),
+            "{stderr}"
+        );
+    }
 }

@@ -57,6 +57,10 @@ pub const DEFAULT_MAX_INFLIGHT_BYTES: usize = 48 * 1024 * 1024;
 /// reviews have, 28 against 22 µs of server CPU per request.
 pub const DEFAULT_WORKER_THREADS: usize = 1;
 
+/// Most `--worker-threads`: far beyond what helps, short of what a
+/// mistyped count would cost in threads and stacks.
+pub const MAX_WORKER_THREADS: usize = 256;
+
 /// The async runtime `serve` runs on (the benchmark's floor server uses the
 /// same): multi-threaded with `worker_threads` workers, plus tokio's
 /// blocking pool for large reviews.
