@@ -15,7 +15,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -72,8 +72,24 @@ const HTTP2_CONNECTION_WINDOW: u32 = 128 * 1024;
 /// `stop` on, accepting stops and the open connections drain.
 #[derive(Clone, Debug, Default)]
 pub struct Shutdown {
-    pub closing: CancellationToken,
+    pub closing: Closing,
     pub stop: CancellationToken,
+}
+
+/// A flag read after every HTTP/1.1 answer: one atomic load (a
+/// `CancellationToken` takes a lock to be cloned, read and dropped).
+#[derive(Clone, Debug, Default)]
+pub struct Closing(Arc<AtomicBool>);
+
+impl Closing {
+    /// From now on, answers ask HTTP/1.1 clients to close.
+    pub fn start(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    fn started(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
 }
 
 /// How serving ended.
@@ -296,8 +312,8 @@ struct Connection<'a> {
     settings: &'a ConnectionSettings,
     /// Finish the in-flight requests, then close.
     shutdown: &'a CancellationToken,
-    /// Once cancelled, HTTP/1.1 answers say `Connection: close`.
-    closing: Option<&'a CancellationToken>,
+    /// Once started, HTTP/1.1 answers say `Connection: close`.
+    closing: Option<&'a Closing>,
     /// Carried by every request as an extension.
     share: Option<ConnectionShare>,
     peer: SocketAddr,
@@ -337,7 +353,7 @@ async fn serve_http<I>(
                 let mut response = response.await;
                 drop(active);
                 if let (Some(closing), Ok(response)) = (closing, &mut response)
-                    && closing.is_cancelled()
+                    && closing.started()
                 {
                     response.headers_mut().insert(
                         hyper::header::CONNECTION,

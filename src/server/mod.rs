@@ -16,7 +16,7 @@ pub mod routes;
 pub mod shutdown;
 pub mod tls;
 
-pub use connections::{ConnectionSettings, Drain, Shutdown, serve_plain, serve_tls};
+pub use connections::{Closing, ConnectionSettings, Drain, Shutdown, serve_plain, serve_tls};
 pub use routes::{AdmissionState, admission_router};
 pub use tls::{TlsFiles, TlsSource, server_config_from_files};
 
@@ -227,12 +227,12 @@ async fn bind(
 async fn wait_for_shutdown(
     mut signals: shutdown::Signals,
     health: &admin::Health,
-    closing: &CancellationToken,
+    closing: &Closing,
     delay: Duration,
 ) {
     let signal = signals.next().await;
     health.set_shutting_down();
-    closing.cancel();
+    closing.start();
     tracing::info!(
         signal,
         delay = %humantime::format_duration(delay),
