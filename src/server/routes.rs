@@ -331,8 +331,7 @@ async fn read_body(
         .unwrap_or_else(|| Budget::new(MAX_BODY_BYTES, MAX_BODY_BYTES).connection());
     let declared = declared.map_or(0, |length| length.min(MAX_BODY_BYTES as u64) as usize);
     let mut reservation = share.reservation();
-    let wait = deadline.min(tokio::time::Instant::now() + BUDGET_WAIT);
-    reserve(&mut reservation, declared, wait).await?;
+    reserve(&mut reservation, declared, deadline).await?;
     // The first frame as received; once a second arrives, all of them
     // joined in `buffer`.
     let mut first: Option<Bytes> = None;
@@ -353,8 +352,7 @@ async fn read_body(
         if held == 0 {
             // Already allocated by hyper (within its bounded read buffer):
             // held against the budget as it is, without a copy.
-            let wait = deadline.min(tokio::time::Instant::now() + BUDGET_WAIT);
-            reserve(&mut reservation, needed, wait).await?;
+            reserve(&mut reservation, needed, deadline).await?;
             first = Some(data);
             continue;
         }
@@ -369,8 +367,7 @@ async fn read_body(
             };
             let capacity = needed.max(held.max(buffer.capacity()) * 2).min(limit);
             let joining = first.as_ref().map_or(0, Bytes::len);
-            let wait = deadline.min(tokio::time::Instant::now() + BUDGET_WAIT);
-            reserve(&mut reservation, capacity + joining, wait).await?;
+            reserve(&mut reservation, capacity + joining, deadline).await?;
             buffer.reserve_exact(capacity - buffer.len());
         }
         if let Some(first) = first.take() {
@@ -385,11 +382,14 @@ async fn read_body(
     Ok((body, reservation))
 }
 
+/// Grows `reservation` to `bytes`, waiting for room at most [`BUDGET_WAIT`]
+/// and never past the request's `deadline`.
 async fn reserve(
     reservation: &mut Reservation,
     bytes: usize,
-    wait: tokio::time::Instant,
+    deadline: tokio::time::Instant,
 ) -> Result<(), Refusal> {
+    let wait = deadline.min(tokio::time::Instant::now() + BUDGET_WAIT);
     reservation
         .grow_to(bytes, wait)
         .await
