@@ -12,6 +12,7 @@ pub mod budget;
 pub mod connections;
 pub mod logging;
 pub mod metrics;
+pub mod plain;
 pub mod routes;
 pub mod shutdown;
 pub mod tls;
