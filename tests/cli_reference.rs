@@ -89,6 +89,9 @@ fn the_cli_reference_is_the_binarys_help() {
 #[test]
 #[ignore = "rewrites docs/cli.md: run with BLESS=1 (make bless)"]
 fn bless() {
-    assert!(blessing(), "bless rewrites docs/cli.md: run it with BLESS=1");
+    assert!(
+        blessing(),
+        "bless rewrites docs/cli.md: run it with BLESS=1"
+    );
     std::fs::write(reference_file(), reference()).expect("write docs/cli.md");
 }
