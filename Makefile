@@ -51,7 +51,7 @@ bench:
 	$(CARGO) bench --bench load
 
 # ---------------------------------------------------------------- deployment
-# (see README "Deploy"; tests/manifests.rs renders and validates manifests/)
+# (see docs/deploy.md; tests/manifests.rs renders and validates manifests/)
 
 IMAGE ?= kueue-ray-webhook:0.1.0
 CONTAINER_ENGINE ?= docker
