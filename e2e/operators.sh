@@ -3,7 +3,6 @@
 # e2e API server (issue 17). Called by `make e2e-up OPERATORS=1` after the API server
 # is up (target/e2e/kubeconfig), and by `make e2e-down`.
 #
-#   e2e/operators.sh build      build (or reuse) both binaries under target/e2e/
 #   e2e/operators.sh crds       install Kueue's CRDs (server-side apply), wait until Established
 #   e2e/operators.sh up         crds + Kueue + KubeRay operator + queues; KUEUE_WEBHOOKS=1 also
 #                               registers Kueue's own webhook configurations (the "both" setup)
@@ -11,7 +10,7 @@
 #   e2e/operators.sh env        print the settings the tests read (target/e2e/operators.env)
 #
 # Kueue's version and the KubeRay version it runs with are pinned in e2e/kueue/go.mod and
-# e2e/kuberay/go.mod. Binaries are cached in target/e2e/<name>-<hash of go.mod and go.sum>/.
+# e2e/kuberay/go.mod (`tool` directives); e2e/build.sh builds and caches them like the API server.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,28 +32,16 @@ EMPTY_CLUSTER_QUEUE=e2e-cq-empty
 log() { echo "operators: $*" >&2; }
 die() { log "$*"; exit 1; }
 
-# hash DIR: the cache key of a module, from its go.mod (which holds the replace) and go.sum.
-hash() { cat "$1/go.mod" "$1/go.sum" | sha256sum | cut -c1-16; }
-
-# build NAME MODULE_DIR PACKAGE: prints the binary's path, building it when not cached.
-build_one() {
-  local name=$1 dir=$ROOT/e2e/$2 pkg=$3
-  local out=$E2E/$name-$(hash "$dir")/$name
-  if [[ ! -x $out ]]; then
-    command -v go >/dev/null || die "go is not installed: needed to build $name from $dir"
-    mkdir -p "$(dirname "$out")" "$LOGS"
-    log "building $name ($pkg) into $out (cold: many minutes)"
-    local start=$SECONDS
-    (cd "$dir" && go build -mod=readonly -o "$out.tmp" "$pkg") >"$LOGS/build-$name.log" 2>&1 \
-      || { tail -30 "$LOGS/build-$name.log" >&2; die "building $name failed (log: $LOGS/build-$name.log)"; }
-    mv "$out.tmp" "$out"
-    log "built $name in $((SECONDS - start))s"
+# bin NAME: a binary e2e/build.sh builds from the `tool` directives of e2e/*/go.mod (kueue from
+# e2e/kueue, ray-operator from e2e/kuberay), cached by the hash of go.mod and go.sum.
+bin() {
+  local path=$E2E/bin/$1
+  if [[ ! -x $path ]]; then
+    "$ROOT/e2e/build.sh" >&2 || die "e2e/build.sh failed"
   fi
-  echo "$out"
+  [[ -x $path ]] || die "e2e/build.sh built no $path"
+  echo "$path"
 }
-
-kueue_bin() { build_one kueue kueue sigs.k8s.io/kueue/cmd/kueue; }
-kuberay_bin() { build_one ray-operator kuberay github.com/ray-project/kuberay/ray-operator; }
 
 # module_dir DIR MODULE: where the Go module cache holds MODULE as DIR's go.mod pins it.
 module_dir() {
@@ -193,8 +180,8 @@ cmd_up() {
   [[ -f $KUBECONFIG ]] || die "no $KUBECONFIG: start the API server first (make e2e-up)"
   if alive kueue || alive ray-operator; then die "operators already running (pids in $STATE); make e2e-down first"; fi
   local kueue kuberay
-  kueue=$(kueue_bin)
-  kuberay=$(kuberay_bin)
+  kueue=$(bin kueue)
+  kuberay=$(bin ray-operator)
   rm -rf "$STATE"
   mkdir -p "$STATE" "$LOGS"
   cmd_crds
@@ -262,10 +249,9 @@ cmd_down() {
 }
 
 case ${1:-} in
-  build) kueue_bin >/dev/null; kuberay_bin >/dev/null ;;
   crds) cmd_crds ;;
   up) cmd_up ;;
   down) cmd_down ;;
   env) cat "$E2E/operators.env" ;;
-  *) echo "usage: $0 build|crds|up|down|env" >&2; exit 2 ;;
+  *) echo "usage: $0 crds|up|down|env" >&2; exit 2 ;;
 esac

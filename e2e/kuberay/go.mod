@@ -1,11 +1,11 @@
 // The KubeRay operator for the end-to-end tests (issue 17), built out of cluster from the
 // same ray-operator release whose CRDs the e2e API server installs. Its own module: it pins
 // k8s.io v0.34, unlike the API server's module.
-module kueue-ray-webhook/e2e/kuberay
+module github.com/kueue-ray-webhook/e2e/kuberay
 
 go 1.24.0
 
-require github.com/ray-project/kuberay/ray-operator v1.5.0
+require github.com/ray-project/kuberay/ray-operator v1.5.0 // indirect
 
 require (
 	github.com/Masterminds/semver/v3 v3.3.1 // indirect
@@ -80,3 +80,5 @@ require (
 	sigs.k8s.io/yaml v1.6.0 // indirect
 	volcano.sh/apis v1.12.1 // indirect
 )
+
+tool github.com/ray-project/kuberay/ray-operator

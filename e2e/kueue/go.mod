@@ -1,10 +1,10 @@
 // Kueue's controller manager for the end-to-end tests (issue 17), built out of cluster.
 // Its own module: Kueue pins k8s.io v0.35, the e2e module pins the API server's release.
-module kueue-ray-webhook/e2e/kueue
+module github.com/kueue-ray-webhook/e2e/kueue
 
 go 1.25.0
 
-require sigs.k8s.io/kueue v0.17.0
+require sigs.k8s.io/kueue v0.17.0 // indirect
 
 require (
 	cel.dev/expr v0.25.1 // indirect
@@ -150,3 +150,5 @@ require (
 // Kueue v0.17.0 is built against ray-operator v1.6.0, which the module proxy does not serve;
 // v1.5.0 is the newest served release and the one whose operator and CRDs run in the e2e setup.
 replace github.com/ray-project/kuberay/ray-operator => github.com/ray-project/kuberay/ray-operator v1.5.0
+
+tool sigs.k8s.io/kueue/cmd/kueue
