@@ -6,7 +6,7 @@
 //! object is enough: the mutating webhook validates the object it produced, so
 //! a second call to the validating webhook could only repeat its verdict.
 
-use super::load::{Document, Source};
+use super::load::{Document, DocumentSource};
 use super::yaml::{Position, field_steps, pointer_steps, to_yaml};
 use crate::admission::{self, ReviewRequest, Webhook};
 use crate::policy::{KINDS, Operation, Policy, RAY_GROUP, RayKind};
@@ -19,7 +19,7 @@ use serde_json::Value;
 #[derive(Debug)]
 pub enum Checked {
     /// A RayCluster, RayService or RayJob, and the webhook's verdict on it.
-    Object(Box<Verdict>),
+    Object(Box<CheckedObject>),
     /// Any other document (another kind, or not a Kubernetes object).
     Skipped(SkippedDocument),
 }
@@ -27,7 +27,7 @@ pub enum Checked {
 /// A document that is not a Ray object this webhook handles, and why.
 #[derive(Debug, Serialize)]
 pub struct SkippedDocument {
-    pub source: Source,
+    pub source: DocumentSource,
     #[serde(rename = "apiVersion", skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -45,19 +45,19 @@ impl SkippedDocument {
     }
 }
 
-/// The webhook's answer for one Ray object, decoded from the AdmissionReview.
+/// What `check` says of one Ray object: its [`Verdict`] and each finding on
+/// its line, decoded from the webhook's AdmissionReview answer.
 #[derive(Debug, Serialize)]
-pub struct Verdict {
-    pub source: Source,
+pub struct CheckedObject {
+    pub source: DocumentSource,
     #[serde(rename = "apiVersion")]
     pub api_version: String,
     pub kind: String,
     pub namespace: String,
     /// `metadata.name`, or `metadata.generateName` followed by `*`.
     pub name: String,
-    /// Reported as `"verdict": "admitted"`, `"denied"` or `"unmanaged"`.
-    #[serde(rename = "verdict")]
-    pub ruling: Ruling,
+    /// Admitted, denied or unmanaged (`"verdict"` in the JSON report).
+    pub verdict: Verdict,
     /// `status.message` of a denial, or why an object is unmanaged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -67,7 +67,7 @@ pub struct Verdict {
     /// operation with the position of the field it changes (extra members,
     /// which RFC 6902 says to ignore).
     pub patch: Vec<Located<json_patch::PatchOperation>>,
-    pub warnings: Vec<Warning>,
+    pub warnings: Vec<PlacedWarning>,
     /// The object as it would be stored (the patch applied), as YAML: kept
     /// as text, about the size of the manifest, not as a tree many times
     /// larger. Only for allowed objects, and only when asked for (`--patched`).
@@ -75,10 +75,10 @@ pub struct Verdict {
     pub patched: Option<String>,
 }
 
-/// What the webhook does with a Ray object.
+/// What the webhook does with a Ray object: the verdict `check` reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Ruling {
+pub enum Verdict {
     /// Managed by Kueue and allowed (perhaps mutated).
     Admitted,
     /// Refused: a rule is violated.
@@ -88,12 +88,12 @@ pub enum Ruling {
     Unmanaged,
 }
 
-impl Ruling {
+impl Verdict {
     pub fn as_str(self) -> &'static str {
         match self {
-            Ruling::Admitted => "admitted",
-            Ruling::Denied => "denied",
-            Ruling::Unmanaged => "unmanaged",
+            Verdict::Admitted => "admitted",
+            Verdict::Denied => "denied",
+            Verdict::Unmanaged => "unmanaged",
         }
     }
 }
@@ -121,7 +121,7 @@ pub struct Violation {
 /// A warning the webhook returned, placed on the field the policy says it is
 /// about (the object when none, or the nearest parent when the field is absent).
 #[derive(Debug, PartialEq, Eq, Serialize)]
-pub struct Warning {
+pub struct PlacedWarning {
     pub message: String,
     #[serde(flatten)]
     pub at: Position,
@@ -132,7 +132,7 @@ pub struct Warning {
 #[derive(Debug, thiserror::Error)]
 #[error("{at}: the webhook could not review this object: {message}")]
 pub struct ReviewError {
-    pub at: Source,
+    pub at: DocumentSource,
     pub message: String,
 }
 
@@ -226,7 +226,7 @@ pub fn check_document(
         .collect();
     let mut message = response.status.as_ref().and_then(|s| s.message.clone());
     let mut patched = None;
-    let ruling = if response.allowed {
+    let verdict = if response.allowed {
         let mut object = object;
         json_patch::patch(&mut object, &response.patch.0)
             .map_err(|e| fail(format!("the patch does not apply: {e}")))?;
@@ -236,12 +236,12 @@ pub fn check_document(
         }
         message = unmanaged;
         if message.is_some() {
-            Ruling::Unmanaged
+            Verdict::Unmanaged
         } else {
-            Ruling::Admitted
+            Verdict::Admitted
         }
     } else {
-        Ruling::Denied
+        Verdict::Denied
     };
     let patch = response
         .patch
@@ -255,7 +255,7 @@ pub fn check_document(
     let warnings = response
         .warnings
         .into_iter()
-        .map(|message| Warning {
+        .map(|message| PlacedWarning {
             at: match fields.next().flatten() {
                 Some(field) => root.nearest(&field_steps(&field)).at,
                 None => root.at,
@@ -263,13 +263,13 @@ pub fn check_document(
             message,
         })
         .collect();
-    Ok(Checked::Object(Box::new(Verdict {
+    Ok(Checked::Object(Box::new(CheckedObject {
         source: document.source.clone(),
         api_version,
         kind: kind.to_owned(),
         namespace,
         name,
-        ruling,
+        verdict,
         message,
         violations,
         patch,
@@ -396,7 +396,7 @@ mod tests {
         .unwrap();
         let node = found.unwrap();
         Document {
-            source: Source {
+            source: DocumentSource {
                 file: "t.yaml".to_owned(),
                 document: 0,
                 items: Vec::new(),

@@ -4,7 +4,7 @@
 //!
 //! The words: [`load`] reads each manifest document (with [`yaml`]'s
 //! positions); [`dry_run`] sends it as a CREATE and gives a [`dry_run::Checked`]:
-//! a Ray object's [`dry_run::Verdict`] (its ruling admitted, denied or
+//! a Ray object's [`dry_run::CheckedObject`] (its verdict admitted, denied or
 //! unmanaged, with violations, patch and warnings, each placed on a line), or a
 //! [`dry_run::SkippedDocument`] with its reason; [`report`] renders them.
 
@@ -136,7 +136,7 @@ fn check(config: &mut CheckConfig) -> Result<ExitCode, String> {
             )
             .map_err(|e| e.to_string())?;
             match checked {
-                Checked::Object(verdict) => report.add_verdict(*verdict),
+                Checked::Object(object) => report.add_object(*object),
                 Checked::Skipped(skipped) => report.add_skipped(skipped),
             }
             Ok(())

@@ -3,7 +3,7 @@
 use super::{
     Report, describe_operation, describe_violation, object_name, relative_path, unmanaged_message,
 };
-use crate::offline::dry_run::Ruling;
+use crate::offline::dry_run::Verdict;
 use crate::offline::yaml::Position;
 use std::fmt::Write as _;
 
@@ -13,38 +13,38 @@ impl Report {
     /// mutation, a `::warning` per warning; then the summary line.
     pub fn github(&self) -> String {
         let mut out = String::new();
-        for verdict in &self.objects {
-            let title = format!("{} {}", object_name(verdict), verdict.ruling.as_str());
+        for object in &self.objects {
+            let title = format!("{} {}", object_name(object), object.verdict.as_str());
             let mut command = |level: &str, at: Position, message: &str| {
                 let _ = writeln!(
                     out,
                     "::{level} file={},line={},col={},title={}::{}",
-                    github_property(&relative_path(&verdict.source.file)),
+                    github_property(&relative_path(&object.source.file)),
                     at.line,
                     at.column,
                     github_property(&title),
                     github_data(message)
                 );
             };
-            if verdict.ruling == Ruling::Denied && verdict.violations.is_empty() {
-                let message = verdict.message.as_deref().unwrap_or("denied");
-                command("error", verdict.source.at, message);
+            if object.verdict == Verdict::Denied && object.violations.is_empty() {
+                let message = object.message.as_deref().unwrap_or("denied");
+                command("error", object.source.at, message);
             }
-            for violation in &verdict.violations {
+            for violation in &object.violations {
                 command("error", violation.at, &describe_violation(violation));
             }
-            if verdict.ruling == Ruling::Unmanaged {
+            if object.verdict == Verdict::Unmanaged {
                 let level = if self.require_managed {
                     "error"
                 } else {
                     "notice"
                 };
-                command(level, verdict.source.at, &unmanaged_message(verdict));
+                command(level, object.source.at, &unmanaged_message(object));
             }
-            for operation in &verdict.patch {
+            for operation in &object.patch {
                 command("notice", operation.at, &describe_operation(&operation.item));
             }
-            for warning in &verdict.warnings {
+            for warning in &object.warnings {
                 command("warning", warning.at, &warning.message);
             }
         }

@@ -1,7 +1,7 @@
 //! The JUnit XML report: one test case per object and skipped document.
 
 use super::{Report, findings, object_name, unmanaged_message};
-use crate::offline::dry_run::Ruling;
+use crate::offline::dry_run::Verdict;
 use crate::offline::yaml::Position;
 
 impl Report {
@@ -11,11 +11,11 @@ impl Report {
     pub fn junit(&self) -> Result<String, quick_junit::SerializeError> {
         use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
         let mut suite = TestSuite::new("kueue-ray-webhook check");
-        for verdict in &self.objects {
+        for object in &self.objects {
             let located = |items: Vec<(Position, String)>| {
                 items
                     .into_iter()
-                    .map(|(at, text)| format!("{}: {text}", verdict.source.locate(at)))
+                    .map(|(at, text)| format!("{}: {text}", object.source.locate(at)))
                     .collect::<Vec<_>>()
                     .join("\n")
             };
@@ -24,30 +24,30 @@ impl Report {
                 status
                     .set_message(message)
                     .set_type(ty)
-                    .set_description(located(findings(verdict)));
+                    .set_description(located(findings(object)));
                 status
             };
-            let status = match verdict.ruling {
-                Ruling::Admitted => TestCaseStatus::success(),
-                Ruling::Denied => failure(
-                    verdict.message.clone().unwrap_or_else(|| "denied".into()),
+            let status = match object.verdict {
+                Verdict::Admitted => TestCaseStatus::success(),
+                Verdict::Denied => failure(
+                    object.message.clone().unwrap_or_else(|| "denied".into()),
                     "Denied",
                 ),
-                Ruling::Unmanaged if self.require_managed => {
-                    failure(unmanaged_message(verdict), "Unmanaged")
+                Verdict::Unmanaged if self.require_managed => {
+                    failure(unmanaged_message(object), "Unmanaged")
                 }
-                Ruling::Unmanaged => {
+                Verdict::Unmanaged => {
                     let mut status = TestCaseStatus::skipped();
                     status
-                        .set_message(unmanaged_message(verdict))
+                        .set_message(unmanaged_message(object))
                         .set_type("Unmanaged");
                     status
                 }
             };
-            let mut case = TestCase::new(object_name(verdict), status);
-            case.set_classname(verdict.source.to_string());
-            if verdict.ruling == Ruling::Admitted && !verdict.patch.is_empty() {
-                case.set_system_out(located(findings(verdict)));
+            let mut case = TestCase::new(object_name(object), status);
+            case.set_classname(object.source.to_string());
+            if object.verdict == Verdict::Admitted && !object.patch.is_empty() {
+                case.set_system_out(located(findings(object)));
             }
             suite.add_test_case(case);
         }

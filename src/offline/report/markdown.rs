@@ -1,7 +1,7 @@
 //! Markdown for `$GITHUB_STEP_SUMMARY` or a pull-request comment.
 
 use super::{Report, findings, object_name};
-use crate::offline::dry_run::{Ruling, Verdict};
+use crate::offline::dry_run::{CheckedObject, Verdict};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -11,33 +11,30 @@ impl Report {
     pub fn markdown(&self) -> String {
         let mut out = String::from("## kueue-ray-webhook check\n\n");
         let _ = writeln!(out, "**{}**\n", self.summary);
-        let mut by_file: BTreeMap<&str, Vec<&Verdict>> = BTreeMap::new();
-        for verdict in &self.objects {
-            by_file
-                .entry(&verdict.source.file)
-                .or_default()
-                .push(verdict);
+        let mut by_file: BTreeMap<&str, Vec<&CheckedObject>> = BTreeMap::new();
+        for object in &self.objects {
+            by_file.entry(&object.source.file).or_default().push(object);
         }
-        for (file, verdicts) in by_file {
+        for (file, objects) in by_file {
             let _ = writeln!(out, "### `{}`\n", file.replace('`', "'"));
             let _ = writeln!(out, "| Line | Object | Verdict | Findings |");
             let _ = writeln!(out, "| ---: | --- | --- | --- |");
-            for verdict in verdicts {
-                let icon = match verdict.ruling {
-                    Ruling::Admitted => "✅ admitted",
-                    Ruling::Denied => "❌ denied",
-                    Ruling::Unmanaged if self.require_managed => "❌ unmanaged",
-                    Ruling::Unmanaged => "⚪ unmanaged",
+            for object in objects {
+                let icon = match object.verdict {
+                    Verdict::Admitted => "✅ admitted",
+                    Verdict::Denied => "❌ denied",
+                    Verdict::Unmanaged if self.require_managed => "❌ unmanaged",
+                    Verdict::Unmanaged => "⚪ unmanaged",
                 };
-                let cell: Vec<String> = findings(verdict)
+                let cell: Vec<String> = findings(object)
                     .into_iter()
                     .map(|(at, finding)| format!("line {}: {}", at.line, markdown_cell(&finding)))
                     .collect();
                 let _ = writeln!(
                     out,
                     "| {} | {} | {icon} | {} |",
-                    verdict.source.at.line,
-                    markdown_cell(&object_name(verdict)),
+                    object.source.at.line,
+                    markdown_cell(&object_name(object)),
                     cell.join("<br>")
                 );
             }

@@ -4,7 +4,7 @@
 //! `file:line:column`; what the formats share (the summary, the findings of
 //! an object in order) is here.
 
-use super::dry_run::{Ruling, SkippedDocument, Verdict, Violation};
+use super::dry_run::{CheckedObject, SkippedDocument, Verdict, Violation};
 use super::yaml::Position;
 use crate::policy::Knob;
 use serde::Serialize;
@@ -21,13 +21,13 @@ mod text;
 
 pub use patched::{patched_yaml, write_patched_dir};
 
-/// Every verdict of one run, in input order.
+/// Every object of one run, in input order.
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
     pub summary: Summary,
     /// The effective policy: every knob, its value and where it came from.
     pub policy: Vec<Knob>,
-    pub objects: Vec<Verdict>,
+    pub objects: Vec<CheckedObject>,
     pub skipped: Vec<SkippedDocument>,
     /// `--require-managed`: an unmanaged object is a failure, not a notice.
     #[serde(skip)]
@@ -53,13 +53,13 @@ impl std::fmt::Display for Summary {
 }
 
 impl Report {
-    pub fn add_verdict(&mut self, verdict: Verdict) {
-        match verdict.ruling {
-            Ruling::Admitted => self.summary.admitted += 1,
-            Ruling::Denied => self.summary.denied += 1,
-            Ruling::Unmanaged => self.summary.unmanaged += 1,
+    pub fn add_object(&mut self, object: CheckedObject) {
+        match object.verdict {
+            Verdict::Admitted => self.summary.admitted += 1,
+            Verdict::Denied => self.summary.denied += 1,
+            Verdict::Unmanaged => self.summary.unmanaged += 1,
         }
-        self.objects.push(verdict);
+        self.objects.push(object);
     }
 
     pub fn add_skipped(&mut self, skipped: SkippedDocument) {
@@ -81,41 +81,41 @@ impl Report {
 
 /// An object's findings in order, each with the position of its field:
 /// the denial message or unmanaged reason, violations, patch operations, warnings.
-fn findings(verdict: &Verdict) -> Vec<(Position, String)> {
+fn findings(object: &CheckedObject) -> Vec<(Position, String)> {
     let mut out = Vec::new();
-    match verdict.ruling {
-        Ruling::Denied if verdict.violations.is_empty() => {
-            let message = verdict.message.clone().unwrap_or_else(|| "denied".into());
-            out.push((verdict.source.at, message));
+    match object.verdict {
+        Verdict::Denied if object.violations.is_empty() => {
+            let message = object.message.clone().unwrap_or_else(|| "denied".into());
+            out.push((object.source.at, message));
         }
-        Ruling::Unmanaged => out.push((verdict.source.at, unmanaged_message(verdict))),
-        Ruling::Admitted if verdict.patch.is_empty() => {
-            out.push((verdict.source.at, "unchanged".into()));
+        Verdict::Unmanaged => out.push((object.source.at, unmanaged_message(object))),
+        Verdict::Admitted if object.patch.is_empty() => {
+            out.push((object.source.at, "unchanged".into()));
         }
         _ => {}
     }
-    for violation in &verdict.violations {
+    for violation in &object.violations {
         out.push((violation.at, describe_violation(violation)));
     }
-    for operation in &verdict.patch {
+    for operation in &object.patch {
         out.push((operation.at, describe_operation(&operation.item)));
     }
-    for warning in &verdict.warnings {
+    for warning in &object.warnings {
         out.push((warning.at, format!("warning: {}", warning.message)));
     }
     out
 }
 
-fn unmanaged_message(verdict: &Verdict) -> String {
-    verdict
+fn unmanaged_message(object: &CheckedObject) -> String {
+    object
         .message
         .clone()
         .unwrap_or_else(|| "Kueue does not manage this object".into())
 }
 
 /// `RayCluster ml/train`.
-fn object_name(verdict: &Verdict) -> String {
-    format!("{} {}/{}", verdict.kind, verdict.namespace, verdict.name)
+fn object_name(object: &CheckedObject) -> String {
+    format!("{} {}/{}", object.kind, object.namespace, object.name)
 }
 
 /// `add /spec/suspend true`, the value as compact JSON.

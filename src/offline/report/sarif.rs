@@ -2,7 +2,7 @@
 //! one result per finding.
 
 use super::{Report, describe_violation, object_name, relative_path, unmanaged_message};
-use crate::offline::dry_run::Ruling;
+use crate::offline::dry_run::Verdict;
 use crate::offline::yaml::Position;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -53,9 +53,9 @@ impl Report {
     /// violations, each violation, an unmanaged object, each warning.
     fn sarif_findings(&self) -> Vec<Finding> {
         let mut findings = Vec::new();
-        for verdict in &self.objects {
-            let file = &verdict.source.file;
-            let name = object_name(verdict);
+        for object in &self.objects {
+            let file = &object.source.file;
+            let name = object_name(object);
             let mut add = |rule: &str, level: &'static str, at: Position, message: String| {
                 findings.push(Finding {
                     rule: rule.to_owned(),
@@ -65,11 +65,11 @@ impl Report {
                     message: format!("{name}: {message}"),
                 });
             };
-            if verdict.ruling == Ruling::Denied && verdict.violations.is_empty() {
-                let message = verdict.message.clone().unwrap_or_else(|| "denied".into());
-                add("Denied", "error", verdict.source.at, message);
+            if object.verdict == Verdict::Denied && object.violations.is_empty() {
+                let message = object.message.clone().unwrap_or_else(|| "denied".into());
+                add("Denied", "error", object.source.at, message);
             }
-            for violation in &verdict.violations {
+            for violation in &object.violations {
                 let rule = if violation.reason.is_empty() {
                     "Denied"
                 } else {
@@ -77,7 +77,7 @@ impl Report {
                 };
                 add(rule, "error", violation.at, describe_violation(violation));
             }
-            if verdict.ruling == Ruling::Unmanaged {
+            if object.verdict == Verdict::Unmanaged {
                 let level = if self.require_managed {
                     "error"
                 } else {
@@ -86,11 +86,11 @@ impl Report {
                 add(
                     "Unmanaged",
                     level,
-                    verdict.source.at,
-                    unmanaged_message(verdict),
+                    object.source.at,
+                    unmanaged_message(object),
                 );
             }
-            for warning in &verdict.warnings {
+            for warning in &object.warnings {
                 add("Warning", "warning", warning.at, warning.message.clone());
             }
         }

@@ -8,16 +8,11 @@ impl Report {
     /// `file:line:column: finding`, the skipped documents, then the summary.
     pub fn text(&self) -> String {
         let mut out = String::new();
-        for verdict in &self.objects {
-            let word = verdict.ruling.as_str().to_uppercase();
-            let _ = writeln!(
-                out,
-                "{word:<9} {} ({})",
-                object_name(verdict),
-                verdict.source
-            );
-            for (at, finding) in findings(verdict) {
-                let _ = writeln!(out, "    {}: {finding}", verdict.source.locate(at));
+        for object in &self.objects {
+            let word = object.verdict.as_str().to_uppercase();
+            let _ = writeln!(out, "{word:<9} {} ({})", object_name(object), object.source);
+            for (at, finding) in findings(object) {
+                let _ = writeln!(out, "    {}: {finding}", object.source.locate(at));
             }
         }
         for skipped in &self.skipped {
