@@ -7,7 +7,7 @@
 //! a second call to the validating webhook could only repeat its verdict.
 
 use super::load::{Document, DocumentSource};
-use super::yaml::{Position, field_steps, pointer_steps, to_yaml};
+use super::yaml::{Node, Position, field_steps, pointer_steps, to_yaml};
 use crate::admission::{self, ReviewRequest, Webhook};
 use crate::policy::{KINDS, Operation, Policy, RAY_GROUP, RayKind};
 use base64::Engine as _;
@@ -145,71 +145,169 @@ pub fn check_document(
     policy: &Policy,
     keep_patched: bool,
 ) -> Result<Checked, ReviewError> {
-    let value = document.node.to_value();
-    let api_version = value.get("apiVersion").and_then(Value::as_str);
-    let kind = value.get("kind").and_then(Value::as_str);
-    let group = api_version.and_then(|av| av.split_once('/'));
-    let ray =
-        group.and_then(|(group, version)| Some((version, RayKind::from_group_kind(group, kind?)?)));
-    let (Some(api_version), Some((version, ray_kind))) = (api_version, ray) else {
-        let reason = match (api_version, kind, group) {
-            (None, _, _) | (_, None, _) => {
-                "not a Kubernetes object (no apiVersion and kind)".into()
-            }
-            (_, Some(kind), Some((RAY_GROUP, _))) => {
-                let handled: Vec<&str> = KINDS.iter().map(|info| info.name).collect();
-                format!(
-                    "{kind} is not a kind this webhook admits ({})",
-                    handled.join(", ")
-                )
-            }
-            _ => "not a ray.io object".into(),
-        };
-        return Ok(Checked::Skipped(SkippedDocument {
-            source: document.source.clone(),
-            api_version: api_version.map(str::to_owned),
-            kind: kind.map(str::to_owned),
-            reason,
-        }));
+    let mut object = document.node.to_value();
+    let ray = match ray_identity(&object) {
+        Ok(ray) => ray,
+        Err(reason) => {
+            return Ok(Checked::Skipped(SkippedDocument {
+                source: document.source.clone(),
+                api_version: object
+                    .get("apiVersion")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                kind: object
+                    .get("kind")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                reason,
+            }));
+        }
     };
-
-    let (api_version, version) = (api_version.to_owned(), version.to_owned());
-    let mut object = value;
-    let namespace = set_namespace(&mut object, namespace);
-    let name = display_name(&object);
-    let uid = format!("kueue-ray-webhook-check-{index}");
-    let kind = ray_kind.as_str();
-    // What kube-apiserver sends for `kubectl create --dry-run=server`.
-    let review = ReviewRequest {
-        uid: &uid,
-        version: &version,
-        namespace: &namespace,
-        dry_run: true,
-        username: "kueue-ray-webhook-check",
-        ..ReviewRequest::new(ray_kind, Operation::Create, Some(&object))
-    }
-    .to_json();
     let fail = |message: String| ReviewError {
         at: document.source.clone(),
         message,
     };
-    let body = serde_json::to_vec(&review).map_err(|e| fail(e.to_string()))?;
-    let mut answer = admission::review(Webhook::Mutate, &body, policy);
+    let namespace = set_namespace(&mut object, namespace);
+    let name = display_name(&object);
+    let (response, fields) =
+        dry_run_create(&ray, &object, &namespace, index, policy).map_err(fail)?;
+    let root = &document.node;
+    let violations = place_violations(root, response.status.as_ref());
+    let mut message = response.status.as_ref().and_then(|s| s.message.clone());
+    let mut patched = None;
+    let verdict = if response.allowed {
+        let judged = judge_allowed(
+            &ray,
+            &namespace,
+            object,
+            &response.patch,
+            policy,
+            keep_patched,
+        )
+        .map_err(fail)?;
+        (message, patched) = (judged.unmanaged, judged.patched);
+        if message.is_some() {
+            Verdict::Unmanaged
+        } else {
+            Verdict::Admitted
+        }
+    } else {
+        Verdict::Denied
+    };
+    Ok(Checked::Object(Box::new(CheckedObject {
+        source: document.source.clone(),
+        api_version: ray.api_version,
+        kind: ray.kind.as_str().to_owned(),
+        namespace,
+        name,
+        verdict,
+        message,
+        violations,
+        patch: place_patch(root, response.patch),
+        warnings: place_warnings(root, response.warnings, fields),
+        patched,
+    })))
+}
+
+/// A document that is an object of a kind this webhook handles.
+struct RayIdentity {
+    /// `ray.io/v1`, as the manifest says.
+    api_version: String,
+    /// `v1`: the version the review names.
+    version: String,
+    kind: RayKind,
+}
+
+/// The handled kind `object` is, or why the document is skipped.
+fn ray_identity(object: &Value) -> Result<RayIdentity, String> {
+    let api_version = object.get("apiVersion").and_then(Value::as_str);
+    let kind = object.get("kind").and_then(Value::as_str);
+    let group = api_version.and_then(|av| av.split_once('/'));
+    let ray =
+        group.and_then(|(group, version)| Some((version, RayKind::from_group_kind(group, kind?)?)));
+    if let (Some(api_version), Some((version, kind))) = (api_version, ray) {
+        return Ok(RayIdentity {
+            api_version: api_version.to_owned(),
+            version: version.to_owned(),
+            kind,
+        });
+    }
+    Err(match (api_version, kind, group) {
+        (None, _, _) | (_, None, _) => "not a Kubernetes object (no apiVersion and kind)".into(),
+        (_, Some(kind), Some((RAY_GROUP, _))) => {
+            let handled: Vec<&str> = KINDS.iter().map(|info| info.name).collect();
+            format!(
+                "{kind} is not a kind this webhook admits ({})",
+                handled.join(", ")
+            )
+        }
+        _ => "not a ray.io object".into(),
+    })
+}
+
+/// The mutating webhook's answer to the CREATE of `object`, as kube-apiserver
+/// sends it for `kubectl create --dry-run=server`, decoded; with the field of
+/// each warning, in the order sent.
+fn dry_run_create(
+    ray: &RayIdentity,
+    object: &Value,
+    namespace: &str,
+    index: usize,
+    policy: &Policy,
+) -> Result<(DecodedAnswer, Vec<Option<String>>), String> {
+    let uid = format!("kueue-ray-webhook-check-{index}");
+    let review = ReviewRequest {
+        uid: &uid,
+        version: &ray.version,
+        namespace,
+        dry_run: true,
+        username: "kueue-ray-webhook-check",
+        ..ReviewRequest::new(ray.kind, Operation::Create, Some(object))
+    }
+    .to_json();
+    let body = serde_json::to_vec(&review).map_err(|e| e.to_string())?;
+    let answer = admission::review(Webhook::Mutate, &body, policy);
     if answer.status != 200 {
-        return Err(fail(format!(
+        return Err(format!(
             "HTTP {}: {}",
             answer.status,
             String::from_utf8_lossy(&answer.body).trim_end()
-        )));
+        ));
     }
-    let response = decode_answer(&answer.body, &uid).map_err(fail)?;
-    // The field of each warning, in the order sent.
-    let mut fields = std::mem::take(&mut answer.record.warning_fields).into_iter();
+    let response = decode_answer(&answer.body, &uid)?;
+    Ok((response, answer.record.warning_fields))
+}
 
-    let root = &document.node;
-    let violations: Vec<Violation> = response
-        .status
-        .as_ref()
+/// What an allowed object comes to: why Kueue would not manage it (if so),
+/// and, when asked for, the object as stored (the patch applied) as YAML.
+struct Allowed {
+    unmanaged: Option<String>,
+    patched: Option<String>,
+}
+
+/// Applies the patch and asks the policy whether Kueue manages the result.
+fn judge_allowed(
+    ray: &RayIdentity,
+    namespace: &str,
+    mut object: Value,
+    patch: &json_patch::Patch,
+    policy: &Policy,
+    keep_patched: bool,
+) -> Result<Allowed, String> {
+    json_patch::patch(&mut object, &patch.0)
+        .map_err(|e| format!("the patch does not apply: {e}"))?;
+    let unmanaged = unmanaged_reason(ray.kind, namespace, &object, policy)?;
+    let patched = if keep_patched {
+        Some(to_yaml(&object)?)
+    } else {
+        None
+    };
+    Ok(Allowed { unmanaged, patched })
+}
+
+/// One violation per cause of the denial, on the line of its field.
+fn place_violations(root: &Node, status: Option<&Status>) -> Vec<Violation> {
+    status
         .and_then(|status| status.details.as_ref())
         .and_then(|details| details.causes.as_ref())
         .into_iter()
@@ -223,37 +321,30 @@ pub fn check_document(
                 reason: cause.reason.clone().unwrap_or_default(),
             }
         })
-        .collect();
-    let mut message = response.status.as_ref().and_then(|s| s.message.clone());
-    let mut patched = None;
-    let verdict = if response.allowed {
-        let mut object = object;
-        json_patch::patch(&mut object, &response.patch.0)
-            .map_err(|e| fail(format!("the patch does not apply: {e}")))?;
-        let unmanaged = unmanaged_reason(ray_kind, &namespace, &object, policy).map_err(fail)?;
-        if keep_patched {
-            patched = Some(to_yaml(&object).map_err(fail)?);
-        }
-        message = unmanaged;
-        if message.is_some() {
-            Verdict::Unmanaged
-        } else {
-            Verdict::Admitted
-        }
-    } else {
-        Verdict::Denied
-    };
-    let patch = response
-        .patch
+        .collect()
+}
+
+/// Each patch operation on the line of the field it changes (or its nearest parent).
+fn place_patch(root: &Node, patch: json_patch::Patch) -> Vec<Located<json_patch::PatchOperation>> {
+    patch
         .0
         .into_iter()
         .map(|operation| Located {
             at: root.nearest(&pointer_steps(operation.path().as_str())).at,
             item: operation,
         })
-        .collect();
-    let warnings = response
-        .warnings
+        .collect()
+}
+
+/// Each warning on the line of the field the policy says it is about (the
+/// object's first line when none).
+fn place_warnings(
+    root: &Node,
+    warnings: Vec<String>,
+    fields: Vec<Option<String>>,
+) -> Vec<PlacedWarning> {
+    let mut fields = fields.into_iter();
+    warnings
         .into_iter()
         .map(|message| PlacedWarning {
             at: match fields.next().flatten() {
@@ -262,20 +353,7 @@ pub fn check_document(
             },
             message,
         })
-        .collect();
-    Ok(Checked::Object(Box::new(CheckedObject {
-        source: document.source.clone(),
-        api_version,
-        kind: kind.to_owned(),
-        namespace,
-        name,
-        verdict,
-        message,
-        violations,
-        patch,
-        warnings,
-        patched,
-    })))
+        .collect()
 }
 
 /// Why Kueue would not manage `object` (the patched object), by the policy's own judgement.
