@@ -5,7 +5,7 @@
 //! RayService, elastic jobs); `--kueue-version` picks the row of
 //! [`Release::profile`], and an explicit flag still overrides each knob.
 
-use super::RayServiceWorkload;
+use super::config::RayServiceWorkload;
 use std::fmt;
 
 /// A Kueue release, to minor precision (the patch level changes no rule).
@@ -143,7 +143,7 @@ impl Source {
     }
 }
 
-/// Where each knob of a [`Policy`](super::Policy) came from.
+/// Where each knob of a [`Policy`](super::config::Policy) came from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Provenance {
     pub kueue_version: Source,
