@@ -120,8 +120,7 @@ impl Budget {
     }
 
     /// Bytes reserved now, across all connections.
-    #[cfg(test)]
-    fn used(&self) -> usize {
+    pub fn used(&self) -> usize {
         self.total.used.load(Ordering::SeqCst)
     }
 }

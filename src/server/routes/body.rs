@@ -4,10 +4,12 @@
 use super::refusal::Refusal;
 use crate::admission::MAX_BODY_BYTES;
 use crate::server::budget::{Budget, ConnectionShare, NoRoom, Reservation};
+use crate::server::slots::Tracked;
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{Version, header};
 use http_body_util::BodyExt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a request waits for room in the in-flight budget before it is
@@ -33,12 +35,17 @@ pub(super) async fn read_body(
         .cloned()
         // Only a router served outside `serve_tls` has no share: one body's worth.
         .unwrap_or_else(|| Budget::new(MAX_BODY_BYTES, MAX_BODY_BYTES).connection());
+    let tracked = request.extensions().get::<Arc<Tracked>>().cloned();
     let mut reservation = share.reservation();
     reserve(&mut reservation, declared, deadline).await?;
     let mut collected = Collected::new(declared);
     let mut body = request.into_body();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|error| Refusal::Unreadable(error.to_string()))?;
+        if let Some(tracked) = &tracked {
+            // Not stalled: not the first to be evicted at the cap.
+            tracked.progressed();
+        }
         let Ok(data) = frame.into_data() else {
             continue;
         };
