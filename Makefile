@@ -28,9 +28,11 @@ test:
 	$(CARGO) test
 
 ## bless: rewrite tests/golden/*.response.json and *.patch.json from the
-## current answers (after a deliberate change; review the diff)
+## current answers, and docs/cli.md from --help (after a deliberate change;
+## review the diff)
 bless:
 	BLESS=1 $(CARGO) test --test golden -- --ignored --exact bless
+	BLESS=1 $(CARGO) test --test cli_reference -- --ignored --exact bless
 
 ## fuzz: libFuzzer over admission::review (fuzz/fuzz_targets/review.rs) for
 ## FUZZ_SECONDS, seeded from tests/golden; installs cargo-fuzz when missing.

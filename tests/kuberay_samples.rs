@@ -30,6 +30,10 @@ enum Expect {
     /// A RayJob on an existing cluster (`clusterSelector`): admitted
     /// unchanged, with a warning, never suspended (KubeRay cannot suspend it).
     LeftRunning,
+    /// A RayJob with `deletionStrategy.deletionRules` and
+    /// `shutdownAfterJobFinishes` unset: denied at both. Admitted (and
+    /// suspended) once the rules go and shutdown is set to true.
+    DeletionRulesDenied,
 }
 
 const EXPECTED: &[(&str, &str, Expect)] = &[
@@ -88,6 +92,12 @@ const EXPECTED: &[(&str, &str, Expect)] = &[
         "RayJob",
         Expect::LeftRunning,
     ),
+    (
+        "ray-job.deletion-rules.yaml",
+        "RayJob",
+        Expect::DeletionRulesDenied,
+    ),
+    ("ray-job.shutdown.yaml", "RayJob", Expect::Suspended),
 ];
 
 /// The samples, or `None` (skip, reason printed) without `../shared` outside CI.
@@ -260,6 +270,38 @@ async fn every_sample_gets_its_expected_verdict() {
                     decoded_patch(&response),
                     Some(json!([{"op": "add", "path": "/spec/suspend", "value": true}])),
                     "{file}"
+                );
+            }
+            Expect::DeletionRulesDenied => {
+                for response in [&mutated, &validated] {
+                    assert_eq!(response["allowed"], false, "{file}: {response}");
+                    let causes = response["status"]["details"]["causes"].as_array().unwrap();
+                    let fields: Vec<&str> = causes
+                        .iter()
+                        .map(|c| c["field"].as_str().unwrap())
+                        .collect();
+                    assert_eq!(
+                        fields,
+                        [
+                            "spec.shutdownAfterJobFinishes",
+                            "spec.deletionStrategy.deletionRules"
+                        ],
+                        "{file}"
+                    );
+                }
+                // Without the rules and with shutdown set, the job is admitted and suspended.
+                let mut fixed = object.clone();
+                fixed["spec"]["shutdownAfterJobFinishes"] = json!(true);
+                fixed["spec"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("deletionStrategy");
+                let path = format!("/mutate-ray-io-v1-{resource}");
+                let response = admit(&mut client, &path, &fixed, &uid).await;
+                assert_eq!(
+                    decoded_patch(&response),
+                    Some(json!([{"op": "add", "path": "/spec/suspend", "value": true}])),
+                    "{file}: {response}"
                 );
             }
             Expect::LeftRunning => {

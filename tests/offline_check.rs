@@ -112,10 +112,17 @@ fn labelled_kuberay_samples_get_kueues_verdicts() {
                     .collect();
                 assert_eq!(paths, [autoscaling_path(kind)], "{file}");
                 assert_eq!(verdict["patch"], json!([]), "{file}");
-            } else if let Some((_, path)) = DENIED_RAYJOB_SAMPLES.iter().find(|(f, _)| *f == name) {
+            } else if let Some((_, expected)) =
+                DENIED_RAYJOB_SAMPLES.iter().find(|(f, _)| *f == name)
+            {
                 assert_eq!(verdict["verdict"], "denied", "{file}");
-                assert_eq!(verdict["violations"][0]["path"], *path, "{file}: {verdict}");
-                assert_eq!(verdict["violations"].as_array().unwrap().len(), 1, "{file}");
+                let paths: Vec<_> = verdict["violations"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v["path"].as_str().unwrap())
+                    .collect();
+                assert_eq!(paths, *expected, "{file}: {verdict}");
             } else if name == EXISTING_CLUSTER_RAYJOB_SAMPLE {
                 // Not suspended: KubeRay cannot suspend a job on an existing cluster.
                 assert_eq!(verdict["verdict"], "admitted", "{file}: {verdict}");
@@ -163,7 +170,10 @@ fn labelled_kuberay_samples_get_kueues_verdicts() {
         .iter()
         .map(|s| s["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(skipped_kinds.into_iter().collect::<Vec<_>>(), ["ConfigMap"]);
+    assert_eq!(
+        skipped_kinds.into_iter().collect::<Vec<_>>(),
+        ["ConfigMap", "RayCronJob"]
+    );
 }
 
 #[test]
@@ -201,7 +211,7 @@ fn unlabelled_samples_are_reported_unmanaged_not_admitted() {
         .lines()
         .filter(|l| l.starts_with(char::is_uppercase) && !l.starts_with("SKIPPED"))
         .collect();
-    assert_eq!(objects.len(), 15, "{}", out.stdout);
+    assert_eq!(objects.len(), 17, "{}", out.stdout);
     assert!(
         objects.iter().all(|l| l.starts_with("UNMANAGED Ray")),
         "{}",
@@ -219,14 +229,15 @@ fn unlabelled_samples_are_reported_unmanaged_not_admitted() {
         "{}",
         out.stdout
     );
-    // SOURCE.md: 11 RayClusters and RayServices, 4 RayJobs, 6 ConfigMaps.
+    // SOURCE.md: 11 RayClusters and RayServices, 6 RayJobs; skipped: 8
+    // ConfigMaps and a RayCronJob.
     assert_eq!(
         out.stdout.lines().last(),
-        Some("0 admitted, 0 denied, 15 unmanaged, 6 skipped")
+        Some("0 admitted, 0 denied, 17 unmanaged, 9 skipped")
     );
     assert_eq!(
         out.stdout.matches("\nSKIPPED   ").count(),
-        6,
+        9,
         "{}",
         out.stdout
     );
@@ -236,7 +247,7 @@ fn unlabelled_samples_are_reported_unmanaged_not_admitted() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     let out = run(&["check", "-o", "json", path_str(&samples)], None);
     let report = out.json();
-    assert_eq!(report["summary"]["unmanaged"], 15);
+    assert_eq!(report["summary"]["unmanaged"], 17);
     assert!(
         report["objects"]
             .as_array()
@@ -273,7 +284,7 @@ fn default_queue_flag_manages_unlabelled_samples_in_text_output() {
     assert_eq!(out.code, 1);
     assert_eq!(
         out.stdout.lines().last(),
-        Some("9 admitted, 6 denied, 0 unmanaged, 6 skipped")
+        Some("10 admitted, 7 denied, 0 unmanaged, 9 skipped")
     );
     let autoscaler = out
         .stdout
@@ -540,11 +551,11 @@ fn junit_report_has_one_case_per_object_and_a_failure_per_denial() {
     assert_eq!(out.code, 1);
     let report = quick_junit::Report::deserialize_from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("not JUnit XML: {e}\n{}", out.stdout));
-    // 15 Ray objects and the 6 skipped documents, each with its reason.
-    assert_eq!(report.tests, 21);
-    assert_eq!(report.failures, 6);
+    // 17 Ray objects and the 9 skipped documents, each with its reason.
+    assert_eq!(report.tests, 26);
+    assert_eq!(report.failures, 7);
     let suite = &report.test_suites[0];
-    assert_eq!(suite.skipped, 6);
+    assert_eq!(suite.skipped, 9);
     let failed: Vec<String> = suite
         .test_cases
         .iter()
@@ -604,6 +615,7 @@ fn patched_objects_are_what_the_patch_makes_and_are_stable() {
             "default.raycluster.raycluster-kuberay.yaml",
             "default.raycluster.raycluster-tpu-v6e-multihost.yaml",
             "default.rayjob.rayjob-sample-.yaml",
+            "default.rayjob.rayjob-sample-shutdown.yaml",
             "default.rayjob.rayjob-use-existing-raycluster.yaml",
             "default.rayservice.rayservice-sample-2.yaml",
             "default.rayservice.rayservice-sample.yaml",
@@ -629,13 +641,13 @@ fn patched_objects_are_what_the_patch_makes_and_are_stable() {
     assert!(
         again
             .stdout
-            .ends_with("9 admitted, 0 denied, 0 unmanaged, 0 skipped\n"),
+            .ends_with("10 admitted, 0 denied, 0 unmanaged, 0 skipped\n"),
         "{}",
         again.stdout
     );
     assert_eq!(
         again.stdout.matches(": unchanged\n").count(),
-        9,
+        10,
         "{}",
         again.stdout
     );
@@ -716,7 +728,10 @@ fn the_json_report_names_every_knob_and_where_it_came_from() {
             "json",
             "-",
         ],
-        &[("KUEUE_RAY_WEBHOOK_EXCLUDE_NAMESPACE", "ci,tools")],
+        &[
+            ("KUEUE_RAY_WEBHOOK_EXCLUDE_NAMESPACE", "ci,tools"),
+            ("KUEUE_RAY_WEBHOOK_MULTIKUEUE_RAY_AUTOSCALING", "true"),
+        ],
         CLUSTER.as_bytes(),
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -733,6 +748,7 @@ fn the_json_report_names_every_knob_and_where_it_came_from() {
             knob("rayjob-workload", "rayjob", "default"),
             knob("elastic-jobs", "true", "profile"),
             knob("exclude-namespace", "ci,tools", "environment"),
+            knob("multikueue-ray-autoscaling", "true", "environment"),
         ])
     );
 }
@@ -745,7 +761,7 @@ fn a_release_newer_than_the_table_is_checked_with_its_newest_row_and_a_warning()
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
-        out.stderr.contains("warning: Kueue v0.22 is newer than the newest release this webhook knows (v0.19): using the v0.19 profile"),
+        out.stderr.contains("warning: Kueue v0.22 is newer than the newest release this webhook knows (v0.20): using the v0.20 profile"),
         "{}",
         out.stderr
     );
@@ -836,8 +852,13 @@ fn elastic_autoscaling_samples_are_admitted_with_gates_under_kueue_v0_19() {
     let output = tempfile::tempdir().unwrap();
     let ray_objects = labelled_samples_with(&samples, input.path(), |file, object| {
         if object["kind"] == "RayJob" {
-            // Kueue needs it (issue #9); most samples leave it unset.
+            // Kueue needs it (issue #9); most samples leave it unset, and
+            // it cannot go with deletion rules.
             object["spec"]["shutdownAfterJobFinishes"] = json!(true);
+            object["spec"]
+                .as_object_mut()
+                .unwrap()
+                .remove("deletionStrategy");
         }
         if AUTOSCALING_SAMPLES.contains(&file) {
             let metadata = object["metadata"].as_object_mut().unwrap();

@@ -115,7 +115,7 @@ async fn check_verdicts_and_patches_equal_the_https_servers_answers() {
         let objects = report["objects"].as_array().unwrap();
         assert_eq!(
             objects.len(),
-            15,
+            17,
             "every RayCluster, RayService and RayJob sample"
         );
         let mut denied = 0;

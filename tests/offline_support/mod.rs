@@ -141,12 +141,23 @@ pub const AUTOSCALING_SAMPLES: [&str; 4] = [
     "ray-service.incremental-upgrade.yaml",
 ];
 
-/// The RayJob samples that a managed RayJob's rules deny, with the one
-/// violated path: KubeRay's samples leave `shutdownAfterJobFinishes` unset,
-/// and Kueue releases the quota only when the cluster goes away.
-pub const DENIED_RAYJOB_SAMPLES: [(&str, &str); 2] = [
-    ("ray-job.sample.yaml", "spec.shutdownAfterJobFinishes"),
-    ("ray-job.sidecar-mode.yaml", "spec.shutdownAfterJobFinishes"),
+/// The RayJob samples that a managed RayJob's rules deny, with the violated
+/// paths: KubeRay's samples leave `shutdownAfterJobFinishes` unset, and
+/// Kueue releases the quota only when the cluster goes away; deletion rules
+/// cannot go with `shutdownAfterJobFinishes: true`.
+pub const DENIED_RAYJOB_SAMPLES: [(&str, &[&str]); 3] = [
+    ("ray-job.sample.yaml", &["spec.shutdownAfterJobFinishes"]),
+    (
+        "ray-job.sidecar-mode.yaml",
+        &["spec.shutdownAfterJobFinishes"],
+    ),
+    (
+        "ray-job.deletion-rules.yaml",
+        &[
+            "spec.shutdownAfterJobFinishes",
+            "spec.deletionStrategy.deletionRules",
+        ],
+    ),
 ];
 
 /// The RayJob sample that runs on an existing cluster (`clusterSelector`):
