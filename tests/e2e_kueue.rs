@@ -3,8 +3,7 @@
 //! the e2e API server (`make e2e-up OPERATORS=1`), our webhook registered by
 //! its manifests with `--kueue-version v0.17 --elastic-jobs`; Kueue's own
 //! webhooks are not registered. Every wait is bounded polling on API state.
-//! Skips (reason printed) when the setup is not running, unless
-//! `E2E_OPERATORS=1`.
+//! `test = false`: `make e2e` runs it against `make e2e-up OPERATORS=1`.
 
 mod kueue_e2e;
 
@@ -44,9 +43,7 @@ fn kubelet_stand_in(cluster: &Cluster, ns: &str, selector: &str) {
 /// Workload of head + one PodSet per group, admits it and unsuspends it.
 #[test]
 fn raycluster_with_quota_is_admitted_and_unsuspended() {
-    let Some(cluster) = Cluster::get() else {
-        return;
-    };
+    let cluster = Cluster::get();
     let ns = cluster.namespace("rc-quota");
     cluster
         .create(&ns.name, &raycluster("rc", &[(QUEUE_LABEL, QUEUE)], 2))
@@ -77,9 +74,7 @@ fn raycluster_with_quota_is_admitted_and_unsuspended() {
 /// Flow 1: without quota the Workload is pending and the RayCluster stays suspended.
 #[test]
 fn raycluster_without_quota_stays_suspended_and_pending() {
-    let Some(cluster) = Cluster::get() else {
-        return;
-    };
+    let cluster = Cluster::get();
     let ns = cluster.namespace("rc-noquota");
     cluster
         .create(
@@ -104,9 +99,7 @@ fn raycluster_without_quota_stays_suspended_and_pending() {
 /// Workload is made; one more group and we deny the CREATE.
 #[test]
 fn podset_limit_boundary() {
-    let Some(cluster) = Cluster::get() else {
-        return;
-    };
+    let cluster = Cluster::get();
     let ns = cluster.namespace("rc-limit");
     cluster
         .create(
@@ -131,9 +124,7 @@ fn podset_limit_boundary() {
 /// inherits the queue label and is neither suspended nor a Workload.
 #[test]
 fn rayservice_is_its_own_workload() {
-    let Some(cluster) = Cluster::get() else {
-        return;
-    };
+    let cluster = Cluster::get();
     let ns = cluster.namespace("rs");
     cluster
         .create(&ns.name, &rayservice("svc", &[(QUEUE_LABEL, QUEUE)], 1))
@@ -182,9 +173,7 @@ fn rayservice_is_its_own_workload() {
 /// not suspend and, once the cluster is ready, the submitter Job.
 #[test]
 fn rayjob_k8s_job_mode_workload_has_the_submitter() {
-    let Some(cluster) = Cluster::get() else {
-        return;
-    };
+    let cluster = Cluster::get();
     let ns = cluster.namespace("rj");
     cluster
         .create(&ns.name, &rayjob("job", &[(QUEUE_LABEL, QUEUE)], 1))
@@ -226,9 +215,7 @@ fn rayjob_k8s_job_mode_workload_has_the_submitter() {
 /// suspended, so it is not stuck: the operator picks it up.
 #[test]
 fn rayjob_on_existing_cluster_is_not_stuck() {
-    let Some(cluster) = Cluster::get() else {
-        return;
-    };
+    let cluster = Cluster::get();
     let ns = cluster.namespace("rj-selector");
     let job = format!(
         "apiVersion: ray.io/v1\nkind: RayJob\n{}spec:\n  entrypoint: python -c 'print(1)'\n  shutdownAfterJobFinishes: true\n  clusterSelector:\n    ray.io/cluster: shared\n",
@@ -248,9 +235,7 @@ fn rayjob_on_existing_cluster_is_not_stuck() {
 /// Flow 4: the priority-class and max-exec-time labels reach the Workload.
 #[test]
 fn priority_class_and_max_exec_time_reach_the_workload() {
-    let Some(cluster) = Cluster::get() else {
-        return;
-    };
+    let cluster = Cluster::get();
     let ns = cluster.namespace("labels");
     let class = format!("e2e-high-{}", ns.name);
     cluster.ok(
@@ -290,9 +275,7 @@ fn priority_class_and_max_exec_time_reach_the_workload() {
 /// Workload to the new queue) and not while running (we deny).
 #[test]
 fn queue_label_changes_while_suspended_and_running() {
-    let Some(cluster) = Cluster::get() else {
-        return;
-    };
+    let cluster = Cluster::get();
     let ns = cluster.namespace("relabel");
     cluster
         .create(
