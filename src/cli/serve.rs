@@ -56,14 +56,32 @@ pub struct ServeArgs {
     /// (also how long an idle HTTP/1.1 keep-alive connection is kept).
     #[arg(long, env = "KUEUE_RAY_WEBHOOK_HEADER_READ_TIMEOUT", default_value_t = server::DEFAULT_HEADER_READ_TIMEOUT.into(), value_parser = nonzero_duration)]
     pub header_read_timeout: humantime::Duration,
-    /// Connections served at once; more wait in the listen backlog.
+    /// Connections served at once; at the cap the connection doing the
+    /// least (handshaking, then idle, then stalled) is closed to make room.
     #[arg(long, env = "KUEUE_RAY_WEBHOOK_MAX_CONNECTIONS", default_value_t = server::DEFAULT_MAX_CONNECTIONS, value_parser = nonzero_count)]
     pub max_connections: usize,
+    /// Connections one source address may hold at once (default: half of
+    /// --max-connections); past it, its own connections make room.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_MAX_PEER_CONNECTIONS", value_parser = nonzero_count)]
+    pub max_peer_connections: Option<usize>,
+    /// An HTTP/1.1 or HTTP/2 connection with no request in progress for
+    /// this long is closed (after its first request; before it,
+    /// --header-read-timeout from accept applies).
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_IDLE_TIMEOUT", default_value_t = server::DEFAULT_IDLE_TIMEOUT.into(), value_parser = nonzero_duration)]
+    pub idle_timeout: humantime::Duration,
+    /// A connection older than this is closed after its current request
+    /// (HTTP/1.1 `Connection: close`, HTTP/2 GOAWAY): none lives forever.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_MAX_CONNECTION_AGE", default_value_t = server::DEFAULT_MAX_CONNECTION_AGE.into(), value_parser = nonzero_duration)]
+    pub max_connection_age: humantime::Duration,
     /// Request body bytes held at once across all connections (a count or a
     /// size such as `64Mi`); one connection may hold a quarter of it (at
     /// least one 7 MiB body). Beyond it requests get 429 with Retry-After.
     #[arg(long, env = "KUEUE_RAY_WEBHOOK_MAX_INFLIGHT_BYTES", default_value_t = server::DEFAULT_MAX_INFLIGHT_BYTES, value_parser = byte_size)]
     pub max_inflight_bytes: usize,
+    /// Request body bytes one source address may hold at once (default:
+    /// half of --max-inflight-bytes).
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_MAX_PEER_INFLIGHT_BYTES", value_parser = byte_size)]
+    pub max_peer_inflight_bytes: Option<usize>,
     /// Threads that serve connections and decide reviews up to 64 KiB
     /// (larger ones run on a pool of their own, one per core at most).
     /// One is the fastest at the rates an API server sends (at most
@@ -112,7 +130,15 @@ impl ServeArgs {
             header_read_timeout: self.header_read_timeout.into(),
             cert_reload_interval: self.cert_reload_interval.into(),
             max_connections: self.max_connections,
+            max_peer_connections: self
+                .max_peer_connections
+                .unwrap_or(self.max_connections.div_ceil(2)),
+            idle_timeout: self.idle_timeout.into(),
+            max_connection_age: self.max_connection_age.into(),
             max_inflight_bytes: self.max_inflight_bytes,
+            max_peer_inflight_bytes: self
+                .max_peer_inflight_bytes
+                .unwrap_or(self.max_inflight_bytes / 2),
             worker_threads: self.worker_threads,
             log_format: self.log_format.into(),
             log_level: self.log_level,

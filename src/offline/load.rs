@@ -21,7 +21,7 @@ pub const DEFAULT_MAX_FILE_SIZE: u64 = 32 << 20;
 /// Where a document came from: `file#document` (0-based), plus the index in
 /// `items` for an object unfolded from a `List`, and where it starts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Source {
+pub struct DocumentSource {
     /// The path as found (`-` for standard input).
     pub file: String,
     /// 0-based index of the document in the file's stream.
@@ -34,14 +34,14 @@ pub struct Source {
     pub at: Position,
 }
 
-impl Source {
+impl DocumentSource {
     /// `file:line:column` of a position in this document's file.
     pub fn locate(&self, at: Position) -> String {
         format!("{}:{at}", self.file)
     }
 }
 
-impl fmt::Display for Source {
+impl fmt::Display for DocumentSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}#{}", self.file, self.document)?;
         for item in &self.items {
@@ -54,7 +54,7 @@ impl fmt::Display for Source {
 /// One parsed object (or any other non-empty document) and where it came from.
 #[derive(Clone, Debug)]
 pub struct Document {
-    pub source: Source,
+    pub source: DocumentSource,
     pub node: Node,
 }
 
@@ -227,7 +227,7 @@ pub fn parse_stream(
     mut each: impl FnMut(Document) -> Result<(), String>,
 ) -> Result<(), LoadError> {
     let mut deliver = |document: usize, node: Node| -> Result<(), String> {
-        let source = Source {
+        let source = DocumentSource {
             file: file.to_owned(),
             document,
             items: Vec::new(),
@@ -457,7 +457,7 @@ fn offset_of(text: &str, at: usize) -> Offset {
 /// Hands `node` to `each`, replacing a `List` (any kind ending in `List`
 /// with an `items` array, as kubectl does) by its items; null documents are dropped.
 fn unfold(
-    source: Source,
+    source: DocumentSource,
     node: Node,
     each: &mut impl FnMut(Document) -> Result<(), String>,
 ) -> Result<(), String> {

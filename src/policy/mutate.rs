@@ -5,13 +5,14 @@
 //! so validation afterwards sees the object as it will be stored.
 
 use super::cluster::{Cluster, OwnerKind};
+use super::config::{Policy, RayJobWorkload};
 use super::elastic::{self, ELASTIC_JOB_GATE};
 use super::errors::echoed;
 use super::kinds::RayKind;
 use super::local_queues::DEFAULT_LOCAL_QUEUE;
 use super::ray::{Owner, QUEUE_NAME_KEY, RayObject, queue_label_path};
 use super::warning::Warning;
-use super::{Policy, RayJobWorkload, RayServiceWorkload};
+use super::workload::{is_suspended_workload, needs_elastic_job_gates};
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, PatchOperation};
 use serde_json::Value;
@@ -155,24 +156,6 @@ fn cron_queue(
     Some((echoed(&cron.name).into_owned(), queue))
 }
 
-/// Whether Kueue's workload for `obj` is `obj` itself, so that it must be created suspended.
-pub fn is_suspended_workload(obj: &RayObject, policy: &Policy) -> bool {
-    match (obj.kind, obj.owner) {
-        (RayKind::RayCluster, Owner::TopLevel) => true,
-        (RayKind::RayCluster, Owner::RayService) => {
-            policy.rayservice_workload == RayServiceWorkload::Raycluster
-        }
-        (RayKind::RayCluster, Owner::RayJob) => {
-            policy.rayjob_workload == RayJobWorkload::Raycluster
-        }
-        (RayKind::RayService, _) => policy.rayservice_workload == RayServiceWorkload::Rayservice,
-        // A job on an existing cluster is not a Kueue workload.
-        (RayKind::RayJob, _) => {
-            policy.rayjob_workload == RayJobWorkload::Rayjob && !obj.job.selects_cluster_only()
-        }
-    }
-}
-
 /// Whether `obj` is a top-level object to Kueue (so `--default-queue` applies):
 /// not the child of a workload Kueue manages through its parent.
 fn is_top_level(obj: &RayObject, policy: &Policy) -> bool {
@@ -210,17 +193,6 @@ pub fn suspend(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
         obj.kind.as_str(),
     );
     out.warnings.push(Warning::on(field, message));
-}
-
-/// Whether `obj`'s own pod templates must carry the elastic-job gate: an
-/// elastic top-level RayCluster or RayService (a child's templates are its
-/// owner's, gated there). An elastic RayJob may autoscale, but the gate
-/// rule of issue #10 names RayCluster and RayService only: its templates
-/// are left as they are.
-pub fn needs_elastic_job_gates(obj: &RayObject, policy: &Policy) -> bool {
-    obj.owner == Owner::TopLevel
-        && obj.kind != RayKind::RayJob
-        && elastic::is_elastic(obj.elastic_job.as_deref(), policy.elastic_jobs)
 }
 
 /// Step 3: gate every pod template of a managed elastic job that lacks the

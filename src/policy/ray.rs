@@ -1,5 +1,5 @@
 //! The policy's view of a Ray object ([`RayObject`]), built from its wire view
-//! ([`ObjectDoc`]) as the [`KINDS`](super::KINDS) table says where each part lives.
+//! ([`ObjectDoc`]) as the [`KINDS`](super::kinds::KINDS) table says where each part lives.
 //!
 //! Wrong JSON types become [`FieldError`]s that name the path, so a hostile
 //! object is a denial, never a crash.
@@ -36,7 +36,7 @@ pub enum Owner {
 
 /// One worker group entry of `workerGroupSpecs`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Group {
+pub enum GroupName {
     /// `groupName`, when it is a string.
     Named(String),
     /// No usable `groupName` (missing, or the entry is `null`).
@@ -45,13 +45,13 @@ pub enum Group {
     Unreadable,
 }
 
-/// The cluster spec: where the kind's [`KINDS`](super::KINDS) entry says it lives.
+/// The cluster spec: where the kind's [`KINDS`](super::kinds::KINDS) entry says it lives.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClusterSpec {
     /// `enableInTreeAutoscaling`, when a boolean.
     pub autoscaling: Option<bool>,
     /// The first [`READ_ITEMS`](super::json::READ_ITEMS) of `workerGroupSpecs`, when an array.
-    pub groups: Vec<Group>,
+    pub groups: Vec<GroupName>,
     /// How many worker groups there are, read or not.
     pub group_count: usize,
     /// `headGroupSpec.template`'s scheduling gates (elastic jobs).
@@ -408,17 +408,17 @@ impl RayObject {
         for (i, group) in groups.enumerate() {
             let path = || format!("{}.workerGroupSpecs[{i}]", base());
             let (name, template) = match group {
-                Field::Absent => (Group::Unnamed, PodTemplate::default()),
+                Field::Absent => (GroupName::Unnamed, PodTemplate::default()),
                 group => match read(group, path, errors) {
-                    None => (Group::Unreadable, unreadable()),
+                    None => (GroupName::Unreadable, unreadable()),
                     Some(GroupDoc {
                         group_name,
                         template,
                     }) => {
                         let name = match group_name {
-                            Field::Absent => Group::Unnamed,
+                            Field::Absent => GroupName::Unnamed,
                             name => read(name, || format!("{}.groupName", path()), errors)
-                                .map_or(Group::Unreadable, Group::Named),
+                                .map_or(GroupName::Unreadable, GroupName::Named),
                         };
                         (
                             name,
@@ -507,7 +507,7 @@ mod tests {
         assert_eq!(obj.suspend, Some(false));
         assert_eq!(
             obj.cluster.groups,
-            vec![Group::Named("a".into()), Group::Unnamed]
+            vec![GroupName::Named("a".into()), GroupName::Unnamed]
         );
         assert_eq!((obj.label_parents, obj.suspend_parents), (2, 1));
         assert!(obj.identity_errors.is_empty() && obj.type_errors.is_empty());
@@ -539,7 +539,7 @@ mod tests {
         assert_eq!(obj.suspend, None);
         assert_eq!(obj.suspend_parents, 2);
         assert_eq!(obj.cluster.autoscaling, Some(true));
-        assert_eq!(obj.cluster.groups, vec![Group::Named("g".into())]);
+        assert_eq!(obj.cluster.groups, vec![GroupName::Named("g".into())]);
         assert_eq!(obj.label_parents, 0);
     }
 

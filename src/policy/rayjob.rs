@@ -1,13 +1,13 @@
 //! A RayJob's own rules, beside those every kind shares: the cluster it runs
 //! on, its clean-up, and the submitter PodSet of `K8sJobMode`.
 
+use super::config::{Policy, RayJobWorkload};
 use super::errors::{ErrorKind, FieldError, Rule};
 use super::kinds::RayKind;
 use super::mutate::Mutation;
 use super::ray::{RayObject, SubmissionMode};
 use super::violations::Violations;
 use super::warning::Warning;
-use super::{Policy, RayJobWorkload};
 
 /// The PodSet name Kueue gives the submitter Job of a `K8sJobMode` RayJob.
 pub const SUBMITTER_POD_SET: &str = "submitter";

@@ -2,7 +2,7 @@
 //! or `oldObject`, deserialised in the same pass as the envelope. Only the
 //! handful of fields Kueue cares about are built; pod templates and
 //! everything else are skipped while parsing. [`super::ray`] turns a view
-//! into the policy's [`RayObject`](super::RayObject).
+//! into the policy's [`RayObject`](super::ray::RayObject).
 
 use super::json::{Field, FirstItems, json_object};
 use serde::Deserialize;
@@ -86,7 +86,7 @@ pub(super) struct SpecDoc<Nested> {
 pub(super) type ClusterSpecDoc = SpecDoc<NotRead>;
 
 impl<Nested> SpecDoc<Nested> {
-    /// The cluster spec nested under `key` (a [`KINDS`](super::KINDS) path token).
+    /// The cluster spec nested under `key` (a [`KINDS`](super::kinds::KINDS) path token).
     pub fn take_nested(&mut self, key: &str) -> Field<Nested> {
         match key {
             "rayClusterConfig" => std::mem::take(&mut self.ray_cluster_config),

@@ -11,6 +11,7 @@ use crate::server::budget::Reservation;
 use crate::server::logging;
 use crate::server::metrics::Metrics;
 use crate::server::plain::plain;
+use crate::server::slots::Tracked;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -107,7 +108,10 @@ async fn handle_review(state: &AdmissionState, webhook: Webhook, request: Reques
     let deadline = tokio::time::Instant::now() + state.request_timeout;
     let http1 = request.version() < Version::HTTP_2;
     let answer = tokio::time::timeout_at(deadline, async {
+        let tracked = request.extensions().get::<Arc<Tracked>>().cloned();
         let (body, reservation) = body::read_body(request, deadline).await?;
+        // Never evicted from here on, whatever the connection cap.
+        let _deciding = tracked.as_ref().map(Tracked::deciding);
         run_review(state, webhook, body, reservation, deadline).await
     })
     .await;

@@ -1,11 +1,8 @@
 //! The RayJob rules and modes (issue 9), one test per rule.
 
-use super::tests::{apply_and_rerun, errors, mutate_with, patch_json, validate_with};
-use super::*;
-use serde_json::{Value, json};
+use super::helpers::*;
 
 const RJ: Option<RayKind> = Some(RayKind::RayJob);
-const RC: Option<RayKind> = Some(RayKind::RayCluster);
 
 /// A labelled RayJob Kueue can manage: its own cluster, shut down when done.
 fn job(groups: &[&str]) -> Value {

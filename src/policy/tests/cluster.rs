@@ -1,11 +1,8 @@
 //! The rules that read the cluster view: owners that did or did not create
 //! their RayCluster, RayCronJob runs, unmanaged namespaces, LocalQueues.
 
-use super::tests::{patch_json, request};
-use super::*;
-use serde_json::{Value, json};
+use super::helpers::*;
 
-const RC: Option<RayKind> = Some(RayKind::RayCluster);
 const RJ: Option<RayKind> = Some(RayKind::RayJob);
 
 /// A cluster view from plain data, as a server's caches would answer.
