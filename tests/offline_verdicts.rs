@@ -435,7 +435,10 @@ fn the_json_report_names_every_knob_and_where_it_came_from() {
             "json",
             "-",
         ],
-        &[("KUEUE_RAY_WEBHOOK_EXCLUDE_NAMESPACE", "ci,tools")],
+        &[
+            ("KUEUE_RAY_WEBHOOK_EXCLUDE_NAMESPACE", "ci,tools"),
+            ("KUEUE_RAY_WEBHOOK_MULTIKUEUE_RAY_AUTOSCALING", "true"),
+        ],
         CLUSTER.as_bytes(),
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -452,6 +455,7 @@ fn the_json_report_names_every_knob_and_where_it_came_from() {
             knob("rayjob-workload", "rayjob", "default"),
             knob("elastic-jobs", "true", "profile"),
             knob("exclude-namespace", "ci,tools", "environment"),
+            knob("multikueue-ray-autoscaling", "true", "environment"),
         ])
     );
 }
@@ -464,7 +468,7 @@ fn a_release_newer_than_the_table_is_checked_with_its_newest_row_and_a_warning()
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
-        out.stderr.contains("warning: Kueue v0.22 is newer than the newest release this webhook knows (v0.19): using the v0.19 profile"),
+        out.stderr.contains("warning: Kueue v0.22 is newer than the newest release this webhook knows (v0.20): using the v0.20 profile"),
         "{}",
         out.stderr
     );

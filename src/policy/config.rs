@@ -2,7 +2,7 @@
 //! picks between, and the list of its knobs with where each came from.
 
 use super::local_queues::LocalQueues;
-use super::profile::{self, Knob, Provenance, Release, Source};
+use super::profile::{self, Knob, Provenance, Release, ReleaseRules, Source};
 use super::ray::RayObject;
 
 /// Which object Kueue admits for a RayService.
@@ -78,6 +78,11 @@ pub struct Policy {
     pub local_queues: Option<LocalQueues>,
     /// A queue label naming no known LocalQueue is a violation, not a warning.
     pub require_local_queue: bool,
+    /// The rules of the release's row that no flag sets.
+    pub rules: ReleaseRules,
+    /// MultiKueue's worker clusters run with `MultiKueueRayInTreeAutoscaling`
+    /// (Kueue v0.20, #17466): a MultiKueue elastic job may autoscale in-tree.
+    pub multikueue_ray_autoscaling: bool,
 }
 
 impl Default for Policy {
@@ -112,6 +117,8 @@ impl Policy {
             },
             local_queues: None,
             require_local_queue: false,
+            rules: profile.rules,
+            multikueue_ray_autoscaling: false,
         }
     }
 }
@@ -170,6 +177,11 @@ impl Policy {
                 "exclude-namespace",
                 self.exclude_namespaces.join(","),
                 p.exclude_namespaces,
+            ),
+            knob(
+                "multikueue-ray-autoscaling",
+                self.multikueue_ray_autoscaling.to_string(),
+                p.multikueue_ray_autoscaling,
             ),
         ]
     }
