@@ -56,6 +56,7 @@ pub enum Rule {
     ElasticJobGateMissing,
     ElasticJobImmutable,
     WrongFieldType,
+    HeadContainersMissing,
     // RayJob
     ClusterSelectorWithClusterSpec,
     ClusterSpecMissing,
@@ -79,6 +80,7 @@ impl Rule {
             Rule::ElasticJobGateMissing => "elastic_job_gate_missing",
             Rule::ElasticJobImmutable => "elastic_job_immutable",
             Rule::WrongFieldType => "wrong_field_type",
+            Rule::HeadContainersMissing => "head_containers_missing",
             Rule::ClusterSelectorWithClusterSpec => "cluster_selector_with_cluster_spec",
             Rule::ClusterSpecMissing => "cluster_spec_missing",
             Rule::ShutdownAfterJobFinishesOff => "shutdown_after_job_finishes_off",

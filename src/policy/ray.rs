@@ -374,7 +374,10 @@ impl RayObject {
         self.cluster.head = match read(doc.head_group_spec, head_path, &mut self.template_errors) {
             Some(head) => read_template(head.template, &head_path, &mut self.template_errors),
             None if head_wrong => unreadable(),
-            None => PodTemplate::default(),
+            None => PodTemplate {
+                no_containers: true,
+                ..PodTemplate::default()
+            },
         };
         let groups = read(
             doc.worker_group_specs,
@@ -427,6 +430,7 @@ fn read_template(
 ) -> PodTemplate {
     let mut found = PodTemplate {
         depth: 1,
+        no_containers: true,
         ..PodTemplate::default()
     };
     let before = errors.total();
@@ -442,6 +446,11 @@ fn read_template(
         })
         .and_then(|spec| {
             found.depth = 3;
+            found.no_containers = match &spec.containers {
+                Field::Value(containers) => containers.is_empty(),
+                Field::Absent => true,
+                Field::Wrong(_) => false,
+            };
             read(spec.scheduling_gates, gates_path, errors)
         });
     if let Some(gates) = gates {

@@ -159,6 +159,8 @@ pub(super) struct TemplateDoc {
 #[serde(default, rename_all = "camelCase")]
 pub(super) struct PodSpecDoc {
     pub scheduling_gates: Field<FirstItems<Field<GateDoc>>>,
+    /// Only whether there are any is kept (the head's must list some).
+    pub containers: Field<Vec<NotRead>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -2,6 +2,7 @@
 //! per capability, sharing [`helpers`].
 
 mod elastic;
+mod head_containers;
 mod helpers;
 mod local_queues;
 mod mutate;
