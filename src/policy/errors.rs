@@ -62,6 +62,7 @@ pub enum Rule {
     ClusterSpecMissing,
     ShutdownAfterJobFinishesOff,
     DeletionRulesSet,
+    DeletionPolicyKeepsPods,
     LocalQueueNotFound,
 }
 
@@ -85,6 +86,7 @@ impl Rule {
             Rule::ClusterSpecMissing => "cluster_spec_missing",
             Rule::ShutdownAfterJobFinishesOff => "shutdown_after_job_finishes_off",
             Rule::DeletionRulesSet => "deletion_rules_set",
+            Rule::DeletionPolicyKeepsPods => "deletion_policy_keeps_pods",
             Rule::LocalQueueNotFound => "local_queue_not_found",
         }
     }

@@ -11,7 +11,8 @@ use super::kinds::RayKind;
 use super::labels::{MAX_EXEC_TIME_KEY, PRIORITY_CLASS_KEY, WorkloadLabels};
 use super::violations::Violations;
 use super::wire::{
-    ClusterSpecDoc, GroupDoc, MetaDoc, ObjectDoc, OwnerRefDoc, SpecDoc, TemplateDoc,
+    ClusterSpecDoc, DeletionPolicyDoc, GroupDoc, MetaDoc, ObjectDoc, OwnerRefDoc, SpecDoc,
+    TemplateDoc,
 };
 
 /// The queue label (and, before Kueue v0.15, annotation) key.
@@ -86,6 +87,9 @@ pub struct JobSpec {
     pub shutdown_after_job_finishes_wrong_type: bool,
     /// `spec.deletionStrategy.deletionRules` is a non-empty array.
     pub has_deletion_rules: bool,
+    /// `spec.deletionStrategy.onSuccess.policy` and `onFailure.policy`, when strings.
+    pub on_success: Option<String>,
+    pub on_failure: Option<String>,
 }
 
 impl JobSpec {
@@ -348,6 +352,8 @@ impl RayObject {
             let path = || "spec.deletionStrategy.deletionRules".into();
             job.has_deletion_rules =
                 read(strategy.deletion_rules, path, errors).is_some_and(|rules| !rules.is_empty());
+            job.on_success = read_policy(strategy.on_success, "onSuccess", errors);
+            job.on_failure = read_policy(strategy.on_failure, "onFailure", errors);
         }
     }
 
@@ -412,6 +418,17 @@ impl RayObject {
             self.cluster.templates.push(template);
         }
     }
+}
+
+/// `spec.deletionStrategy.<when>.policy`, when a string.
+fn read_policy(
+    doc: Field<DeletionPolicyDoc>,
+    when: &'static str,
+    errors: &mut Violations,
+) -> Option<String> {
+    let path = move || format!("spec.deletionStrategy.{when}");
+    let doc = read(doc, path, errors)?;
+    read(doc.policy, move || format!("{}.policy", path()), errors)
 }
 
 fn unreadable() -> PodTemplate {

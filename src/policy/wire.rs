@@ -139,6 +139,15 @@ impl<'de> Deserialize<'de> for EntryCount {
 pub(super) struct DeletionStrategyDoc {
     /// Only how many rules there are is kept.
     pub deletion_rules: Field<Vec<NotRead>>,
+    /// The legacy policies (KubeRay's `RayJobDeletionPolicy`).
+    pub on_success: Field<DeletionPolicyDoc>,
+    pub on_failure: Field<DeletionPolicyDoc>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct DeletionPolicyDoc {
+    pub policy: Field<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -179,6 +188,7 @@ json_object!(
     NotRead,
     EntryCount,
     DeletionStrategyDoc,
+    DeletionPolicyDoc,
     GroupDoc,
     TemplateDoc,
     PodSpecDoc,

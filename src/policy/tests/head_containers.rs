@@ -19,7 +19,10 @@ fn from_v0_20_a_head_without_containers_is_denied_absent_or_empty() {
     let mut no_list = no_head.clone();
     no_list["spec"]["headGroupSpec"]["template"]["spec"] = json!({"nodeSelector": {}});
     let mut absent = no_head.clone();
-    absent["spec"].as_object_mut().unwrap().remove("headGroupSpec");
+    absent["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("headGroupSpec");
     for obj in [&empty, &no_list, &no_template, &absent] {
         let d = create(&release("v0.20"), RC, obj);
         assert_eq!(
@@ -46,14 +49,20 @@ fn the_path_follows_the_kind_and_a_rayjob_without_a_cluster_is_denied_once() {
         "spec": {"upgradeStrategy": {"type": "None"}, "rayClusterConfig": {"headGroupSpec": {"template": {"spec": {"containers": []}}}}}});
     let d = create(&release("v0.20"), RS, &service);
     assert_eq!(
-        d.violations.iter().map(|v| v.path.as_str()).collect::<Vec<_>>(),
+        d.violations
+            .iter()
+            .map(|v| v.path.as_str())
+            .collect::<Vec<_>>(),
         ["spec.rayClusterConfig.headGroupSpec.template.spec.containers"]
     );
     let job = json!({"metadata": {"name": "j", "labels": {QUEUE_NAME_KEY: "q"}},
         "spec": {"shutdownAfterJobFinishes": true, "rayClusterSpec": {}}});
     let d = create(&release("v0.20"), RJ, &job);
     assert_eq!(
-        d.violations.iter().map(|v| v.path.as_str()).collect::<Vec<_>>(),
+        d.violations
+            .iter()
+            .map(|v| v.path.as_str())
+            .collect::<Vec<_>>(),
         ["spec.rayClusterSpec.headGroupSpec.template.spec.containers"]
     );
     let mut without_cluster = job.clone();
