@@ -53,16 +53,11 @@ fn rss(pid: u32) -> u64 {
 fn attacked(extra: &[&str]) -> (CertDir, Server) {
     install_crypto_provider();
     let certs = CertDir::new();
-    let mut flags = vec![
-        "--max-connections",
-        CAP,
-        "--max-inflight-bytes",
-        "16Mi",
-        "--request-timeout",
-        "4s",
-    ];
-    if !extra.contains(&"--max-peer-connections") {
-        flags.extend(["--max-peer-connections", CAP]);
+    let mut flags = vec!["--max-inflight-bytes", "16Mi", "--request-timeout", "4s"];
+    for flag in ["--max-connections", "--max-peer-connections"] {
+        if !extra.contains(&flag) {
+            flags.extend([flag, CAP]);
+        }
     }
     flags.extend(extra);
     let server = Server::start(&certs.cert(), &certs.key(), &flags);
@@ -343,4 +338,42 @@ async fn a_peer_at_its_share_of_slots_leaves_room_for_other_addresses() {
     })
     .await;
     assert!(made_room(&metrics), "{metrics}");
+}
+
+/// Connections that declare a 1 MiB body and send none: a declared length
+/// reserves nothing, so they hold no budget, and a review is not refused
+/// for want of room (before: 429). A cap high enough that the budget, not
+/// the slots, is what the attack aims at.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declared_bodies_that_never_arrive_hold_no_budget() {
+    let (certs, server) = attacked(&["--max-connections", "128", "--max-peer-connections", "128"]);
+    let metrics = while_attacked(&server, &certs, 40.0, |addr, config, stop| async move {
+        while !stop.load(Ordering::Acquire) {
+            let Ok(mut tls) = attacker_tls(addr, config.clone()).await else {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            };
+            let head = format!(
+                "POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n",
+                MIB
+            );
+            if tls.write_all(head.as_bytes()).await.is_ok() {
+                hold_until_closed(&mut tls).await;
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        metric(
+            &metrics,
+            r#"kueue_ray_webhook_http_errors_total{code="429"}"#
+        ),
+        0.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "kueue_ray_webhook_inflight_bytes"),
+        0.0,
+        "{metrics}"
+    );
 }

@@ -132,7 +132,8 @@ pub async fn serve_tls(
     metrics: Arc<Metrics>,
 ) -> Drain {
     let http = Arc::new(HttpBuilders::new(&settings));
-    let budget = Budget::new(settings.max_inflight_bytes, MAX_BODY_BYTES);
+    let budget = Budget::new(settings.max_inflight_bytes, MAX_BODY_BYTES)
+        .with_peer_limit(settings.max_peer_inflight_bytes);
     metrics.watch_budget(budget.clone());
     let stop = shutdown.stop.clone();
     let listening = Listening {
@@ -148,7 +149,7 @@ pub async fn serve_tls(
                 http: http.clone(),
                 settings,
                 shutdown: shutdown.clone(),
-                share: budget.connection(),
+                share: budget.connection_from(peer.ip()),
             };
             connection.serve(tcp, peer, slot)
         }

@@ -21,9 +21,10 @@ pub(super) const BUDGET_WAIT: Duration = Duration::from_secs(1);
 const MAX_DISCARDED_BYTES: usize = 4 * MAX_BODY_BYTES;
 
 /// Reads the body up to [`MAX_BODY_BYTES`], holding budget for every byte
-/// of its buffer before allocating it: the declared length up front, the
-/// buffer itself growing only with what arrived. A body that arrives in one
-/// frame (a review of a few KiB, usually) is kept as received, not copied.
+/// of its buffer before allocating it, as the bytes arrive: the declared
+/// length only caps the buffer's growth and reserves nothing. A body that
+/// arrives in one frame (a review of a few KiB, usually) is kept as
+/// received, not copied.
 pub(super) async fn read_body(
     request: Request,
     deadline: tokio::time::Instant,
@@ -36,8 +37,8 @@ pub(super) async fn read_body(
         // Only a router served outside `serve_tls` has no share: one body's worth.
         .unwrap_or_else(|| Budget::new(MAX_BODY_BYTES, MAX_BODY_BYTES).connection());
     let tracked = request.extensions().get::<Arc<Tracked>>().cloned();
+    // Nothing reserved for the declared length: only for bytes that arrive.
     let mut reservation = share.reservation();
-    reserve(&mut reservation, declared, deadline).await?;
     let mut collected = Collected::new(declared);
     let mut body = request.into_body();
     while let Some(frame) = body.frame().await {
@@ -167,7 +168,7 @@ async fn reserve(
         .await
         .map_err(|no_room| match no_room {
             NoRoom::Never { limit } => Refusal::OverShare(limit),
-            NoRoom::Now { limit } => Refusal::NoRoom(limit),
+            NoRoom::Now { limit, share } => Refusal::NoRoom(limit, share),
         })
 }
 
