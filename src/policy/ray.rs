@@ -12,7 +12,8 @@ use super::kinds::RayKind;
 use super::labels::{MAX_EXEC_TIME_KEY, PRIORITY_CLASS_KEY, WorkloadLabels};
 use super::violations::Violations;
 use super::wire::{
-    ClusterSpecDoc, GroupDoc, MetaDoc, ObjectDoc, OwnerRefDoc, SpecDoc, TemplateDoc,
+    ClusterSpecDoc, DeletionPolicyDoc, GroupDoc, MetaDoc, ObjectDoc, OwnerRefDoc, SpecDoc,
+    TemplateDoc,
 };
 
 /// The queue label (and, before Kueue v0.15, annotation) key.
@@ -87,6 +88,9 @@ pub struct JobSpec {
     pub shutdown_after_job_finishes_wrong_type: bool,
     /// `spec.deletionStrategy.deletionRules` is a non-empty array.
     pub has_deletion_rules: bool,
+    /// `spec.deletionStrategy.onSuccess.policy` and `onFailure.policy`, when strings.
+    pub on_success: Option<String>,
+    pub on_failure: Option<String>,
 }
 
 impl JobSpec {
@@ -370,6 +374,8 @@ impl RayObject {
             let path = || "spec.deletionStrategy.deletionRules".into();
             job.has_deletion_rules =
                 read(strategy.deletion_rules, path, errors).is_some_and(|rules| !rules.is_empty());
+            job.on_success = read_policy(strategy.on_success, "onSuccess", errors);
+            job.on_failure = read_policy(strategy.on_failure, "onFailure", errors);
         }
     }
 
@@ -396,7 +402,10 @@ impl RayObject {
         self.cluster.head = match read(doc.head_group_spec, head_path, &mut self.template_errors) {
             Some(head) => read_template(head.template, &head_path, &mut self.template_errors),
             None if head_wrong => unreadable(),
-            None => PodTemplate::default(),
+            None => PodTemplate {
+                no_containers: true,
+                ..PodTemplate::default()
+            },
         };
         let groups = read(
             doc.worker_group_specs,
@@ -433,6 +442,17 @@ impl RayObject {
     }
 }
 
+/// `spec.deletionStrategy.<when>.policy`, when a string.
+fn read_policy(
+    doc: Field<DeletionPolicyDoc>,
+    when: &'static str,
+    errors: &mut Violations,
+) -> Option<String> {
+    let path = move || format!("spec.deletionStrategy.{when}");
+    let doc = read(doc, path, errors)?;
+    read(doc.policy, move || format!("{}.policy", path()), errors)
+}
+
 fn unreadable() -> PodTemplate {
     PodTemplate {
         unreadable: true,
@@ -449,6 +469,7 @@ fn read_template(
 ) -> PodTemplate {
     let mut found = PodTemplate {
         depth: 1,
+        no_containers: true,
         ..PodTemplate::default()
     };
     let before = errors.total();
@@ -464,6 +485,11 @@ fn read_template(
         })
         .and_then(|spec| {
             found.depth = 3;
+            found.no_containers = match &spec.containers {
+                Field::Value(containers) => containers.is_empty(),
+                Field::Absent => true,
+                Field::Wrong(_) => false,
+            };
             read(spec.scheduling_gates, gates_path, errors)
         });
     if let Some(gates) = gates {

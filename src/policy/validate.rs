@@ -31,6 +31,7 @@ pub fn violations(obj: &RayObject, old: Option<&RayObject>, policy: &Policy) -> 
         errors.append(&obj.type_errors);
         queue_name(obj, &mut errors);
         worker_groups(obj, policy, &mut errors);
+        head_containers(obj, policy, &mut errors);
         autoscaling(obj, policy, &mut errors);
         rayjob::violations(obj, &mut errors);
         labels::values(&obj.labels, &mut errors);
@@ -238,6 +239,29 @@ fn pod_set_name_error(pod_set: &str, submitter: bool) -> Option<String> {
             )
         })
     }
+}
+
+/// The head's pod template must list containers (Kueue v0.19.6/v0.20,
+/// #16067/#16084: Kueue builds the head's PodSet from it). A RayJob without a
+/// cluster spec is denied for that already.
+fn head_containers(obj: &RayObject, policy: &Policy, errors: &mut Violations) {
+    let head = &obj.cluster.head;
+    let no_cluster = obj.kind == RayKind::RayJob && !obj.job.has_cluster_spec;
+    if !policy.rules.head_containers || !head.no_containers || head.unreadable || no_cluster {
+        return;
+    }
+    errors.push(FieldError {
+        path: format!(
+            "{}.headGroupSpec.template.spec.containers",
+            obj.kind.cluster_spec_path()
+        ),
+        kind: ErrorKind::Required,
+        value: None,
+        detail: "the head's pod template needs at least one container: Kueue builds the \
+                 head's PodSet from it"
+            .into(),
+        rule: Rule::HeadContainersMissing,
+    });
 }
 
 /// KubeRay's autoscaler must be off, unless the object is an elastic job.

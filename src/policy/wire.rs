@@ -141,6 +141,15 @@ impl<'de> Deserialize<'de> for EntryCount {
 pub(super) struct DeletionStrategyDoc {
     /// Only how many rules there are is kept.
     pub deletion_rules: Field<Vec<NotRead>>,
+    /// The legacy policies (KubeRay's `RayJobDeletionPolicy`).
+    pub on_success: Field<DeletionPolicyDoc>,
+    pub on_failure: Field<DeletionPolicyDoc>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct DeletionPolicyDoc {
+    pub policy: Field<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -161,6 +170,8 @@ pub(super) struct TemplateDoc {
 #[serde(default, rename_all = "camelCase")]
 pub(super) struct PodSpecDoc {
     pub scheduling_gates: Field<FirstItems<Field<GateDoc>>>,
+    /// Only whether there are any is kept (the head's must list some).
+    pub containers: Field<Vec<NotRead>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -179,6 +190,7 @@ json_object!(
     NotRead,
     EntryCount,
     DeletionStrategyDoc,
+    DeletionPolicyDoc,
     GroupDoc,
     TemplateDoc,
     PodSpecDoc,

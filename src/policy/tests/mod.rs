@@ -3,6 +3,7 @@
 
 mod cluster;
 mod elastic;
+mod head_containers;
 mod helpers;
 mod local_queues;
 mod mutate;
