@@ -16,6 +16,7 @@ pub mod names;
 pub mod profile;
 pub mod ray;
 pub mod rayjob;
+pub mod release_rules;
 pub mod validate;
 pub mod violations;
 pub mod warning;
