@@ -4,6 +4,7 @@
 //! Wrong JSON types become [`FieldError`]s that name the path, so a hostile
 //! object is a denial, never a crash.
 
+use super::cluster::{Controller, OwnerKind};
 use super::elastic::{ELASTIC_JOB_GATE, ELASTIC_JOB_KEY, PodTemplate};
 use super::errors::{ErrorKind, FieldError, RequestError, Rule};
 use super::json::{Expected, Field, FirstItems, JsonType};
@@ -110,6 +111,11 @@ pub struct RayObject {
     /// The legacy queue annotation's value (Kueue < v0.15); empty counts as none.
     pub legacy_queue_name: Option<String>,
     pub owner: Owner,
+    /// The `ray.io` controller reference (a RayJob, RayService or
+    /// RayCronJob), which [`owner`](Self::owner) takes on trust.
+    pub controller: Option<Controller>,
+    /// `metadata.name` was given (not only `generateName`).
+    pub named: bool,
     /// `metadata.deletionTimestamp` is set: the object is being deleted.
     pub deleting: bool,
     /// The kind's suspend field, when a boolean.
@@ -202,6 +208,8 @@ impl RayObject {
             queue_name: None,
             legacy_queue_name: None,
             owner: Owner::TopLevel,
+            controller: None,
+            named: false,
             deleting: false,
             suspend: None,
             cluster: ClusterSpec::default(),
@@ -262,14 +270,17 @@ impl RayObject {
         }
         self.owner = self.read_owner(meta.owner_references);
         let name = read(meta.name, || "metadata.name".into(), &mut self.type_errors);
+        self.named = name.as_deref().is_some_and(|name| !name.is_empty());
         self.name = name
             .filter(|name| !name.is_empty())
             .or_else(|| non_empty(meta.generate_name));
         self.deleting = !matches!(meta.deletion_timestamp, Field::Absent);
     }
 
-    /// A controller reference to a `ray.io` RayJob or RayService makes a RayCluster a child.
-    /// Only the first [`READ_ITEMS`](super::json::READ_ITEMS) references are read.
+    /// A controller reference to a `ray.io` RayJob or RayService makes a
+    /// RayCluster a child (until the cluster view says otherwise); one to a
+    /// RayCronJob makes a RayJob its run. Only the first
+    /// [`READ_ITEMS`](super::json::READ_ITEMS) references are read.
     fn read_owner(&mut self, refs: Field<FirstItems<Field<OwnerRefDoc>>>) -> Owner {
         let errors = &mut self.type_errors;
         let refs = read(refs, || "metadata.ownerReferences".into(), errors);
@@ -284,13 +295,24 @@ impl RayObject {
             let kind = read(reference.kind, || path(".kind"), errors);
             let controller = read(reference.controller, || path(".controller"), errors);
             let is_ray = api_version.is_some_and(|v| v.split('/').next() == Some("ray.io"));
-            if self.kind != RayKind::RayCluster || controller != Some(true) || !is_ray {
+            let kind = kind.as_deref().and_then(OwnerKind::from_kind);
+            let Some(kind) = kind.filter(|kind| kind.owns() == self.kind) else {
+                continue;
+            };
+            if controller != Some(true) || !is_ray {
                 continue;
             }
-            match kind.as_deref() {
-                Some("RayJob") => owner = Owner::RayJob,
-                Some("RayService") => owner = Owner::RayService,
-                _ => {}
+            let name = read(reference.name, || path(".name"), errors);
+            let uid = read(reference.uid, || path(".uid"), errors);
+            self.controller = Some(Controller {
+                kind,
+                name: name.unwrap_or_default(),
+                uid: uid.unwrap_or_default(),
+            });
+            match kind {
+                OwnerKind::RayJob => owner = Owner::RayJob,
+                OwnerKind::RayService => owner = Owner::RayService,
+                OwnerKind::RayCronJob => {}
             }
         }
         owner

@@ -1,5 +1,6 @@
 //! The rules a Kueue-managed Ray object must follow.
 
+use super::cluster::Cluster;
 use super::config::Policy;
 use super::elastic::{self, ELASTIC_JOB_KEY};
 use super::errors::{ErrorKind, FieldError, Rule, quoted};
@@ -90,16 +91,18 @@ pub fn local_queue(
     obj: &RayObject,
     namespace: Option<&str>,
     policy: &Policy,
+    cluster: &dyn Cluster,
     errors: &mut Violations,
     warnings: &mut Vec<Warning>,
 ) {
     let managed = policy.manages(obj);
-    let (Some(queues), Some(namespace), Some(queue)) =
-        (&policy.local_queues, namespace, &obj.queue_name)
-    else {
+    let (Some(namespace), Some(queue)) = (namespace, &obj.queue_name) else {
         return;
     };
-    if !managed || !obj.identity_errors.is_empty() || queues.contains(namespace, queue) {
+    if !managed || !obj.identity_errors.is_empty() {
+        return;
+    }
+    if cluster.local_queue(namespace, queue) != Some(false) {
         return;
     }
     if dns1123_subdomain(queue).is_err() {

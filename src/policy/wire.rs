@@ -50,6 +50,8 @@ pub(super) struct StringMapDoc {
 pub(super) struct OwnerRefDoc {
     pub api_version: Field<String>,
     pub kind: Field<String>,
+    pub name: Field<String>,
+    pub uid: Field<String>,
     pub controller: Field<bool>,
 }
 

@@ -1,6 +1,7 @@
 //! Every rule and mode of the policy, and the patches it builds: one file
 //! per capability, sharing [`helpers`].
 
+mod cluster;
 mod elastic;
 mod head_containers;
 mod helpers;
