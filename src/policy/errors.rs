@@ -57,6 +57,8 @@ pub enum Rule {
     ElasticJobImmutable,
     WrongFieldType,
     HeadContainersMissing,
+    ZeroDowntimeUpgrade,
+    MultiKueueAutoscaling,
     // RayJob
     ClusterSelectorWithClusterSpec,
     ClusterSpecMissing,
@@ -82,6 +84,8 @@ impl Rule {
             Rule::ElasticJobImmutable => "elastic_job_immutable",
             Rule::WrongFieldType => "wrong_field_type",
             Rule::HeadContainersMissing => "head_containers_missing",
+            Rule::ZeroDowntimeUpgrade => "zero_downtime_upgrade",
+            Rule::MultiKueueAutoscaling => "multikueue_autoscaling",
             Rule::ClusterSelectorWithClusterSpec => "cluster_selector_with_cluster_spec",
             Rule::ClusterSpecMissing => "cluster_spec_missing",
             Rule::ShutdownAfterJobFinishesOff => "shutdown_after_job_finishes_off",

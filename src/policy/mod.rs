@@ -18,6 +18,7 @@ pub mod owners;
 pub mod profile;
 pub mod ray;
 pub mod rayjob;
+pub mod release_rules;
 pub mod validate;
 pub mod violations;
 pub mod warning;

@@ -123,6 +123,10 @@ pub struct RayObject {
     pub cluster: ClusterSpec,
     /// A RayJob's job fields (default for the other kinds).
     pub job: JobSpec,
+    /// `spec.managedBy`, when a string.
+    pub managed_by: Option<String>,
+    /// A RayService's `spec.upgradeStrategy.type`, when a string.
+    pub upgrade_type: Option<String>,
     /// How many parent maps of the queue label (`metadata`, `labels`) and of
     /// the suspend field exist, so a patch creates only the missing ones.
     pub label_parents: usize,
@@ -210,6 +214,8 @@ impl RayObject {
             suspend: None,
             cluster: ClusterSpec::default(),
             job: JobSpec::default(),
+            managed_by: None,
+            upgrade_type: None,
             label_parents: 0,
             suspend_parents: 0,
             cluster_parents: 0,
@@ -319,6 +325,17 @@ impl RayObject {
         };
         self.suspend_parents = 1;
         self.cluster_parents = 1;
+        let errors = &mut self.type_errors;
+        let managed_by = std::mem::take(&mut spec.managed_by);
+        self.managed_by = read(managed_by, || "spec.managedBy".into(), errors);
+        if self.kind == RayKind::RayService {
+            let strategy = std::mem::take(&mut spec.upgrade_strategy);
+            let path = || "spec.upgradeStrategy".into();
+            if let Some(strategy) = read(strategy, path, errors) {
+                let path = || "spec.upgradeStrategy.type".into();
+                self.upgrade_type = read(strategy.kind, path, errors);
+            }
+        }
         if self.kind == RayKind::RayJob {
             self.read_job(&mut spec);
         }

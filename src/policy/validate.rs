@@ -10,6 +10,7 @@ use super::labels;
 use super::names::{dns1123_label, dns1123_subdomain};
 use super::ray::{GroupName, RayObject, queue_label_path};
 use super::rayjob::{self, SUBMITTER_POD_SET};
+use super::release_rules;
 use super::violations::Violations;
 use super::warning::Warning;
 use super::workload::{is_suspended_workload, needs_elastic_job_gates};
@@ -33,6 +34,8 @@ pub fn violations(obj: &RayObject, old: Option<&RayObject>, policy: &Policy) -> 
         worker_groups(obj, policy, &mut errors);
         head_containers(obj, policy, &mut errors);
         autoscaling(obj, policy, &mut errors);
+        release_rules::multikueue_autoscaling(obj, policy, &mut errors);
+        release_rules::upgrade_strategy(obj, policy, &mut errors);
         rayjob::violations(obj, &mut errors);
         labels::values(&obj.labels, &mut errors);
         if needs_elastic_job_gates(obj, policy) {

@@ -80,6 +80,18 @@ pub(super) struct SpecDoc<Nested> {
     pub submission_mode: Field<String>,
     pub shutdown_after_job_finishes: Field<bool>,
     pub deletion_strategy: Field<DeletionStrategyDoc>,
+    /// Who reconciles the object (MultiKueue: `kueue.x-k8s.io/multikueue`).
+    pub managed_by: Field<String>,
+    /// A RayService's upgrade strategy.
+    pub upgrade_strategy: Field<UpgradeStrategyDoc>,
+}
+
+/// A RayService's `spec.upgradeStrategy`: only its `type` is read.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct UpgradeStrategyDoc {
+    #[serde(rename = "type")]
+    pub kind: Field<String>,
 }
 
 /// A cluster spec nested in `spec`.
@@ -191,6 +203,7 @@ json_object!(
     EntryCount,
     DeletionStrategyDoc,
     DeletionPolicyDoc,
+    UpgradeStrategyDoc,
     GroupDoc,
     TemplateDoc,
     PodSpecDoc,

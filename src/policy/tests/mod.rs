@@ -11,6 +11,7 @@ mod namespaces;
 mod profiles;
 mod queue_labels;
 mod rayjob;
+mod release_rules;
 mod validate;
 mod warnings;
 mod workload_labels;
