@@ -15,11 +15,13 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 E2E=${E2E_DIR:-$ROOT/target/e2e}
-STATE=$E2E/operators
+RUN=$E2E/run
+STATE=$RUN/operators
 LOGS=$E2E/logs
-KUBECONFIG=${KUBECONFIG:-$E2E/kubeconfig}
+KUBECONFIG=$E2E/kubeconfig
 export KUBECONFIG
-KUBECTL=${KUBECTL:-kubectl}
+KUBECTL=$E2E/bin/kubectl
+[[ -x $KUBECTL ]] || KUBECTL=kubectl
 # Kueue reads its metrics serving pair from this fixed path when internalCertManagement is
 # off (cmd/kueue/main.go); `up` writes it there and `down` removes it when `up` made it.
 KUEUE_METRICS_CERTS=/etc/kueue/metrics/certs
@@ -167,23 +169,33 @@ spec:
 EOF
 }
 
-start() { # start NAME LOGFILE COMMAND...: in the background, pid in $STATE/NAME.pid
-  local name=$1 logfile=$2; shift 2
-  "$@" >"$logfile" 2>&1 &
-  echo $! >"$STATE/$name.pid"
-  log "$name started (pid $!, log $logfile)"
+# start NAME COMMAND...: detached (its own session), output to logs/NAME.log, "pid executable"
+# in run/NAME.pid as e2e/cluster.sh keeps them, so only this process is ever stopped.
+start() {
+  local name=$1; shift
+  setsid "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
+  echo "$! $(readlink -f "$1")" >"$RUN/$name.pid"
+  log "$name started (pid $!, log $LOGS/$name.log)"
 }
 
-alive() { [[ -f $STATE/$1.pid ]] && kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }
+# The pid of NAME if it still runs the executable `start` started, else nothing.
+live_pid() {
+  local file=$RUN/$1.pid pid exe
+  [[ -f $file ]] || return 0
+  read -r pid exe <"$file"
+  if [[ $(readlink -f "/proc/$pid/exe" 2>/dev/null) == "$exe" ]]; then echo "$pid"; fi
+}
 
 cmd_up() {
   [[ -f $KUBECONFIG ]] || die "no $KUBECONFIG: start the API server first (make e2e-up)"
-  if alive kueue || alive ray-operator; then die "operators already running (pids in $STATE); make e2e-down first"; fi
+  if [[ -n $(live_pid kueue) || -n $(live_pid ray-operator) ]]; then
+    die "the operators already run (pids in $RUN); make e2e-down first"
+  fi
   local kueue kuberay
   kueue=$(bin kueue)
   kuberay=$(bin ray-operator)
   rm -rf "$STATE"
-  mkdir -p "$STATE" "$LOGS"
+  mkdir -p "$STATE" "$LOGS" "$RUN"
   cmd_crds
 
   KUEUE_WEBHOOK_PORT=$(free_port)
@@ -200,9 +212,9 @@ cmd_up() {
   write_config
   "$KUBECTL" create namespace kueue-system --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
 
-  start kueue "$LOGS/kueue.log" "$kueue" --config "$STATE/kueue-config.yaml" --kubeconfig "$KUBECONFIG"
+  start kueue "$kueue" --config "$STATE/kueue-config.yaml" --kubeconfig "$KUBECONFIG"
   # Webhooks stay off unless ENABLE_WEBHOOKS=true (main.go); leader election off by flag.
-  start ray-operator "$LOGS/ray-operator.log" env -u ENABLE_WEBHOOKS "$kuberay" \
+  ENABLE_WEBHOOKS=false start ray-operator "$kuberay" \
     --kubeconfig "$KUBECONFIG" --enable-leader-election=false \
     --metrics-addr "127.0.0.1:$ray_metrics" --health-probe-bind-address "127.0.0.1:$ray_probe"
 
@@ -235,14 +247,14 @@ EOF
 
 cmd_down() {
   local name pid
-  for name in kueue ray-operator; do
-    [[ -f $STATE/$name.pid ]] || continue
-    pid=$(cat "$STATE/$name.pid")
-    if kill "$pid" 2>/dev/null; then
-      for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-      kill -9 "$pid" 2>/dev/null || true
-      log "$name stopped (pid $pid)"
-    fi
+  for name in ray-operator kueue; do
+    pid=$(live_pid "$name")
+    rm -f "$RUN/$name.pid"
+    [[ -n $pid ]] || continue
+    kill -TERM "$pid" 2>/dev/null || continue
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$pid" 2>/dev/null || true
+    log "$name stopped (pid $pid)"
   done
   [[ -f $STATE/made-etc-kueue ]] && rm -rf /etc/kueue
   rm -rf "$STATE" "$E2E/operators.env"
