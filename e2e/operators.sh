@@ -8,6 +8,9 @@
 #                               registers Kueue's own webhook configurations (the "both" setup)
 #   e2e/operators.sh down       stop what `up` started (by pid), remove its state
 #   e2e/operators.sh env        print the settings the tests read (target/e2e/operators.env)
+#   e2e/operators.sh kueue-webhooks [LABEL]
+#                               print Kueue's webhook configurations as `up` registers them
+#                               (with LABEL: calling only in namespaces labelled LABEL=true)
 #
 # Kueue's version and the KubeRay version it runs with are pinned in e2e/kueue/go.mod and
 # e2e/kuberay/go.mod (`tool` directives); e2e/build.sh builds and caches them like the API server.
@@ -117,17 +120,20 @@ featureGates:
 EOF
 }
 
-# Kueue's own webhook configurations (config/components/webhook/manifests.yaml), renamed with a
-# kueue- prefix and pointed at the local Kueue by URL; every other field as shipped.
+# Kueue's own webhook configurations (config/components/webhook/manifests.yaml), named as
+# Kueue's release names them (kueue- prefix) and pointed at the local Kueue by URL; every
+# other field as shipped. With LABEL, every entry also gets a namespaceSelector on
+# LABEL=true, so a test can have them call only in its own namespaces.
 kueue_webhooks() {
-  local dir ca
+  local dir ca label=${1:-}
   dir=$(module_dir kueue sigs.k8s.io/kueue)
-  ca=$(base64 -w0 <"$STATE/kueue-certs/ca.crt")
-  awk -v url="https://127.0.0.1:$KUEUE_WEBHOOK_PORT" -v ca="$ca" '
+  ca=$(base64 -w0 <"$KUEUE_CA")
+  awk -v url="$KUEUE_WEBHOOK_URL" -v ca="$ca" -v label="$label" '
     /^  name: (mutating|validating)-webhook-configuration$/ { print "  name: kueue-" $2; next }
     /^    service:$/ { inservice = 1; next }
     inservice && /^      (name|namespace):/ { next }
     inservice && /^      path:/ { print "    url: " url $2; print "    caBundle: " ca; inservice = 0; next }
+    label != "" && /^  failurePolicy:/ { print; print "  namespaceSelector:"; print "    matchLabels:"; print "      " label ": \"true\""; next }
     { print }
   ' "$dir/config/components/webhook/manifests.yaml"
 }
@@ -228,6 +234,7 @@ cmd_up() {
   wait_for "the queues" "$KUBECTL" apply -f "$STATE/queues.yaml"
 
   local both=${KUEUE_WEBHOOKS:-0}
+  KUEUE_WEBHOOK_URL=https://127.0.0.1:$KUEUE_WEBHOOK_PORT KUEUE_CA=$STATE/kueue-certs/ca.crt
   if [[ $both == 1 ]]; then
     kueue_webhooks >"$STATE/kueue-webhooks.yaml"
     "$KUBECTL" apply -f "$STATE/kueue-webhooks.yaml" >/dev/null
@@ -265,5 +272,6 @@ case ${1:-} in
   up) cmd_up ;;
   down) cmd_down ;;
   env) cat "$E2E/operators.env" ;;
-  *) echo "usage: $0 crds|up|down|env" >&2; exit 2 ;;
+  kueue-webhooks) . "$E2E/operators.env" && kueue_webhooks "${2:-}" ;;
+  *) echo "usage: $0 crds|up|down|env|kueue-webhooks [LABEL]" >&2; exit 2 ;;
 esac

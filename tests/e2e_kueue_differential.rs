@@ -494,3 +494,139 @@ fn differential_against_kueues_webhooks() {
         stale.join("\n")
     );
 }
+
+// ---------------------------------------------------------------- both registered
+
+/// Kueue's webhook configurations as a cluster that installs Kueue has them
+/// (`e2e/operators.sh kueue-webhooks`), calling only in namespaces labelled `label`.
+fn kueue_webhooks(label: &str) -> String {
+    let out = Command::new(root().join("e2e/operators.sh"))
+        .args(["kueue-webhooks", label])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn entries(rendered: &str) -> BTreeSet<String> {
+    serde_yaml_ng::Deserializer::from_str(rendered)
+        .filter_map(|doc| <Value as serde::Deserialize>::deserialize(doc).ok())
+        .flat_map(|config| {
+            let name = config["metadata"]["name"].as_str().unwrap_or("").to_owned();
+            config["webhooks"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |w| format!("{name}/{}", w["name"].as_str().unwrap_or("")))
+        })
+        .collect()
+}
+
+/// What a user sees when Kueue's webhooks and ours both run: every sample
+/// created (server-side dry run) in a namespace where both call. The table
+/// is kept in the docs; the test fails when it changes. Also: the kustomize
+/// Component of docs/deploy.md removes exactly Kueue's six Ray entries.
+#[test]
+fn both_webhooks_and_the_component() {
+    let cluster = Cluster::get();
+    let label = "e2e-kueue-webhooks";
+    let configs = kueue_webhooks(label);
+
+    // The Component over Kueue's own manifests.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("kueue.yaml"), &configs).unwrap();
+    std::fs::write(
+        dir.path().join("kustomization.yaml"),
+        format!(
+            "resources: [kueue.yaml]\ncomponents: [{}]\n",
+            root()
+                .join("manifests/kueue-without-ray-webhooks")
+                .display()
+        ),
+    )
+    .unwrap();
+    let rendered = cluster.ok(&["kustomize", dir.path().to_str().unwrap()], None);
+    let before = entries(&configs);
+    let after = entries(&rendered);
+    let removed: Vec<&String> = before.difference(&after).collect();
+    let expected: Vec<String> = ["mraycluster", "mrayjob", "mrayservice"]
+        .map(|e| format!("kueue-mutating-webhook-configuration/{e}.kb.io"))
+        .into_iter()
+        .chain(
+            ["vraycluster", "vrayjob", "vrayservice"]
+                .map(|e| format!("kueue-validating-webhook-configuration/{e}.kb.io")),
+        )
+        .collect();
+    assert_eq!(removed, expected.iter().collect::<Vec<_>>());
+    assert!(after.is_subset(&before) && after.len() + 6 == before.len());
+
+    // Both registered, in one namespace.
+    let ns = cluster.namespace("both");
+    cluster.ok(
+        &["label", "namespace", &ns.name, &format!("{label}=true")],
+        None,
+    );
+    cluster.ok(&["apply", "-f", "-"], Some(&configs));
+    let mut cases = Vec::new();
+    let shared = root().join("../shared/samples/kuberay");
+    if shared.is_dir() {
+        samples(&shared, "shared", &mut cases);
+    }
+    let operator = module_dir("kuberay", "github.com/ray-project/kuberay/ray-operator");
+    samples(&operator.join("config/samples"), "ray-operator", &mut cases);
+    let mut table = String::from(
+        "| sample | what the user sees | stored `suspend` | stored queue label |\n|---|---|---|---|\n",
+    );
+    for case in &cases {
+        let object = &case.review["request"]["object"];
+        let out = cluster.kubectl(
+            &[
+                "create",
+                "--dry-run=server",
+                "-o",
+                "json",
+                "-n",
+                &ns.name,
+                "-f",
+                "-",
+            ],
+            Some(&object.to_string()),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let warnings = stderr.lines().filter(|l| l.starts_with("Warning:")).count();
+        let (seen, suspend, queue) = if out.status.success() {
+            let stored: Value = serde_json::from_slice(&out.stdout).unwrap();
+            let suspend = match stored["kind"].as_str() {
+                Some("RayService") => &stored["spec"]["rayClusterConfig"]["suspend"],
+                _ => &stored["spec"]["suspend"],
+            };
+            (
+                format!("created, {warnings} warnings"),
+                suspend.to_string(),
+                stored["metadata"]["labels"][kueue_e2e::QUEUE_LABEL].to_string(),
+            )
+        } else {
+            let by = stderr
+                .split("admission webhook \"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or("the API server");
+            (format!("denied by `{by}`"), "–".into(), "–".into())
+        };
+        table += &format!("| {} | {seen} | {suspend} | {queue} |\n", case.name);
+    }
+    cluster.kubectl(&["delete", "-f", "-"], Some(&configs));
+    let out = root().join("target/e2e/kueue-both.md");
+    std::fs::write(&out, &table).unwrap();
+    let doc = std::fs::read_to_string(root().join(DOC)).unwrap_or_default();
+    assert!(
+        doc.contains(&table),
+        "{DOC} does not hold the table of what a user sees with both webhooks; the new one is {}",
+        out.display()
+    );
+}
