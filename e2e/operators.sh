@@ -4,6 +4,7 @@
 # is up (target/e2e/kubeconfig), and by `make e2e-down`.
 #
 #   e2e/operators.sh crds       install Kueue's CRDs (server-side apply), wait until Established
+#   e2e/operators.sh crd-dir    print the folder of Kueue's CRDs (e2e/cluster.sh installs them always)
 #   e2e/operators.sh up         crds + Kueue + KubeRay operator + queues; KUEUE_WEBHOOKS=1 also
 #                               registers Kueue's own webhook configurations (the "both" setup)
 #   e2e/operators.sh down       stop what `up` started (by pid), remove its state
@@ -71,8 +72,14 @@ cmd_crds() {
   # config/components/crd/bases only: the conversion-webhook patches of config/components/crd
   # would point v1beta1 <-> v1beta2 conversion at a webhook Service that does not exist here.
   "$KUBECTL" apply --server-side --force-conflicts -f "$dir/config/components/crd/bases" >/dev/null
-  wait_for "Kueue CRDs Established" "$KUBECTL" wait --for=condition=Established --timeout=1s \
-    -f "$dir/config/components/crd/bases"
+  # By name (kueue.x-k8s.io_workloads.yaml is workloads.kueue.x-k8s.io): `wait -f FILE` compares
+  # with the file's own (status-less) object and never sees the condition.
+  local names=() f
+  for f in "$dir"/config/components/crd/bases/kueue.x-k8s.io_*.yaml; do
+    f=${f##*/kueue.x-k8s.io_}
+    names+=("crd/${f%.yaml}.kueue.x-k8s.io")
+  done
+  "$KUBECTL" wait --for=condition=Established --timeout="${WAIT_SECONDS}s" "${names[@]}" >/dev/null
   log "Kueue CRDs installed from $dir/config/components/crd/bases"
 }
 
@@ -269,9 +276,10 @@ cmd_down() {
 
 case ${1:-} in
   crds) cmd_crds ;;
+  crd-dir) echo "$(module_dir kueue sigs.k8s.io/kueue)/config/components/crd/bases" ;;
   up) cmd_up ;;
   down) cmd_down ;;
   env) cat "$E2E/operators.env" ;;
   kueue-webhooks) . "$E2E/operators.env" && kueue_webhooks "${2:-}" ;;
-  *) echo "usage: $0 crds|up|down|env|kueue-webhooks [LABEL]" >&2; exit 2 ;;
+  *) echo "usage: $0 crds|crd-dir|up|down|env|kueue-webhooks [LABEL]" >&2; exit 2 ;;
 esac
