@@ -42,6 +42,8 @@ pub struct AdmissionState {
     metrics: Arc<Metrics>,
     /// Bound on reading the body and answering.
     request_timeout: Duration,
+    /// Bound on reading the body (within `request_timeout`).
+    body_read_timeout: Duration,
     reviewer: Reviewer,
     /// Decisions of large bodies that may run at once (one per core).
     decision_slots: Arc<Semaphore>,
@@ -54,10 +56,19 @@ impl AdmissionState {
             policy: Arc::new(policy),
             metrics,
             request_timeout,
+            body_read_timeout: crate::server::DEFAULT_BODY_READ_TIMEOUT,
             reviewer: crate::admission::review,
             decision_slots: Arc::new(Semaphore::new(
                 std::thread::available_parallelism().map_or(2, usize::from),
             )),
+        }
+    }
+
+    /// The same state with bodies read within `timeout`.
+    pub fn with_body_read_timeout(self, timeout: Duration) -> Self {
+        Self {
+            body_read_timeout: timeout,
+            ..self
         }
     }
 
@@ -109,7 +120,17 @@ async fn handle_review(state: &AdmissionState, webhook: Webhook, request: Reques
     let http1 = request.version() < Version::HTTP_2;
     let answer = tokio::time::timeout_at(deadline, async {
         let tracked = request.extensions().get::<Arc<Tracked>>().cloned();
-        let (body, reservation) = body::read_body(request, deadline).await?;
+        let body_deadline = deadline.min(tokio::time::Instant::now() + state.body_read_timeout);
+        let (body, reservation) =
+            tokio::time::timeout_at(body_deadline, body::read_body(request, body_deadline))
+                .await
+                .map_err(|_| {
+                    if body_deadline < deadline {
+                        Refusal::BodyTimedOut(state.body_read_timeout)
+                    } else {
+                        Refusal::TimedOut(state.request_timeout)
+                    }
+                })??;
         // Never evicted from here on, whatever the connection cap.
         let _deciding = tracked.as_ref().map(Tracked::deciding);
         run_review(state, webhook, body, reservation, deadline).await

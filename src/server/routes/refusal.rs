@@ -30,6 +30,8 @@ pub(super) enum Refusal {
     NoRoom(usize, Share),
     Unreadable(String),
     TimedOut(Duration),
+    /// The body did not all arrive within `--body-read-timeout`.
+    BodyTimedOut(Duration),
     /// The server is stopping (no decision slot will be free again).
     Busy,
 }
@@ -67,6 +69,13 @@ impl Refusal {
                 StatusCode::REQUEST_TIMEOUT,
                 format!(
                     "request not received and answered within the request timeout ({})\n",
+                    humantime::format_duration(timeout)
+                ),
+            ),
+            Refusal::BodyTimedOut(timeout) => (
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "request body not received within the body read timeout ({})\n",
                     humantime::format_duration(timeout)
                 ),
             ),
