@@ -4,6 +4,7 @@
 //! [`Policy`] configuration and return a [`Decision`]: the violated rules (none
 //! means allowed), the JSON patch (mutating webhook only) and warnings.
 
+pub mod cluster;
 pub mod config;
 pub mod elastic;
 pub mod errors;
@@ -13,15 +14,18 @@ pub mod labels;
 pub mod local_queues;
 pub mod mutate;
 pub mod names;
+pub mod owners;
 pub mod profile;
 pub mod ray;
 pub mod rayjob;
+pub mod release_rules;
 pub mod validate;
 pub mod violations;
 pub mod warning;
 pub mod wire;
 pub mod workload;
 
+pub use cluster::{Claim, Cluster, Controller, OwnerKind, OwnerRead};
 pub use config::{KUBE_SYSTEM, Policy, RayJobWorkload, RayServiceWorkload};
 pub use errors::{ECHO_LIMIT, ErrorKind, FieldError, RequestError, Rule, cut, echoed};
 pub use json::Field;
@@ -87,6 +91,9 @@ pub struct Decision {
     pub warnings: Vec<Warning>,
     /// `metadata.name` (or `generateName`) of the object, for messages.
     pub object_name: Option<String>,
+    /// The owner a server should read from the API server and then decide
+    /// again ([`Claim::Miss`]): this decision trusted its reference.
+    pub owner_read: Option<OwnerRead>,
 }
 
 impl Decision {
@@ -105,29 +112,57 @@ impl Decision {
     }
 }
 
-/// The request's object, with whether its namespace is excluded.
-fn object(req: &mut Request, kind: RayKind, policy: &Policy) -> Result<RayObject, RequestError> {
+/// The request's object, with whether its namespace is excluded (by
+/// `--exclude-namespace`, or unmanaged in the cluster view).
+fn object(
+    req: &mut Request,
+    kind: RayKind,
+    policy: &Policy,
+    cluster: &dyn Cluster,
+) -> Result<RayObject, RequestError> {
     let operation = operation_name(&req.operation);
     let wire = std::mem::take(&mut req.object);
     let mut obj = RayObject::from_wire(kind, wire, "object")?
         .ok_or(RequestError::MissingObject { operation })?;
-    obj.namespace_excluded = policy.excludes(req.namespace);
+    let unmanaged = req
+        .namespace
+        .is_some_and(|ns| cluster.namespace_managed(ns) == Some(false));
+    obj.namespace_excluded = unmanaged || policy.excludes(req.namespace);
     Ok(obj)
+}
+
+/// What is known of the cluster without a server's view: `--local-queues`.
+pub fn known(policy: &Policy) -> &dyn Cluster {
+    match &policy.local_queues {
+        Some(queues) => queues,
+        None => &cluster::Unknown,
+    }
 }
 
 /// The mutating webhook: on CREATE, default the queue label, suspend the
 /// workload and gate an elastic job's pods, then validate the result (so a cluster registered with only the
 /// mutating webhook still gets the whole policy). Other operations pass.
-pub fn mutate(mut req: Request, policy: &Policy) -> Result<Decision, RequestError> {
+pub fn mutate(req: Request, policy: &Policy) -> Result<Decision, RequestError> {
+    mutate_in(req, policy, known(policy))
+}
+
+/// [`mutate`] with what `cluster` knows: LocalQueues, managed namespaces,
+/// owners that created their clusters, RayCronJobs' queues.
+pub fn mutate_in(
+    mut req: Request,
+    policy: &Policy,
+    cluster: &dyn Cluster,
+) -> Result<Decision, RequestError> {
     let Some(kind) = req.kind else {
         return Ok(Decision::default());
     };
     if req.out_of_scope(policy) || req.operation != Operation::Create {
         return Ok(Decision::default());
     }
-    let mut obj = object(&mut req, kind, policy)?;
+    let mut obj = object(&mut req, kind, policy, cluster)?;
     let mut mutation = mutate::Mutation::default();
-    mutate::queue_label(&mut obj, req.namespace, policy, &mut mutation);
+    let owner_read = owners::verify(&mut obj, req.namespace, cluster, &mut mutation.warnings);
+    mutate::queue_label(&mut obj, req.namespace, policy, cluster, &mut mutation);
     mutate::suspend(&mut obj, policy, &mut mutation);
     mutate::elastic_job_gates(&mut obj, policy, &mut mutation);
     rayjob::existing_cluster_warning(&obj, policy, &mut mutation);
@@ -136,6 +171,7 @@ pub fn mutate(mut req: Request, policy: &Policy) -> Result<Decision, RequestErro
         &obj,
         req.namespace,
         policy,
+        cluster,
         &mut violations,
         &mut mutation.warnings,
     );
@@ -145,6 +181,7 @@ pub fn mutate(mut req: Request, policy: &Policy) -> Result<Decision, RequestErro
         changes: mutation.changes,
         warnings: mutation.warnings,
         object_name: obj.name,
+        owner_read,
     }
     .deny_if_violated())
 }
@@ -164,7 +201,7 @@ pub fn unmanaged_reason(mut req: Request, policy: &Policy) -> Result<Option<Stri
             _ => "a subresource: the rules do not apply".into(),
         }));
     }
-    let obj = object(&mut req, kind, policy)?;
+    let obj = object(&mut req, kind, policy, known(policy))?;
     if policy.manages(&obj) {
         return Ok(None);
     }
@@ -186,7 +223,16 @@ pub fn unmanaged_reason(mut req: Request, policy: &Policy) -> Result<Option<Stri
 
 /// The validating webhook: CREATE and UPDATE of managed objects must follow
 /// the rules; deletes, connects, subresources and objects being deleted pass.
-pub fn validate(mut req: Request, policy: &Policy) -> Result<Decision, RequestError> {
+pub fn validate(req: Request, policy: &Policy) -> Result<Decision, RequestError> {
+    validate_in(req, policy, known(policy))
+}
+
+/// [`validate`] with what `cluster` knows (LocalQueues, managed namespaces).
+pub fn validate_in(
+    mut req: Request,
+    policy: &Policy,
+    cluster: &dyn Cluster,
+) -> Result<Decision, RequestError> {
     let Some(kind) = req.kind else {
         return Ok(Decision::default());
     };
@@ -195,7 +241,7 @@ pub fn validate(mut req: Request, policy: &Policy) -> Result<Decision, RequestEr
         Operation::Create | Operation::Update => {}
         Operation::Delete | Operation::Connect => return Ok(Decision::default()),
     }
-    let obj = object(&mut req, kind, policy)?;
+    let obj = object(&mut req, kind, policy, cluster)?;
     let old = match req.operation {
         // Finalizers must always be removable.
         Operation::Update if obj.deleting => return Ok(Decision::default()),
@@ -207,7 +253,15 @@ pub fn validate(mut req: Request, policy: &Policy) -> Result<Decision, RequestEr
     };
     let mut violations = validate::violations(&obj, old.as_ref(), policy);
     let mut warnings = Vec::new();
-    validate::local_queue(&obj, req.namespace, policy, &mut violations, &mut warnings);
+    let namespace = req.namespace;
+    validate::local_queue(
+        &obj,
+        namespace,
+        policy,
+        cluster,
+        &mut violations,
+        &mut warnings,
+    );
     Ok(Decision {
         violations,
         warnings,

@@ -93,6 +93,38 @@ pub fn violations(obj: &RayObject, errors: &mut Violations) {
             rule: Rule::DeletionRulesSet,
         });
     }
+    deletion_policies(obj, errors);
+}
+
+/// The legacy deletion policies that keep pods after the job: with KubeRay's
+/// `RayJobDeletionPolicy` (Beta, on) `onSuccess`/`onFailure` take precedence
+/// over `shutdownAfterJobFinishes` (KubeRay `rayjob_controller.go`), and
+/// `DeleteNone` keeps the whole cluster, `DeleteWorkers` the head, running
+/// after Kueue has released the quota (KubeRay `apis/ray/v1/rayjob_types.go`;
+/// Kueue #3994).
+fn deletion_policies(obj: &RayObject, errors: &mut Violations) {
+    let policies = [
+        ("onSuccess", &obj.job.on_success),
+        ("onFailure", &obj.job.on_failure),
+    ];
+    for (when, policy) in policies {
+        let (name, kept) = match policy.as_deref() {
+            Some(name @ "DeleteNone") => (name, "the whole cluster"),
+            Some(name @ "DeleteWorkers") => (name, "the head"),
+            _ => continue,
+        };
+        errors.push(FieldError {
+            path: format!("spec.deletionStrategy.{when}.policy"),
+            kind: ErrorKind::Forbidden,
+            value: None,
+            detail: format!(
+                "{name} takes precedence over shutdownAfterJobFinishes and keeps {kept} \
+                 running after the job ends, when Kueue has already released its quota; use \
+                 DeleteCluster or DeleteSelf"
+            ),
+            rule: Rule::DeletionPolicyKeepsPods,
+        });
+    }
 }
 
 /// CREATE of a managed RayJob that only selects an existing cluster: it is

@@ -1,5 +1,6 @@
 //! The rules a Kueue-managed Ray object must follow.
 
+use super::cluster::Cluster;
 use super::config::Policy;
 use super::elastic::{self, ELASTIC_JOB_KEY};
 use super::errors::{ErrorKind, FieldError, Rule, quoted};
@@ -9,6 +10,7 @@ use super::labels;
 use super::names::{dns1123_label, dns1123_subdomain};
 use super::ray::{GroupName, RayObject, queue_label_path};
 use super::rayjob::{self, SUBMITTER_POD_SET};
+use super::release_rules;
 use super::violations::Violations;
 use super::warning::Warning;
 use super::workload::{is_suspended_workload, needs_elastic_job_gates};
@@ -30,7 +32,10 @@ pub fn violations(obj: &RayObject, old: Option<&RayObject>, policy: &Policy) -> 
         errors.append(&obj.type_errors);
         queue_name(obj, &mut errors);
         worker_groups(obj, policy, &mut errors);
+        head_containers(obj, policy, &mut errors);
         autoscaling(obj, policy, &mut errors);
+        release_rules::multikueue_autoscaling(obj, policy, &mut errors);
+        release_rules::upgrade_strategy(obj, policy, &mut errors);
         rayjob::violations(obj, &mut errors);
         labels::values(&obj.labels, &mut errors);
         if needs_elastic_job_gates(obj, policy) {
@@ -86,16 +91,18 @@ pub fn local_queue(
     obj: &RayObject,
     namespace: Option<&str>,
     policy: &Policy,
+    cluster: &dyn Cluster,
     errors: &mut Violations,
     warnings: &mut Vec<Warning>,
 ) {
     let managed = policy.manages(obj);
-    let (Some(queues), Some(namespace), Some(queue)) =
-        (&policy.local_queues, namespace, &obj.queue_name)
-    else {
+    let (Some(namespace), Some(queue)) = (namespace, &obj.queue_name) else {
         return;
     };
-    if !managed || !obj.identity_errors.is_empty() || queues.contains(namespace, queue) {
+    if !managed || !obj.identity_errors.is_empty() {
+        return;
+    }
+    if cluster.local_queue(namespace, queue) != Some(false) {
         return;
     }
     if dns1123_subdomain(queue).is_err() {
@@ -235,6 +242,29 @@ fn pod_set_name_error(pod_set: &str, submitter: bool) -> Option<String> {
             )
         })
     }
+}
+
+/// The head's pod template must list containers (Kueue v0.19.6/v0.20,
+/// #16067/#16084: Kueue builds the head's PodSet from it). A RayJob without a
+/// cluster spec is denied for that already.
+fn head_containers(obj: &RayObject, policy: &Policy, errors: &mut Violations) {
+    let head = &obj.cluster.head;
+    let no_cluster = obj.kind == RayKind::RayJob && !obj.job.has_cluster_spec;
+    if !policy.rules.head_containers || !head.no_containers || head.unreadable || no_cluster {
+        return;
+    }
+    errors.push(FieldError {
+        path: format!(
+            "{}.headGroupSpec.template.spec.containers",
+            obj.kind.cluster_spec_path()
+        ),
+        kind: ErrorKind::Required,
+        value: None,
+        detail: "the head's pod template needs at least one container: Kueue builds the \
+                 head's PodSet from it"
+            .into(),
+        rule: Rule::HeadContainersMissing,
+    });
 }
 
 /// KubeRay's autoscaler must be off, unless the object is an elastic job.

@@ -115,11 +115,18 @@ pub(crate) fn release(text: &str) -> Policy {
     Policy::for_release(Release::parse(text).ok())
 }
 
-/// A labelled RayCluster with `groups` worker groups.
+/// A labelled RayCluster with a head container and `groups` worker groups.
 pub(crate) fn cluster_with_groups(groups: usize) -> Value {
     let names: Vec<String> = (0..groups).map(|i| format!("g{i}")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    with_groups(labelled("q"), "/spec/workerGroupSpecs", &names)
+    let mut cluster = with_groups(labelled("q"), "/spec/workerGroupSpecs", &names);
+    cluster["spec"]["headGroupSpec"] = head();
+    cluster
+}
+
+/// A head group whose template lists one container.
+pub(crate) fn head() -> Value {
+    json!({"template": {"spec": {"containers": [{"name": "ray-head"}]}}})
 }
 
 /// A labelled, autoscaling RayCluster annotated as elastic.
