@@ -173,10 +173,8 @@ impl PolicyArgs {
     /// `--exclude-namespace` is a usage error.
     pub fn policy(&self) -> Result<Policy, String> {
         let flags = &self.flags;
-        if let Some(queue) = &flags.default_queue {
-            crate::policy::names::dns1123_subdomain(queue)
-                .map_err(|why| format!("--default-queue {queue:?}: {why}"))?;
-        }
+        let default_queue = self.default_queue()?;
+        let exclude_namespaces = self.exclude_namespaces()?;
         let profile = flags.kueue_version.map(Release::profile);
         let plain = crate::policy::profile::PLAIN;
         let (max_worker_groups, max_worker_groups_source) = self.sources.pick(
@@ -197,14 +195,6 @@ impl PolicyArgs {
             profile.map(|p| p.elastic_jobs),
             plain.elastic_jobs,
         );
-        let exclude_namespaces = match &flags.exclude_namespaces {
-            Some(given) => given.iter().filter(|ns| !ns.is_empty()).cloned().collect(),
-            None => default_excluded_namespaces(std::env::var(POD_NAMESPACE).ok()),
-        };
-        for namespace in &exclude_namespaces {
-            crate::policy::names::dns1123_label(namespace)
-                .map_err(|why| format!("--exclude-namespace {namespace:?}: {why}"))?;
-        }
         let (multikueue_ray_autoscaling, multikueue_ray_autoscaling_source) = self.sources.pick(
             "multikueue_ray_autoscaling",
             flags.multikueue_ray_autoscaling,
@@ -214,7 +204,7 @@ impl PolicyArgs {
         Ok(Policy {
             kueue_version: flags.kueue_version,
             max_worker_groups,
-            default_queue: flags.default_queue.clone().filter(|q| !q.is_empty()),
+            default_queue,
             manage_jobs_without_queue_name: flags.manage_jobs_without_queue_name,
             rayservice_workload,
             rayjob_workload: flags.rayjob_workload.into(),
@@ -237,6 +227,31 @@ impl PolicyArgs {
             rules: profile.map_or(plain.rules, |p| p.rules),
             multikueue_ray_autoscaling,
         })
+    }
+}
+
+impl PolicyArgs {
+    /// `--default-queue` (empty is none), a DNS-1123 subdomain.
+    fn default_queue(&self) -> Result<Option<String>, String> {
+        if let Some(queue) = &self.flags.default_queue {
+            crate::policy::names::dns1123_subdomain(queue)
+                .map_err(|why| format!("--default-queue {queue:?}: {why}"))?;
+        }
+        Ok(self.flags.default_queue.clone().filter(|q| !q.is_empty()))
+    }
+
+    /// `--exclude-namespace` (empty entries dropped), else `kube-system` and
+    /// the webhook's own namespace; each a DNS-1123 label.
+    fn exclude_namespaces(&self) -> Result<Vec<String>, String> {
+        let namespaces: Vec<String> = match &self.flags.exclude_namespaces {
+            Some(given) => given.iter().filter(|ns| !ns.is_empty()).cloned().collect(),
+            None => default_excluded_namespaces(std::env::var(POD_NAMESPACE).ok()),
+        };
+        for namespace in &namespaces {
+            crate::policy::names::dns1123_label(namespace)
+                .map_err(|why| format!("--exclude-namespace {namespace:?}: {why}"))?;
+        }
+        Ok(namespaces)
     }
 }
 

@@ -9,6 +9,7 @@
 //! [`dry_run::SkippedDocument`] with its reason; [`report`] renders them.
 
 pub mod dry_run;
+mod json_stream;
 pub mod load;
 pub mod report;
 pub mod yaml;

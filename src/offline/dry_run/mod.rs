@@ -8,12 +8,13 @@
 
 use super::load::{Document, DocumentSource};
 use super::yaml::{Node, Position, field_steps, pointer_steps, to_yaml};
-use crate::admission::{self, ReviewRequest, Webhook};
 use crate::policy::{KINDS, Operation, Policy, RAY_GROUP, RayKind};
-use base64::Engine as _;
+use create::dry_run_create;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
+
+mod create;
 
 /// What `check` concluded for one document: a checked Ray object or a skipped document.
 #[derive(Debug)]
@@ -148,20 +149,7 @@ pub fn check_document(
     let mut object = document.node.to_value();
     let ray = match ray_identity(&object) {
         Ok(ray) => ray,
-        Err(reason) => {
-            return Ok(Checked::Skipped(SkippedDocument {
-                source: document.source.clone(),
-                api_version: object
-                    .get("apiVersion")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                kind: object
-                    .get("kind")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                reason,
-            }));
-        }
+        Err(reason) => return Ok(Checked::Skipped(skipped(document, &object, reason))),
     };
     let fail = |message: String| ReviewError {
         at: document.source.clone(),
@@ -173,9 +161,7 @@ pub fn check_document(
         dry_run_create(&ray, &object, &namespace, index, policy).map_err(fail)?;
     let root = &document.node;
     let violations = place_violations(root, response.status.as_ref());
-    let mut message = response.status.as_ref().and_then(|s| s.message.clone());
-    let mut patched = None;
-    let verdict = if response.allowed {
+    let (verdict, message, patched) = if response.allowed {
         let judged = judge_allowed(
             &ray,
             &namespace,
@@ -185,14 +171,13 @@ pub fn check_document(
             keep_patched,
         )
         .map_err(fail)?;
-        (message, patched) = (judged.unmanaged, judged.patched);
-        if message.is_some() {
-            Verdict::Unmanaged
-        } else {
-            Verdict::Admitted
+        match judged.unmanaged {
+            Some(reason) => (Verdict::Unmanaged, Some(reason), judged.patched),
+            None => (Verdict::Admitted, None, judged.patched),
         }
     } else {
-        Verdict::Denied
+        let message = response.status.as_ref().and_then(|s| s.message.clone());
+        (Verdict::Denied, message, None)
     };
     Ok(Checked::Object(Box::new(CheckedObject {
         source: document.source.clone(),
@@ -207,6 +192,17 @@ pub fn check_document(
         warnings: place_warnings(root, response.warnings, fields),
         patched,
     })))
+}
+
+/// A document that is not an object this webhook handles, and why.
+fn skipped(document: &Document, object: &Value, reason: String) -> SkippedDocument {
+    let text = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
+    SkippedDocument {
+        source: document.source.clone(),
+        api_version: text("apiVersion"),
+        kind: text("kind"),
+        reason,
+    }
 }
 
 /// A document that is an object of a kind this webhook handles.
@@ -243,39 +239,6 @@ fn ray_identity(object: &Value) -> Result<RayIdentity, String> {
         }
         _ => "not a ray.io object".into(),
     })
-}
-
-/// The mutating webhook's answer to the CREATE of `object`, as kube-apiserver
-/// sends it for `kubectl create --dry-run=server`, decoded; with the field of
-/// each warning, in the order sent.
-fn dry_run_create(
-    ray: &RayIdentity,
-    object: &Value,
-    namespace: &str,
-    index: usize,
-    policy: &Policy,
-) -> Result<(DecodedAnswer, Vec<Option<String>>), String> {
-    let uid = format!("kueue-ray-webhook-check-{index}");
-    let review = ReviewRequest {
-        uid: &uid,
-        version: &ray.version,
-        namespace,
-        dry_run: true,
-        username: "kueue-ray-webhook-check",
-        ..ReviewRequest::new(ray.kind, Operation::Create, Some(object))
-    }
-    .to_json();
-    let body = serde_json::to_vec(&review).map_err(|e| e.to_string())?;
-    let answer = admission::review(Webhook::Mutate, &body, policy);
-    if answer.status != 200 {
-        return Err(format!(
-            "HTTP {}: {}",
-            answer.status,
-            String::from_utf8_lossy(&answer.body).trim_end()
-        ));
-    }
-    let response = decode_answer(&answer.body, &uid)?;
-    Ok((response, answer.record.warning_fields))
 }
 
 /// What an allowed object comes to: why Kueue would not manage it (if so),
@@ -409,56 +372,6 @@ fn display_name(object: &Value) -> String {
     }
 }
 
-/// The parts of the webhook's AdmissionReview answer that `check` reports, decoded.
-struct DecodedAnswer {
-    allowed: bool,
-    patch: json_patch::Patch,
-    warnings: Vec<String>,
-    status: Option<Status>,
-}
-
-/// Decodes the wire form: `patch` is a base64 string of a JSON patch.
-fn decode_answer(body: &[u8], uid: &str) -> Result<DecodedAnswer, String> {
-    #[derive(Deserialize)]
-    struct Review {
-        response: Option<Wire>,
-    }
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Wire {
-        uid: String,
-        allowed: bool,
-        patch: Option<String>,
-        patch_type: Option<String>,
-        #[serde(default)]
-        warnings: Vec<String>,
-        status: Option<Status>,
-    }
-    let review: Review =
-        serde_json::from_slice(body).map_err(|e| format!("unreadable answer: {e}"))?;
-    let wire = review.response.ok_or("the answer has no response")?;
-    if wire.uid != uid {
-        return Err(format!("the answer is for uid {:?}, not {uid:?}", wire.uid));
-    }
-    let patch = match (wire.patch, wire.patch_type.as_deref()) {
-        (None, _) => json_patch::Patch::default(),
-        (Some(encoded), Some("JSONPatch")) => {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(encoded)
-                .map_err(|e| format!("the patch is not base64: {e}"))?;
-            serde_json::from_slice(&bytes)
-                .map_err(|e| format!("the patch is not a JSON patch: {e}"))?
-        }
-        (Some(_), other) => return Err(format!("unexpected patchType {other:?}")),
-    };
-    Ok(DecodedAnswer {
-        allowed: wire.allowed,
-        patch,
-        warnings: wire.warnings,
-        status: wire.status,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -513,19 +426,5 @@ mod tests {
     fn generated_names_are_shown_with_a_star() {
         let object = json!({"metadata": {"generateName": "rc-"}});
         assert_eq!(display_name(&object), "rc-*");
-    }
-
-    #[test]
-    fn answers_are_decoded_from_the_wire_form() {
-        let patch = base64::engine::general_purpose::STANDARD
-            .encode(br#"[{"op":"add","path":"/spec/suspend","value":true}]"#);
-        let body = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-            "response": {"uid": "u", "allowed": true, "patchType": "JSONPatch", "patch": patch,
-            "warnings": ["suspended"]}});
-        let response = decode_answer(body.to_string().as_bytes(), "u").unwrap();
-        assert_eq!(response.patch.0.len(), 1);
-        assert_eq!(response.warnings, ["suspended"]);
-        assert!(decode_answer(body.to_string().as_bytes(), "other").is_err());
-        assert!(decode_answer(b"{}", "u").is_err());
     }
 }
