@@ -6,7 +6,7 @@
 //! (what is sent back) carrying a [`Record`] (what is logged and counted).
 
 use crate::policy::json::Field;
-use crate::policy::{self, Decision, Policy, RayKind, Request, RequestError, echoed};
+use crate::policy::{self, Cluster, Decision, Policy, RayKind, Request, RequestError, echoed};
 use base64::Engine as _;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use undecided::{bad_request, check_envelope, check_uid, undecidable, unreadable};
@@ -83,6 +83,10 @@ pub struct Record {
     /// whole), in the order of the answer's `warnings`: field paths from the
     /// policy's own tables, so `check` places warnings without reading them.
     pub warning_fields: Vec<Option<String>>,
+    /// The owner to read from the API server before answering again
+    /// ([`policy::Claim::Miss`]): `serve` with API access reads it and
+    /// reviews the body once more; without a view it is never set.
+    pub owner_read: Option<policy::OwnerRead>,
 }
 
 /// Largest request body accepted: controller-runtime's limit (an UPDATE
@@ -115,6 +119,11 @@ pub const WARNING_BUDGET: usize = 8 * 1024;
 
 /// Answers one AdmissionReview request body for `webhook`.
 pub fn review(webhook: Webhook, body: &[u8], policy: &Policy) -> Answer {
+    review_in(webhook, body, policy, policy::known(policy))
+}
+
+/// [`review`] with what `cluster` knows (`serve` with API access).
+pub fn review_in(webhook: Webhook, body: &[u8], policy: &Policy, cluster: &dyn Cluster) -> Answer {
     let review: ReviewIn = match serde_json::from_slice::<Field<ReviewIn>>(body) {
         Ok(Field::Value(review)) => review,
         Ok(_) => return bad_request(NOT_A_REVIEW.to_string()),
@@ -135,18 +144,18 @@ pub fn review(webhook: Webhook, body: &[u8], policy: &Policy) -> Answer {
             ));
         }
     };
-    decide(webhook, req, policy)
+    decide(webhook, req, policy, cluster)
 }
 
 /// Decides one readable request: the policy's decision, noted in the
 /// [`Record`] and answered.
-fn decide(webhook: Webhook, mut req: RequestIn, policy: &Policy) -> Answer {
+fn decide(webhook: Webhook, mut req: RequestIn, policy: &Policy, cluster: &dyn Cluster) -> Answer {
     if let Err(why) = check_uid(&req.uid) {
         return bad_request(why);
     }
     let ray_kind = RayKind::from_group_kind(&req.kind.group, &req.kind.kind);
     let mut record = first_record(&req, ray_kind);
-    let mut decision = match run_policy(webhook, &mut req, ray_kind, policy) {
+    let mut decision = match run_policy(webhook, &mut req, ray_kind, policy, cluster) {
         Ok(decision) => decision,
         Err(err) => return undecidable(&req.uid, &err, record),
     };
@@ -201,6 +210,7 @@ fn run_policy(
     req: &mut RequestIn,
     ray_kind: Option<RayKind>,
     policy: &Policy,
+    cluster: &dyn Cluster,
 ) -> Result<Decision, RequestError> {
     let request = Request {
         operation: req.operation.clone(),
@@ -211,8 +221,8 @@ fn run_policy(
         old_object: std::mem::take(&mut req.old_object),
     };
     match webhook {
-        Webhook::Mutate => policy::mutate(request, policy),
-        Webhook::Validate => policy::validate(request, policy),
+        Webhook::Mutate => policy::mutate_in(request, policy, cluster),
+        Webhook::Validate => policy::validate_in(request, policy, cluster),
     }
 }
 
@@ -226,6 +236,7 @@ fn note_decision(record: &mut Record, decision: &Decision) {
             .map(|name| echoed(name).into_owned());
     }
     record.allowed = decision.allowed();
+    record.owner_read = decision.owner_read.clone();
     record.denials = decision
         .violations
         .rules()

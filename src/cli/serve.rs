@@ -1,6 +1,7 @@
 //! `serve`: the mutating and validating webhooks over HTTPS.
 
 use super::policy_args::PolicyArgs;
+use crate::cluster;
 use crate::server;
 use crate::server::logging::LogFormat;
 use clap::Args;
@@ -102,19 +103,57 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `kueue_ray_webhook=debug` (default: RUST_LOG, else info).
     #[arg(long, env = "KUEUE_RAY_WEBHOOK_LOG_LEVEL")]
     pub log_level: Option<String>,
+    /// Decide with what the cluster holds, from watches (LocalQueues,
+    /// managed namespaces, owners, RayCronJobs); needs the in-cluster
+    /// ServiceAccount or --kubeconfig, and the ClusterRole of
+    /// manifests/rbac.yaml. Off: decide from the request alone.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_API_ACCESS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub api_access: bool,
+    /// Kubeconfig for --api-access (default: the in-cluster configuration);
+    /// giving it turns --api-access on.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Namespaces Kueue manages (its managedJobsNamespaceSelector, in the
+    /// syntax of `kubectl -l`); --exclude-namespace adds a `notin` on the
+    /// name. Read from the namespaces' labels with --api-access.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_MANAGED_NAMESPACE_SELECTOR", default_value = cluster::selector::KUEUE_DEFAULT, value_parser = selector)]
+    pub managed_namespace_selector: cluster::Selector,
+    /// With --api-access: a queue label naming no LocalQueue in the
+    /// namespace is denied (without it: a warning).
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_REQUIRE_LOCAL_QUEUE")]
+    pub require_local_queue: bool,
+    /// How long /readyz waits for the first sync of every watch; after it,
+    /// ready in a degraded state (logged, and the metric cluster_degraded).
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_SYNC_TIMEOUT", default_value_t = cluster::DEFAULT_SYNC_BOUND.into(), value_parser = duration)]
+    pub sync_timeout: humantime::Duration,
+    /// The most a read of a RayCluster's owner missing from the cache may
+    /// take; past it the owner reference is trusted (with a warning).
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_OWNER_READ_TIMEOUT", default_value_t = cluster::DEFAULT_OWNER_READ_TIMEOUT.into(), value_parser = nonzero_duration)]
+    pub owner_read_timeout: humantime::Duration,
     #[command(flatten)]
     pub policy: PolicyArgs,
 }
 
 impl ServeArgs {
     pub(super) fn run(self) -> ExitCode {
-        let policy = match self.policy.policy() {
+        let mut policy = match self.policy.policy() {
             Ok(policy) => policy,
             Err(error) => {
                 eprintln!("error: {error}");
                 return ExitCode::from(2);
             }
         };
+        policy.require_local_queue = self.require_local_queue;
+        let cluster = (self.api_access || self.kubeconfig.is_some()).then(|| cluster::Config {
+            kubeconfig: self.kubeconfig.clone(),
+            selector: self
+                .managed_namespace_selector
+                .clone()
+                .excluding(&policy.exclude_namespaces),
+            local_queue_version: cluster::local_queue_version(policy.kueue_version),
+            sync_bound: self.sync_timeout.into(),
+            owner_read_timeout: self.owner_read_timeout.into(),
+        });
         let config = crate::server::Config {
             listen: self.listen,
             tls: crate::server::TlsFiles {
@@ -142,6 +181,7 @@ impl ServeArgs {
             worker_threads: self.worker_threads,
             log_format: self.log_format.into(),
             log_level: self.log_level,
+            cluster,
         };
         crate::server::run(config, policy)
     }
@@ -180,6 +220,11 @@ fn nonzero_duration(text: &str) -> Result<humantime::Duration, String> {
         return Err("must be longer than 0s".to_owned());
     }
     Ok(duration)
+}
+
+/// `--managed-namespace-selector`.
+fn selector(text: &str) -> Result<cluster::Selector, String> {
+    cluster::Selector::parse(text)
 }
 
 /// A count above zero.

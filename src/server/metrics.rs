@@ -303,6 +303,11 @@ impl Metrics {
             .inc();
     }
 
+    /// The registry, for metrics defined elsewhere (the API-aware mode's).
+    pub fn registry(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
         self.refresh();

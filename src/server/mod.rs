@@ -114,6 +114,8 @@ pub struct Config {
     pub log_format: logging::LogFormat,
     /// A `RUST_LOG`-style filter; `None` reads `RUST_LOG`, else `info`.
     pub log_level: Option<String>,
+    /// `--api-access`: decide with the caches of watches (`None`: off).
+    pub cluster: Option<crate::cluster::Config>,
 }
 
 /// Serves until a termination signal; the exit code says how serving ended.
@@ -148,7 +150,21 @@ async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let metrics = Arc::new(metrics::Metrics::new());
+    let watched = match config.cluster.clone() {
+        Some(cluster) => match crate::cluster::Watched::start(cluster).await {
+            Ok(watched) => Some(watched),
+            Err(error) => {
+                tracing::error!(%error, "cannot start the API access (--api-access)");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    let mut metrics = metrics::Metrics::new();
+    if let Some(watched) = &watched {
+        watched.register(metrics.registry());
+    }
+    let metrics = Arc::new(metrics);
     let health = Arc::new(admin::Health::default());
     let settings = ConnectionSettings {
         tls_handshake_timeout: config.tls_handshake_timeout,
@@ -199,11 +215,10 @@ async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
     ) else {
         return ExitCode::FAILURE;
     };
-    let router = admission_router(AdmissionState::new(
-        policy,
-        metrics.clone(),
-        config.request_timeout,
-    ));
+    let router = admission_router(
+        AdmissionState::new(policy, metrics.clone(), config.request_timeout)
+            .with_cluster(watched.clone()),
+    );
     let shutdown = Shutdown::default();
     let server = tokio::spawn(serve_tls(
         listener,
@@ -213,7 +228,18 @@ async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
         shutdown.clone(),
         metrics,
     ));
-    health.set_ready();
+    match watched {
+        // Answers from what is cached meanwhile; ready (maybe degraded) after
+        // the first sync or its bound; a signal first leaves it not ready.
+        Some(watched) => {
+            let health = health.clone();
+            tokio::spawn(async move {
+                watched.first_sync().await;
+                health.set_ready();
+            });
+        }
+        None => health.set_ready(),
+    }
 
     wait_for_shutdown(signals, &health, &shutdown.closing, config.shutdown_delay).await;
     tracing::info!("shutting down: no new connections; draining");
