@@ -377,3 +377,66 @@ async fn declared_bodies_that_never_arrive_hold_no_budget() {
         "{metrics}"
     );
 }
+
+/// The admin port flooded by one address with keep-alive connections that
+/// probe now and then and with half-sent requests: the kubelet's probes
+/// (another address, fresh connections) are still answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_probes_are_answered_while_the_admin_port_is_flooded() {
+    let (_certs, server) = attacked(&[]);
+    let admin = server.admin;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut attackers = tokio::task::JoinSet::new();
+    for index in 0..ATTACKERS {
+        let stop = stop.clone();
+        attackers.spawn(async move {
+            while !stop.load(Ordering::Acquire) {
+                let Ok(mut tcp) = attacker_tcp(admin).await else {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let request: &[u8] = if index % 2 == 0 {
+                    b"GET /livez HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                } else {
+                    b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n"
+                };
+                if tcp.write_all(request).await.is_ok() {
+                    hold_until_closed(&mut tcp).await;
+                }
+            }
+        });
+    }
+    poll(
+        || {
+            let metrics = server.metrics();
+            let held: f64 = ["idle", "handshaking", "reading", "deciding"]
+                .iter()
+                .map(|state| {
+                    metric(
+                        &metrics,
+                        &format!(
+                            r#"kueue_ray_webhook_connections{{listener="admin",state="{state}"}}"#
+                        ),
+                    )
+                })
+                .sum();
+            (held >= 16.0).then_some(())
+        },
+        || format!("the flood never held the admin port: {}", server.metrics()),
+    );
+    let probes = tokio::task::spawn_blocking(move || {
+        (0..10)
+            .map(|_| {
+                std::thread::sleep(Duration::from_millis(100));
+                admin_get_blocking(admin, "/readyz")
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    stop.store(true, Ordering::Release);
+    attackers.abort_all();
+    for probe in &probes {
+        assert_eq!(probe, &(200, "ok\n".to_owned()), "{probes:?}");
+    }
+}
