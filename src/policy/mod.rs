@@ -19,6 +19,7 @@ pub mod profile;
 pub mod ray;
 pub mod rayjob;
 pub mod release_rules;
+pub mod topology;
 pub mod validate;
 pub mod violations;
 pub mod warning;

@@ -53,6 +53,9 @@ pub struct ReleaseRules {
     /// Which kinds under MultiKueue may not autoscale in-tree as elastic
     /// jobs unless the worker clusters allow it.
     pub multikueue_elastic: MultiKueueElastic,
+    /// `kueue.x-k8s.io/podset-unconstrained-topology: "false"` is rejected
+    /// (Kueue v0.20, #15262).
+    pub unconstrained_false: bool,
 }
 
 /// Which elastic kinds Kueue's MultiKueue rule covers.
@@ -77,6 +80,7 @@ pub const PLAIN: Profile = Profile {
         head_containers: false,
         upgrade_strategy: false,
         multikueue_elastic: MultiKueueElastic::Unchecked,
+        unconstrained_false: false,
     },
 };
 
@@ -153,6 +157,7 @@ impl Release {
                     head_containers: true,
                     upgrade_strategy: true,
                     multikueue_elastic: MultiKueueElastic::AllKinds,
+                    unconstrained_false: true,
                 },
             },
         }
@@ -287,6 +292,7 @@ mod tests {
             head_containers: true,
             upgrade_strategy: true,
             multikueue_elastic: AllKinds,
+            unconstrained_false: true,
         };
         assert_eq!(before.multikueue_elastic, Unchecked);
         let rows = [
