@@ -61,3 +61,23 @@ fn excluded_namespaces_get_no_default_queue_and_are_not_managed_without_a_label(
     labelled["metadata"]["labels"] = json!({QUEUE_NAME_KEY: "q"});
     assert!(!in_namespace("kube-system", &labelled, validate).allowed());
 }
+
+#[test]
+fn from_kueue_v0_15_a_labelled_object_in_an_excluded_namespace_is_not_managed() {
+    // Kueue v0.15+ never makes a Workload there: suspending it would strand it.
+    let labelled = json!({"metadata": {"name": "c", "labels": {QUEUE_NAME_KEY: "q"}},
+                          "spec": {"enableInTreeAutoscaling": true}});
+    let text = labelled.to_string();
+    let decide = |release: &str, namespace: &'static str| {
+        let policy = Policy::for_release(Some(Release::parse(release).unwrap()));
+        let mut req = request(Operation::Create, RC, &text, None);
+        req.namespace = Some(namespace);
+        mutate(req, &policy).unwrap()
+    };
+    let d = decide("v0.17", "kube-system");
+    assert!(d.allowed() && d.patch.0.is_empty(), "{}", patch_json(&d));
+    // Not excluded: suspended and validated as ever.
+    assert!(!decide("v0.17", "team-a").allowed());
+    // Before v0.15 Kueue still managed it: so do we.
+    assert!(!decide("v0.14", "kube-system").allowed());
+}
