@@ -123,17 +123,6 @@ impl Policy {
     }
 }
 
-/// From this release Kueue's reconciler skips every object outside
-/// `managedJobsNamespaceSelector`, queue label or not (gate
-/// `ManagedJobsNamespaceSelectorAlwaysRespected`, on by default since v0.15;
-/// `pkg/controller/jobframework/reconciler.go`), while its webhook still
-/// suspends a labelled one: suspending it would strand it. Seen with the
-/// real Kueue v0.17 (docs/kueue-differential.md).
-pub const SELECTOR_ALWAYS_RESPECTED: Release = Release {
-    major: 0,
-    minor: 15,
-};
-
 /// Always in the default `--exclude-namespace` list, as in Kueue's default
 /// `managedJobsNamespaceSelector`.
 pub const KUBE_SYSTEM: &str = "kube-system";
@@ -223,13 +212,18 @@ impl Policy {
     }
 
     /// Whether Kueue manages `obj`, so that the rules apply: it has a queue
-    /// label (given or defaulted), or every object is managed and its
-    /// namespace is not excluded. From Kueue v0.15 an excluded namespace is
-    /// never managed, labelled or not. The one place this is decided.
+    /// label (given or defaulted) that the release heeds, or every object is
+    /// managed and its namespace is not excluded. The one place this is decided.
     pub fn manages(&self, obj: &RayObject) -> bool {
-        if obj.namespace_excluded && self.kueue_version >= Some(SELECTOR_ALWAYS_RESPECTED) {
-            return false;
-        }
-        obj.queue_name.is_some() || (self.manage_jobs_without_queue_name && !obj.namespace_excluded)
+        let own_label = obj.queue_name.is_some() && !self.ignores_queue_label(obj);
+        own_label || (self.manage_jobs_without_queue_name && !obj.namespace_excluded)
+    }
+
+    /// Whether `obj`'s queue label counts for nothing: its namespace is
+    /// excluded and the release respects that even for labelled objects
+    /// (Kueue v0.15+: the reconciler never gives it a Workload, so
+    /// suspending it would strand it).
+    pub fn ignores_queue_label(&self, obj: &RayObject) -> bool {
+        obj.namespace_excluded && self.rules.excluded_namespaces_respected
     }
 }
