@@ -322,7 +322,10 @@ fn queue_name_unchanged(
     policy: &Policy,
     errors: &mut Violations,
 ) {
-    if obj.queue_name == old.queue_name || !obj.identity_errors.is_empty() {
+    if obj.queue_name == old.queue_name
+        || !obj.identity_errors.is_empty()
+        || policy.ignores_queue_label(obj)
+    {
         return;
     }
     let how_to_fix = if is_suspended_workload(obj, policy) {

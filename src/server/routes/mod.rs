@@ -179,11 +179,15 @@ async fn run_review(
     reservation: Reservation,
     deadline: tokio::time::Instant,
 ) -> Result<Answer, Refusal> {
-    if let Some(cluster) = &state.cluster {
-        return Ok(review_in_cluster(state, cluster, webhook, &body).await);
-    }
     if body.len() <= INLINE_DECISION_BYTES {
-        return Ok((state.reviewer)(webhook, &body, &state.policy));
+        let answer = first_review(
+            state.reviewer,
+            webhook,
+            &body,
+            &state.policy,
+            &state.cluster,
+        );
+        return Ok(with_owner_read(state, webhook, &body, answer).await);
     }
     let slot = state
         .decision_slots
@@ -192,13 +196,14 @@ async fn run_review(
         .await
         .map_err(|_| Refusal::Busy)?;
     let (reviewer, policy) = (state.reviewer, state.policy.clone());
+    let cluster = state.cluster.clone();
     let decision = tokio::task::spawn_blocking(move || {
-        let answer = reviewer(webhook, &body, &policy);
+        let answer = first_review(reviewer, webhook, &body, &policy, &cluster);
         drop((slot, reservation));
-        answer
+        (answer, body)
     });
     match tokio::time::timeout_at(deadline, decision).await {
-        Ok(Ok(answer)) => Ok(answer),
+        Ok(Ok((answer, body))) => Ok(with_owner_read(state, webhook, &body, answer).await),
         // A panic in the reviewer: the same 500 as on the inline path.
         Ok(Err(error)) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
         Ok(Err(_)) => Err(Refusal::Busy),
@@ -206,22 +211,34 @@ async fn run_review(
     }
 }
 
-/// Decides with the caches; when the decision needs an owner the cache has
-/// not got, reads it (bounded by the owner-read timeout, inside the request
-/// deadline) and decides again with it. Inline whatever the body's size
-/// (the caches' locks are held for one lookup each).
-async fn review_in_cluster(
-    state: &AdmissionState,
-    cluster: &Watched,
+/// The answer from the request alone, or (`--api-access`) with the caches.
+fn first_review(
+    reviewer: Reviewer,
     webhook: Webhook,
     body: &[u8],
+    policy: &Policy,
+    cluster: &Option<Arc<Watched>>,
 ) -> Answer {
-    let answer = crate::admission::review_in(webhook, body, &state.policy, cluster);
-    let Some(read) = answer.record.owner_read.clone() else {
+    match cluster {
+        Some(cluster) => crate::admission::review_in(webhook, body, policy, cluster.as_ref()),
+        None => reviewer(webhook, body, policy),
+    }
+}
+
+/// When the decision needs an owner the cache has not got: reads it
+/// (bounded by the owner-read timeout, inside the request deadline) and
+/// decides again with it, inline (rare: a forged owner or a lagging watch).
+async fn with_owner_read(
+    state: &AdmissionState,
+    webhook: Webhook,
+    body: &[u8],
+    answer: Answer,
+) -> Answer {
+    let (Some(cluster), Some(read)) = (&state.cluster, &answer.record.owner_read) else {
         return answer;
     };
-    let owner = cluster.read_owner(&read).await;
-    let view = cluster.with_read(&read, &owner);
+    let owner = cluster.read_owner(read).await;
+    let view = cluster.with_read(read, &owner);
     crate::admission::review_in(webhook, body, &state.policy, &view)
 }
 
