@@ -322,3 +322,54 @@ fn queue_label_changes_while_suspended_and_running() {
         "a running object's queue label is fixed: {stderr}"
     );
 }
+
+/// Flow 4: an elastic RayJob (ElasticJobsViaWorkloadSlices on in Kueue,
+/// `--elastic-jobs` in ours) is admitted; the RayCluster KubeRay makes for it
+/// inherits the elastic annotation, and we leave its templates alone, so its
+/// pods are created ungated once the RayJob is admitted.
+#[test]
+fn elastic_rayjob_child_pods_are_not_gated() {
+    let cluster = Cluster::get();
+    let ns = cluster.namespace("elastic");
+    let job = rayjob("ej", &[(QUEUE_LABEL, QUEUE)], 1)
+        .replace(
+            "metadata:\n  name: ej\n",
+            "metadata:\n  name: ej\n  annotations:\n    kueue.x-k8s.io/elastic-job: \"true\"\n",
+        )
+        .replace(
+            "  rayClusterSpec:\n",
+            "  rayClusterSpec:\n    enableInTreeAutoscaling: true\n",
+        );
+    let stored = cluster.create(&ns.name, &job).unwrap();
+    assert!(suspended(&stored), "{stored}");
+    wait_for("the elastic RayJob's Workload admitted", || {
+        let w = cluster.workload_of(&ns.name, "RayJob", "ej");
+        is_true(&w, "Admitted").then_some(())
+    });
+    let child = wait_for("the RayCluster of the elastic RayJob", || {
+        cluster
+            .list(&ns.name, "rayclusters")
+            .into_iter()
+            .find(|rc| owned_by(rc, "RayJob", "ej"))
+    });
+    assert_eq!(
+        child["metadata"]["annotations"]["kueue.x-k8s.io/elastic-job"], "true",
+        "{child}"
+    );
+    assert!(
+        child["spec"]["headGroupSpec"]["template"]["spec"]["schedulingGates"].is_null(),
+        "{child}"
+    );
+    let name = child["metadata"]["name"].as_str().unwrap().to_owned();
+    let pods = wait_for("the child's pods", || {
+        let pods: Vec<Value> = cluster
+            .list(&ns.name, "pods")
+            .into_iter()
+            .filter(|p| p["metadata"]["labels"]["ray.io/cluster"] == name.as_str())
+            .collect();
+        (pods.len() >= 2).then_some(pods)
+    });
+    for pod in pods {
+        assert!(pod["spec"]["schedulingGates"].is_null(), "{pod}");
+    }
+}
