@@ -30,9 +30,11 @@ test:
 	$(MAKE) e2e
 
 ## bless: rewrite tests/golden/*.response.json and *.patch.json from the
-## current answers (after a deliberate change; review the diff)
+## current answers, and docs/cli.md from --help (after a deliberate change;
+## review the diff)
 bless:
 	BLESS=1 $(CARGO) test --test golden -- --ignored --exact bless
+	BLESS=1 $(CARGO) test --test cli_reference -- --ignored --exact bless
 
 ## fuzz: libFuzzer over admission::review (fuzz/fuzz_targets/review.rs) for
 ## FUZZ_SECONDS, seeded from tests/golden; installs cargo-fuzz when missing.
@@ -53,7 +55,7 @@ bench:
 	$(CARGO) bench --bench load
 
 # ---------------------------------------------------------------- deployment
-# (see README "Deploy"; tests/manifests.rs renders and validates manifests/)
+# (see docs/deploy.md; tests/manifests.rs renders and validates manifests/)
 
 IMAGE ?= kueue-ray-webhook:0.1.0
 CONTAINER_ENGINE ?= docker

@@ -20,7 +20,7 @@ mod status;
 pub use request::ReviewRequest;
 
 /// Which webhook a request was sent to.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Webhook {
     /// Defaults (queue label, suspend), then validates the result; may patch.
     #[default]

@@ -294,7 +294,7 @@ impl Report {
         failed
     }
 
-    /// The table printed to stdout (and pasted into the README).
+    /// The table printed to stdout (and pasted into docs/performance.md).
     pub fn table(&self) -> String {
         let mut out = String::new();
         let (before, after) = (&self.machine_before, &self.machine_after);

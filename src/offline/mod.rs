@@ -51,7 +51,7 @@ pub struct CheckConfig {
 }
 
 /// Report formats of `check`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OutputFormat {
     /// One line per object, its findings as `file:line:column: ...`, a summary line.
     #[default]

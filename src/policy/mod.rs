@@ -33,7 +33,7 @@ pub use warning::Warning;
 pub use wire::ObjectDoc;
 
 /// Which object Kueue admits for a RayService.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum RayServiceWorkload {
     /// Kueue manages the RayCluster that KubeRay creates for the RayService
     /// (it inherits the RayService's labels); that RayCluster is suspended.
@@ -55,7 +55,7 @@ impl RayServiceWorkload {
 }
 
 /// Which object Kueue admits for a RayJob.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum RayJobWorkload {
     /// Kueue's `ray.io/rayjob` integration is on: the RayJob is the workload,
     /// suspended through `spec.suspend`; its RayCluster is never suspended.

@@ -3,7 +3,7 @@
 //! [`serve_plain`](crate::server::serve_plain). Probes are not logged per request.
 
 use crate::server::metrics::{self, Metrics};
-use crate::server::routes::plain;
+use crate::server::plain::plain;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};

@@ -16,7 +16,7 @@ use tracing_subscriber::fmt::MakeWriter;
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 
 /// How log lines are written.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LogFormat {
     /// Human-readable lines.
     #[default]

@@ -12,6 +12,7 @@ pub mod budget;
 pub mod connections;
 pub mod logging;
 pub mod metrics;
+pub mod plain;
 pub mod routes;
 pub mod shutdown;
 pub mod tls;
@@ -52,7 +53,7 @@ pub const DEFAULT_MAX_INFLIGHT_BYTES: usize = 48 * 1024 * 1024;
 
 /// Default of `--worker-threads`: one thread runs every connection (TLS,
 /// HTTP, reviews of bodies up to 64 KiB); larger reviews go to the blocking
-/// pool. Measured on 2 cores at saturation (README, Performance): a second
+/// pool. Measured on 2 cores at saturation (docs/performance.md): a second
 /// worker adds more cross-thread wake-ups than parallelism at the sizes
 /// reviews have, 28 against 22 µs of server CPU per request.
 pub const DEFAULT_WORKER_THREADS: usize = 1;

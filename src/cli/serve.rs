@@ -1,0 +1,200 @@
+//! `serve`: the mutating and validating webhooks over HTTPS.
+
+use super::policy_args::PolicyArgs;
+use crate::server;
+use crate::server::logging::LogFormat;
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Flags of `serve`.
+#[derive(Clone, Debug, Args)]
+pub struct ServeArgs {
+    /// Address of the HTTPS admission listener.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_LISTEN", default_value = "0.0.0.0:9443")]
+    pub listen: SocketAddr,
+    /// Serving certificate (PEM; may hold the chain, leaf first). Reloaded when it changes.
+    #[arg(
+        long,
+        env = "KUEUE_RAY_WEBHOOK_TLS_CERT_FILE",
+        default_value = "certs/tls.crt"
+    )]
+    pub tls_cert_file: PathBuf,
+    /// Private key of the serving certificate (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(
+        long,
+        env = "KUEUE_RAY_WEBHOOK_TLS_KEY_FILE",
+        default_value = "certs/tls.key"
+    )]
+    pub tls_key_file: PathBuf,
+    /// Require client certificates signed by a CA in this PEM bundle. Reloaded when it changes.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_CLIENT_CA_FILE")]
+    pub client_ca_file: Option<PathBuf>,
+    /// Address of the plain-HTTP admin listener (/livez, /readyz, /metrics).
+    #[arg(
+        long,
+        env = "KUEUE_RAY_WEBHOOK_ADMIN_LISTEN",
+        default_value = "0.0.0.0:8080"
+    )]
+    pub admin_listen: SocketAddr,
+    /// After a termination signal: how long to keep serving while not ready,
+    /// so the endpoint is removed from the Service first.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_SHUTDOWN_DELAY", default_value_t = server::DEFAULT_SHUTDOWN_DELAY.into(), value_parser = duration)]
+    pub shutdown_delay: humantime::Duration,
+    /// How long in-flight requests may take to finish once accepting stops.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_SHUTDOWN_TIMEOUT", default_value_t = server::DEFAULT_SHUTDOWN_TIMEOUT.into(), value_parser = duration)]
+    pub shutdown_timeout: humantime::Duration,
+    /// Bound on receiving and answering one request (below the 10s
+    /// `timeoutSeconds` default of webhook registrations).
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_REQUEST_TIMEOUT", default_value_t = server::DEFAULT_REQUEST_TIMEOUT.into(), value_parser = nonzero_duration)]
+    pub request_timeout: humantime::Duration,
+    /// A client that has not completed the TLS handshake by then is dropped.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_TLS_HANDSHAKE_TIMEOUT", default_value_t = server::DEFAULT_TLS_HANDSHAKE_TIMEOUT.into(), value_parser = nonzero_duration)]
+    pub tls_handshake_timeout: humantime::Duration,
+    /// A client that has not sent its request headers by then is dropped
+    /// (also how long an idle HTTP/1.1 keep-alive connection is kept).
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_HEADER_READ_TIMEOUT", default_value_t = server::DEFAULT_HEADER_READ_TIMEOUT.into(), value_parser = nonzero_duration)]
+    pub header_read_timeout: humantime::Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_MAX_CONNECTIONS", default_value_t = server::DEFAULT_MAX_CONNECTIONS, value_parser = nonzero_count)]
+    pub max_connections: usize,
+    /// Request body bytes held at once across all connections (a count or a
+    /// size such as `64Mi`); one connection may hold a quarter of it (at
+    /// least one 7 MiB body). Beyond it requests get 429 with Retry-After.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_MAX_INFLIGHT_BYTES", default_value_t = server::DEFAULT_MAX_INFLIGHT_BYTES, value_parser = byte_size)]
+    pub max_inflight_bytes: usize,
+    /// Threads that serve connections and decide reviews up to 64 KiB
+    /// (larger ones run on a pool of their own, one per core at most).
+    /// One is the fastest at the rates an API server sends (at most
+    /// 256).
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_WORKER_THREADS", default_value_t = server::DEFAULT_WORKER_THREADS, value_parser = worker_count)]
+    pub worker_threads: usize,
+    /// How often the certificate, key and client CA files are checked for changes.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_CERT_RELOAD_INTERVAL", default_value_t = server::DEFAULT_CERT_RELOAD_INTERVAL.into(), value_parser = nonzero_duration)]
+    pub cert_reload_interval: humantime::Duration,
+    /// Log output format.
+    #[arg(
+        long,
+        env = "KUEUE_RAY_WEBHOOK_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    pub log_format: LogFormatArg,
+    /// Log filter, e.g. `info` or `kueue_ray_webhook=debug` (default: RUST_LOG, else info).
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_LOG_LEVEL")]
+    pub log_level: Option<String>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+impl ServeArgs {
+    pub(super) fn run(self) -> ExitCode {
+        let policy = match self.policy.policy() {
+            Ok(policy) => policy,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(2);
+            }
+        };
+        let config = crate::server::Config {
+            listen: self.listen,
+            tls: crate::server::TlsFiles {
+                cert: self.tls_cert_file,
+                key: self.tls_key_file,
+                client_ca: self.client_ca_file,
+            },
+            admin_listen: self.admin_listen,
+            shutdown_delay: self.shutdown_delay.into(),
+            shutdown_timeout: self.shutdown_timeout.into(),
+            request_timeout: self.request_timeout.into(),
+            tls_handshake_timeout: self.tls_handshake_timeout.into(),
+            header_read_timeout: self.header_read_timeout.into(),
+            cert_reload_interval: self.cert_reload_interval.into(),
+            max_connections: self.max_connections,
+            max_inflight_bytes: self.max_inflight_bytes,
+            worker_threads: self.worker_threads,
+            log_format: self.log_format.into(),
+            log_level: self.log_level,
+        };
+        crate::server::run(config, policy)
+    }
+}
+
+/// `--log-format`: the command line's names for [`LogFormat`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormatArg {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (timestamp, level, message, fields), for clusters.
+    Json,
+}
+
+impl From<LogFormatArg> for LogFormat {
+    fn from(arg: LogFormatArg) -> Self {
+        match arg {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        }
+    }
+}
+
+/// A duration such as `500ms`, `10s` or `2m`; `0s` allowed.
+fn duration(text: &str) -> Result<humantime::Duration, String> {
+    text.parse::<humantime::Duration>()
+        .map_err(|error| error.to_string())
+}
+
+/// A duration that must be longer than zero (a zero timeout would refuse
+/// every request; a zero interval would poll without pause).
+fn nonzero_duration(text: &str) -> Result<humantime::Duration, String> {
+    let duration = duration(text)?;
+    if duration.is_zero() {
+        return Err("must be longer than 0s".to_owned());
+    }
+    Ok(duration)
+}
+
+/// A count above zero.
+fn nonzero_count(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(count) => Ok(count),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+/// `--worker-threads`: 1 to [`server::MAX_WORKER_THREADS`].
+fn worker_count(text: &str) -> Result<usize, String> {
+    match nonzero_count(text)? {
+        count if count > server::MAX_WORKER_THREADS => {
+            Err(format!("must be at most {}", server::MAX_WORKER_THREADS))
+        }
+        count => Ok(count),
+    }
+}
+
+/// A byte count above zero: `1048576`, or with a binary suffix `Ki`, `Mi`,
+/// `Gi` (as in Kubernetes quantities).
+fn byte_size(text: &str) -> Result<usize, String> {
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, ""),
+    };
+    let unit: usize = match unit {
+        "" => 1,
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        _ => return Err(format!("unknown unit {unit:?} (use Ki, Mi or Gi)")),
+    };
+    let count: usize = digits
+        .parse()
+        .map_err(|_| "expected a byte count such as 67108864 or 64Mi".to_owned())?;
+    match count.checked_mul(unit) {
+        Some(0) => Err("must be at least 1 byte".to_owned()),
+        Some(bytes) => Ok(bytes),
+        None => Err("too large".to_owned()),
+    }
+}
