@@ -205,10 +205,13 @@ webhook_start() {
 # clientConfig at https://127.0.0.1:WEBHOOK_PORT<its path> instead of the
 # Service, with the e2e CA as caBundle; every other field as shipped.
 register_webhook() {
-  local overlay=$run/overlay ca kind i path base
+  local overlay=$run/overlay ca kind i path base paths
   mkdir -p "$overlay"
   base=$(realpath --relative-to="$overlay" "$root/manifests/base")
   ca=$(base64 -w0 <"$run/pki/ca.crt")
+  # One line per object of the base: its kind, then each webhook's path.
+  paths=$(kubectl kustomize "$root/manifests/base" | kubectl create --dry-run=client -f - \
+    -o jsonpath='{.kind}{" "}{.webhooks[*].clientConfig.service.path}{"\n"}')
   {
     echo "# Written by e2e/cluster.sh: manifests/base with URL clientConfigs."
     echo "apiVersion: kustomize.config.k8s.io/v1beta1"
@@ -219,8 +222,7 @@ register_webhook() {
       echo "  - target: {kind: $kind}"
       echo "    patch: |-"
       i=0
-      for path in $(kubectl kustomize "$root/manifests/base" |
-        kubectl create --dry-run=client -o jsonpath="{range .items[?(@.kind==\"$kind\")].webhooks[*]}{.clientConfig.service.path}{\"\\n\"}{end}" -f -); do
+      for path in $(grep "^$kind " <<<"$paths" | cut -d' ' -f2-); do
         echo "      - {op: remove, path: /webhooks/$i/clientConfig/service}"
         echo "      - {op: add, path: /webhooks/$i/clientConfig/url, value: \"https://127.0.0.1:$WEBHOOK_PORT$path\"}"
         echo "      - {op: add, path: /webhooks/$i/clientConfig/caBundle, value: \"$ca\"}"

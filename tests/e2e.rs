@@ -31,7 +31,7 @@ const CRD_DEFAULTS: [&str; 0] = [];
 
 #[test]
 fn the_shipped_registration_is_accepted_as_written() {
-    let cluster = Cluster::get();
+    let cluster = Cluster::up();
     let rendered = cluster.kubectl_ok(
         &[
             "kustomize",
@@ -80,7 +80,7 @@ fn the_shipped_registration_is_accepted_as_written() {
 
 #[test]
 fn the_api_server_calls_both_webhooks() {
-    let cluster = Cluster::get();
+    let cluster = Cluster::up();
     let ns = namespace(&cluster, "calls");
     let count = |webhook: &str| {
         metric_sum(
@@ -134,7 +134,7 @@ metadata:
 /// (up to server-set fields and the CRD defaults listed in [`CRD_DEFAULTS`]).
 #[test]
 fn every_sample_is_admitted_as_check_says() {
-    let cluster = Cluster::get();
+    let cluster = Cluster::up();
     let served: BTreeSet<String> = cluster
         .kubectl_ok(&["api-resources", "--api-group=ray.io", "-o", "name"], None)
         .lines()
@@ -143,10 +143,15 @@ fn every_sample_is_admitted_as_check_says() {
     let work = tempfile::tempdir().unwrap();
     let mut defaults = BTreeSet::new();
     let mut seen = 0;
+    let mut failed = Vec::new();
     let mut verdicts = std::collections::BTreeMap::<String, usize>::new();
     for file in sample_files() {
         let text = std::fs::read_to_string(&file).unwrap();
-        for (index, doc) in documents(&text).into_iter().enumerate() {
+        // Each document as written (kubectl and check read the same bytes).
+        for (index, source) in split_documents(&text).into_iter().enumerate() {
+            let Some(doc) = documents(&source).into_iter().next() else {
+                continue;
+            };
             let api_version = doc["apiVersion"].as_str().unwrap_or("");
             if !api_version.starts_with("ray.io/") {
                 continue;
@@ -159,11 +164,23 @@ fn every_sample_is_admitted_as_check_says() {
                 continue;
             }
             seen += 1;
-            let verdict = sample_once(&cluster, &work, &what, &doc, &mut defaults);
-            *verdicts.entry(verdict).or_default() += 1;
+            // Every sample is tried; the failures are counted at the end
+            // (each printed as it happens).
+            let once = std::panic::AssertUnwindSafe(|| {
+                sample_once(&cluster, &work, &what, &source, &doc, &mut defaults)
+            });
+            match std::panic::catch_unwind(once) {
+                Ok(verdict) => *verdicts.entry(verdict).or_default() += 1,
+                Err(_) => failed.push(what),
+            }
         }
     }
     eprintln!("{seen} sample objects: {verdicts:?}");
+    assert!(
+        failed.is_empty(),
+        "{} samples failed: {failed:#?}",
+        failed.len()
+    );
     assert!(seen >= 60, "only {seen} sample objects found");
     let unknown: Vec<_> = defaults
         .iter()
@@ -181,18 +198,19 @@ fn sample_once(
     cluster: &Cluster,
     work: &tempfile::TempDir,
     what: &str,
+    source: &str,
     doc: &Value,
     defaults: &mut BTreeSet<String>,
 ) -> String {
-    let ns = namespace(cluster, "sample");
-    let mut doc = doc.clone();
-    if let Some(meta) = doc["metadata"].as_object_mut() {
-        meta.remove("namespace");
-    }
-    let dir = work.path().join(&ns);
+    // The sample's own namespace when it names one (`default`), else a new one.
+    let ns = match doc["metadata"]["namespace"].as_str() {
+        Some(ns) => ns.to_string(),
+        None => namespace(cluster, "sample"),
+    };
+    let dir = work.path().join(format!("{ns}-{}", work_counter()));
     std::fs::create_dir_all(dir.join("patched")).unwrap();
     let manifest = dir.join("object.yaml");
-    std::fs::write(&manifest, serde_yaml_ng::to_string(&doc).unwrap()).unwrap();
+    std::fs::write(&manifest, source).unwrap();
     let manifest = manifest.to_str().unwrap();
 
     let mut args = vec!["check", "-o", "json", "-n", &ns, "--patched"];
@@ -284,6 +302,25 @@ fn sample_once(
     verdict
 }
 
+fn work_counter() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The documents of a YAML stream as text, split at `---` lines.
+fn split_documents(text: &str) -> Vec<String> {
+    let mut docs = vec![String::new()];
+    for line in text.lines() {
+        if line.trim_end() == "---" || line.starts_with("--- ") {
+            docs.push(String::new());
+        } else if let Some(last) = docs.last_mut() {
+            last.push_str(line);
+            last.push('\n');
+        }
+    }
+    docs
+}
+
 /// Walks `expected` (check's) against `actual` (stored): a field only in
 /// `actual` goes to `added` (indices as `[*]`), anything removed or changed
 /// to `changed`.
@@ -300,6 +337,11 @@ fn diff(
                 let here = format!("{path}.{key}");
                 match a.get(key) {
                     Some(other) => diff(&here, value, other, added, changed),
+                    // The API server drops a null where the schema does not
+                    // say nullable (before the webhook sees the object).
+                    None if value.is_null() => {
+                        added.insert(format!("{here} (null dropped)"));
+                    }
                     None => changed.push(format!("{here}: removed (was {value})")),
                 }
             }
@@ -324,7 +366,7 @@ fn numbers_equal(a: &Value, b: &Value) -> bool {
 /// What a patch adds survives the CRD's structural schema (no pruning).
 #[test]
 fn patches_survive_the_crd() {
-    let cluster = Cluster::get();
+    let cluster = Cluster::up();
     let ns = namespace(&cluster, "prune");
     // No labels at all: the patch creates metadata.labels.
     cluster.kubectl_ok(
@@ -411,4 +453,139 @@ fn indent(text: &str, by: usize) -> String {
     text.lines()
         .map(|line| format!("{}{line}\n", " ".repeat(by)))
         .collect()
+}
+
+/// UPDATE as kubectl sends it (label, patch, apply, annotate): the queue
+/// label, priority-class, max-exec-time and elastic-annotation rules hold;
+/// the status subresource, finalizer removal and deletion are never blocked.
+#[test]
+fn updates_follow_the_rules_and_never_block_status_finalizers_or_delete() {
+    let cluster = Cluster::up();
+    let ns = namespace(&cluster, "update");
+    let at = |args: &[&str]| {
+        let mut all = vec!["-n", ns.as_str()];
+        all.extend_from_slice(args);
+        cluster.kubectl(&all, None)
+    };
+    let denied = |args: &[&str], field: &str| {
+        let out = at(args);
+        assert_ne!(out.code, 0, "{args:?} passed");
+        assert!(
+            out.stderr.contains(WEBHOOK_DOMAIN) && out.stderr.contains(field),
+            "{args:?}: the error does not name the webhook and {field}:\n{}",
+            out.stderr
+        );
+    };
+    let passed = |args: &[&str]| {
+        let out = at(args);
+        assert_eq!(out.code, 0, "{args:?} failed:\n{}", out.stderr);
+    };
+    let manifest = cluster_yaml(
+        "upd",
+        "  labels:\n    kueue.x-k8s.io/queue-name: team-a\n    kueue.x-k8s.io/max-exec-time-seconds: \"600\"\n",
+    );
+    let out = cluster.kubectl(&["-n", &ns, "apply", "-f", "-"], Some(&manifest));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // Suspended (as created): the queue and max-exec-time may change.
+    passed(&[
+        "label",
+        "raycluster",
+        "upd",
+        "--overwrite",
+        &format!("{QUEUE_LABEL}=team-b"),
+    ]);
+    passed(&[
+        "label",
+        "raycluster",
+        "upd",
+        "--overwrite",
+        "kueue.x-k8s.io/max-exec-time-seconds=900",
+    ]);
+    // Kueue admits it.
+    passed(&[
+        "patch",
+        "raycluster",
+        "upd",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"suspend":false}}"#,
+    ]);
+    // Running: none of these may change.
+    denied(
+        &[
+            "label",
+            "raycluster",
+            "upd",
+            "--overwrite",
+            &format!("{QUEUE_LABEL}=team-c"),
+        ],
+        QUEUE_LABEL,
+    );
+    denied(
+        &[
+            "label",
+            "raycluster",
+            "upd",
+            "--overwrite",
+            "kueue.x-k8s.io/max-exec-time-seconds=60",
+        ],
+        "kueue.x-k8s.io/max-exec-time-seconds",
+    );
+    denied(
+        &[
+            "label",
+            "raycluster",
+            "upd",
+            "kueue.x-k8s.io/priority-class=high",
+        ],
+        "kueue.x-k8s.io/priority-class",
+    );
+    // The same through apply (a three-way merge patch).
+    let relabelled = manifest
+        .replace("team-a", "team-d")
+        .replace("\"600\"", "\"900\"");
+    let out = cluster.kubectl(&["-n", &ns, "apply", "-f", "-"], Some(&relabelled));
+    assert_ne!(out.code, 0, "apply changed the queue of a running cluster");
+    assert!(out.stderr.contains(WEBHOOK_DOMAIN), "{}", out.stderr);
+    if cluster.webhook_has("--elastic-jobs") {
+        denied(
+            &[
+                "annotate",
+                "raycluster",
+                "upd",
+                "kueue.x-k8s.io/elastic-job=true",
+            ],
+            "kueue.x-k8s.io/elastic-job",
+        );
+    }
+    // Never blocked: status, finalizers, delete.
+    passed(&[
+        "patch",
+        "raycluster",
+        "upd",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"state":"ready"}}"#,
+    ]);
+    passed(&[
+        "patch",
+        "raycluster",
+        "upd",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":["e2e.example.com/hold"]}}"#,
+    ]);
+    passed(&["delete", "raycluster", "upd", "--wait=false"]);
+    passed(&[
+        "patch",
+        "raycluster",
+        "upd",
+        "--type=json",
+        "-p",
+        r#"[{"op":"remove","path":"/metadata/finalizers"}]"#,
+    ]);
+    e2e_support::poll("the deleted RayCluster to go", || {
+        (at(&["get", "raycluster", "upd"]).code != 0).then_some(())
+    });
 }

@@ -72,7 +72,7 @@ fn create_loop(
 
 #[test]
 fn a_stopped_webhook_refuses_creates_and_a_restarted_one_admits() {
-    let cluster = Cluster::get();
+    let cluster = Cluster::up();
     ensure_webhook(&cluster);
     let ns = namespace(&cluster, "stopped");
     let out = cluster.script("webhook-stop");
@@ -94,7 +94,7 @@ fn a_stopped_webhook_refuses_creates_and_a_restarted_one_admits() {
 /// kubectl creates objects: the webhook reloads it and no create fails.
 #[test]
 fn rotating_the_certificate_in_place_fails_no_create() {
-    let cluster = Arc::new(Cluster::get());
+    let cluster = Arc::new(Cluster::up());
     ensure_webhook(&cluster);
     let ns = namespace(&cluster, "rotate");
     let reloads = || {
@@ -151,7 +151,7 @@ fn rotating_the_certificate_in_place_fails_no_create() {
 /// never failed by a broken connection.
 #[test]
 fn sigterm_drains_then_refuses() {
-    let cluster = Arc::new(Cluster::get());
+    let cluster = Arc::new(Cluster::up());
     ensure_webhook(&cluster);
     let ns = namespace(&cluster, "sigterm");
     let pid = cluster.webhook_pid().unwrap();

@@ -31,7 +31,7 @@ pub struct Cluster {
 impl Cluster {
     /// The control plane `make e2e-up` started; a test run without one fails
     /// with what to do (these targets never run under plain `cargo test`).
-    pub fn get() -> Cluster {
+    pub fn up() -> Cluster {
         let dir = std::env::var_os("E2E_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/e2e"));
