@@ -71,7 +71,7 @@ export PATH := $(PATH):$(PY_SCRIPTS)
 
 test: test-tools
 
-# tests/offline_check_ci.rs validates `check --output sarif` against the
+# tests/offline_reports.rs validates `check --output sarif` against the
 # SARIF 2.1.0 JSON schema, as published in the npm package
 # @microsoft/jest-sarif, with the PyPI jsonschema.
 SARIF_SCHEMA := target/test-tools/sarif-2.1.0-rtm.5.json

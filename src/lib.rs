@@ -17,6 +17,7 @@
 pub mod admission;
 pub mod certs;
 pub mod cli;
+pub mod cluster;
 pub mod offline;
 pub mod policy;
 pub mod server;

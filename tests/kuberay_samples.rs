@@ -30,6 +30,10 @@ enum Expect {
     /// A RayJob on an existing cluster (`clusterSelector`): admitted
     /// unchanged, with a warning, never suspended (KubeRay cannot suspend it).
     LeftRunning,
+    /// A RayJob with `deletionStrategy.deletionRules` and
+    /// `shutdownAfterJobFinishes` unset: denied at both. Admitted (and
+    /// suspended) once the rules go and shutdown is set to true.
+    DeletionRulesDenied,
 }
 
 const EXPECTED: &[(&str, &str, Expect)] = &[
@@ -88,10 +92,16 @@ const EXPECTED: &[(&str, &str, Expect)] = &[
         "RayJob",
         Expect::LeftRunning,
     ),
+    (
+        "ray-job.deletion-rules.yaml",
+        "RayJob",
+        Expect::DeletionRulesDenied,
+    ),
+    ("ray-job.shutdown.yaml", "RayJob", Expect::Suspended),
 ];
 
-/// The samples, or `None` (skip, reason printed) without `../shared` outside CI.
-fn samples_dir() -> Option<PathBuf> {
+/// The samples (a test that reads them is ignored without `../shared` outside CI).
+fn samples_dir() -> PathBuf {
     offline_support::samples()
 }
 
@@ -136,9 +146,10 @@ async fn admit(client: &mut Client, path: &str, object: &Value, uid: &str) -> Va
 }
 
 #[tokio::test]
+#[cfg_attr(no_shared_samples, ignore = "needs ../shared/samples/kuberay")]
 async fn every_sample_gets_its_expected_verdict() {
     common::install_crypto_provider();
-    let Some(dir) = samples_dir() else { return };
+    let dir = samples_dir();
     let certs = CertDir::new();
     let server = Server::start(&certs.cert(), &certs.key(), &[]);
     let service_mode = Server::start(
@@ -262,6 +273,38 @@ async fn every_sample_gets_its_expected_verdict() {
                     "{file}"
                 );
             }
+            Expect::DeletionRulesDenied => {
+                for response in [&mutated, &validated] {
+                    assert_eq!(response["allowed"], false, "{file}: {response}");
+                    let causes = response["status"]["details"]["causes"].as_array().unwrap();
+                    let fields: Vec<&str> = causes
+                        .iter()
+                        .map(|c| c["field"].as_str().unwrap())
+                        .collect();
+                    assert_eq!(
+                        fields,
+                        [
+                            "spec.shutdownAfterJobFinishes",
+                            "spec.deletionStrategy.deletionRules"
+                        ],
+                        "{file}"
+                    );
+                }
+                // Without the rules and with shutdown set, the job is admitted and suspended.
+                let mut fixed = object.clone();
+                fixed["spec"]["shutdownAfterJobFinishes"] = json!(true);
+                fixed["spec"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("deletionStrategy");
+                let path = format!("/mutate-ray-io-v1-{resource}");
+                let response = admit(&mut client, &path, &fixed, &uid).await;
+                assert_eq!(
+                    decoded_patch(&response),
+                    Some(json!([{"op": "add", "path": "/spec/suspend", "value": true}])),
+                    "{file}: {response}"
+                );
+            }
             Expect::LeftRunning => {
                 assert_eq!(mutated["allowed"], true, "{file}: {mutated}");
                 assert!(mutated.get("patch").is_none(), "{file}: {mutated}");
@@ -289,8 +332,9 @@ async fn every_sample_gets_its_expected_verdict() {
 }
 
 #[test]
+#[cfg_attr(no_shared_samples, ignore = "needs ../shared/samples/kuberay")]
 fn the_expected_table_covers_every_ray_sample() {
-    let Some(dir) = samples_dir() else { return };
+    let dir = samples_dir();
     let mut found = Vec::new();
     let mut stack = vec![dir.clone()];
     while let Some(path) = stack.pop() {
@@ -317,4 +361,125 @@ fn the_expected_table_covers_every_ray_sample() {
         found, expected,
         "a RayCluster/RayService/RayJob sample without an expected verdict"
     );
+}
+
+/// What `check` says of each labelled sample under Kueue v0.19 and v0.20:
+/// the verdict and the violated fields. A row whose two columns differ is
+/// named in docs/policy.md with the reason.
+type ByRelease = (
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
+const ADMITTED: &[&str] = &[];
+const CLUSTER_AUTOSCALING: &[&str] = &["spec.enableInTreeAutoscaling"];
+const SHUTDOWN: &[&str] = &["spec.shutdownAfterJobFinishes"];
+const UPGRADE: &[&str] = &["spec.upgradeStrategy"];
+
+const BY_RELEASE: &[ByRelease] = &[
+    ("ray-cluster.sample.yaml", ADMITTED, ADMITTED),
+    ("ray-cluster.complete.yaml", ADMITTED, ADMITTED),
+    (
+        "ray-cluster.autoscaler.yaml",
+        CLUSTER_AUTOSCALING,
+        CLUSTER_AUTOSCALING,
+    ),
+    (
+        "ray-cluster.autoscaler-v2.yaml",
+        CLUSTER_AUTOSCALING,
+        CLUSTER_AUTOSCALING,
+    ),
+    (
+        "ray-cluster-label-selector.yaml",
+        CLUSTER_AUTOSCALING,
+        CLUSTER_AUTOSCALING,
+    ),
+    ("ray-cluster.tpu-v6e-16-multihost.yaml", ADMITTED, ADMITTED),
+    ("ray-cluster.custom-head-service.yaml", ADMITTED, ADMITTED),
+    // v0.20: the strategy is unset, so KubeRay upgrades with zero downtime.
+    ("ray-service.sample.yaml", ADMITTED, UPGRADE),
+    (
+        "ray-service.incremental-upgrade.yaml",
+        &["spec.rayClusterConfig.enableInTreeAutoscaling"],
+        &[
+            "spec.rayClusterConfig.enableInTreeAutoscaling",
+            "spec.upgradeStrategy",
+        ],
+    ),
+    ("v1.4.2/ray-service.sample.yaml", ADMITTED, UPGRADE),
+    ("v1.2.2/ray-cluster.heterogeneous.yaml", ADMITTED, ADMITTED),
+    ("ray-job.sample.yaml", SHUTDOWN, SHUTDOWN),
+    ("ray-job.kueue-toy-sample.yaml", ADMITTED, ADMITTED),
+    ("ray-job.sidecar-mode.yaml", SHUTDOWN, SHUTDOWN),
+    ("ray-job.use-existing-raycluster.yaml", ADMITTED, ADMITTED),
+    (
+        "ray-job.deletion-rules.yaml",
+        &[
+            "spec.shutdownAfterJobFinishes",
+            "spec.deletionStrategy.deletionRules",
+        ],
+        &[
+            "spec.shutdownAfterJobFinishes",
+            "spec.deletionStrategy.deletionRules",
+        ],
+    ),
+    ("ray-job.shutdown.yaml", ADMITTED, ADMITTED),
+];
+
+#[test]
+#[cfg_attr(no_shared_samples, ignore = "needs ../shared/samples/kuberay")]
+fn check_gives_every_sample_its_verdict_under_kueue_v0_19_and_v0_20() {
+    let dir = samples_dir();
+    let labelled = tempfile::tempdir().unwrap();
+    for (file, _, _) in BY_RELEASE {
+        let objects = ray_objects(&dir.join(file));
+        let text: String = objects
+            .iter()
+            .map(|o| format!("---\n{}", serde_yaml_ng::to_string(o).unwrap()))
+            .collect();
+        let target = labelled.path().join(file);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, text).unwrap();
+    }
+    let root = labelled.path().to_str().unwrap();
+    for (column, release) in ["v0.19", "v0.20"].into_iter().enumerate() {
+        let out = offline_support::run(
+            &["check", "--kueue-version", release, "-o", "json", root],
+            None,
+        );
+        assert_eq!(out.code, 1, "{release}: {}", out.stderr);
+        let report = out.json();
+        let objects = report["objects"].as_array().unwrap();
+        assert_eq!(objects.len(), BY_RELEASE.len(), "{release}");
+        for object in objects {
+            let file = object["source"]["file"].as_str().unwrap();
+            let file = Path::new(file).strip_prefix(labelled.path()).unwrap();
+            let file = file.to_str().unwrap();
+            let row = BY_RELEASE.iter().find(|(f, _, _)| *f == file).unwrap();
+            let expected = if column == 0 { row.1 } else { row.2 };
+            let fields: Vec<&str> = object["violations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["path"].as_str().unwrap())
+                .collect();
+            assert_eq!(fields, expected, "{release} {file}");
+            let verdict = if expected.is_empty() {
+                "admitted"
+            } else {
+                "denied"
+            };
+            assert_eq!(object["verdict"], verdict, "{release} {file}");
+        }
+    }
+}
+
+#[test]
+fn the_release_table_covers_the_expected_table() {
+    let mut by_release: Vec<&str> = BY_RELEASE.iter().map(|(f, _, _)| *f).collect();
+    let mut expected: Vec<&str> = EXPECTED.iter().map(|(f, _, _)| *f).collect();
+    by_release.sort();
+    expected.sort();
+    assert_eq!(by_release, expected);
 }

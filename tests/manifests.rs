@@ -415,9 +415,9 @@ fn the_service_reaches_the_container_and_the_flags_exist() {
         pod["metadata"]["labels"]
     );
     for object in &objects {
-        if object["kind"] != "Namespace"
-            && !object["kind"].as_str().unwrap().ends_with("Configuration")
-        {
+        let kind = object["kind"].as_str().unwrap();
+        let cluster_scoped = ["Namespace", "ClusterRole", "ClusterRoleBinding"].contains(&kind);
+        if !cluster_scoped && !kind.ends_with("Configuration") {
             assert_eq!(
                 object["metadata"]["namespace"], NAMESPACE,
                 "{}",
@@ -425,6 +425,63 @@ fn the_service_reaches_the_container_and_the_flags_exist() {
             );
         }
     }
+}
+
+#[test]
+fn api_access_has_read_only_rights_to_what_the_rules_read_and_egress_to_the_api_only() {
+    let objects = Manifests::new().render("base");
+    let pod = &one(&objects, "Deployment")["spec"]["template"];
+    let args = strings(&pod["spec"]["containers"][0]["args"]);
+    assert!(args.contains(&"--api-access"), "{args:?}");
+    let account = one(&objects, "ServiceAccount");
+    assert_eq!(pod["spec"]["serviceAccountName"], account["metadata"]["name"]);
+    assert_eq!(pod["spec"]["automountServiceAccountToken"], true);
+    assert_eq!(account["automountServiceAccountToken"], true);
+
+    let role = one(&objects, "ClusterRole");
+    let mut granted: Vec<(String, String, Vec<&str>)> = Vec::new();
+    for rule in role["rules"].as_array().unwrap() {
+        for group in strings(&rule["apiGroups"]) {
+            for resource in strings(&rule["resources"]) {
+                granted.push((group.into(), resource.into(), strings(&rule["verbs"])));
+            }
+        }
+        assert!(rule.get("resourceNames").is_none() && rule.get("nonResourceURLs").is_none());
+    }
+    granted.sort();
+    let read = vec!["get", "list", "watch"];
+    let expected: Vec<(String, String, Vec<&str>)> = [
+        ("", "namespaces"),
+        ("kueue.x-k8s.io", "localqueues"),
+        ("ray.io", "raycronjobs"),
+        ("ray.io", "rayjobs"),
+        ("ray.io", "rayservices"),
+    ]
+    .iter()
+    .map(|(g, r)| (g.to_string(), r.to_string(), read.clone()))
+    .collect();
+    assert_eq!(granted, expected, "least privilege: read-only, these kinds only");
+
+    let binding = one(&objects, "ClusterRoleBinding");
+    assert_eq!(binding["roleRef"]["kind"], "ClusterRole");
+    assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
+    let subjects = binding["subjects"].as_array().unwrap();
+    assert_eq!(subjects.len(), 1);
+    assert_eq!(subjects[0]["kind"], "ServiceAccount");
+    assert_eq!(subjects[0]["name"], account["metadata"]["name"]);
+    assert_eq!(subjects[0]["namespace"], account["metadata"]["namespace"]);
+
+    let policy = one(&objects, "NetworkPolicy");
+    assert!(strings(&policy["spec"]["policyTypes"]).contains(&"Egress"));
+    let egress = policy["spec"]["egress"].as_array().unwrap();
+    assert_eq!(egress.len(), 1, "one way out");
+    let ports: Vec<i64> = egress[0]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["port"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ports, [443, 6443], "the API server's ports only");
 }
 
 #[test]

@@ -6,7 +6,7 @@ mod offline_support;
 
 use base64::Engine as _;
 use common::{CertDir, Client, Server, http11_config};
-use offline_support::{run, samples, without_positions};
+use offline_support::{path_str, run, samples, without_positions};
 use serde_json::{Value, json};
 
 /// Policy flag sets under which check and server must agree.
@@ -97,10 +97,11 @@ fn violations(response: &Value) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(no_shared_samples, ignore = "needs ../shared/samples/kuberay")]
 async fn check_verdicts_and_patches_equal_the_https_servers_answers() {
     common::install_crypto_provider();
     let certs = CertDir::new();
-    let Some(samples) = samples() else { return };
+    let samples = samples();
     let (mut patches, mut denials) = (0, 0);
     for policy in POLICIES {
         let server = Server::start(&certs.cert(), &certs.key(), policy);
@@ -115,7 +116,7 @@ async fn check_verdicts_and_patches_equal_the_https_servers_answers() {
         let objects = report["objects"].as_array().unwrap();
         assert_eq!(
             objects.len(),
-            15,
+            17,
             "every RayCluster, RayService and RayJob sample"
         );
         let mut denied = 0;
@@ -268,4 +269,22 @@ fn review_of_a_missing_file_is_exit_2() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn review_refuses_a_body_over_the_servers_limit_with_its_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.json");
+    std::fs::write(&big, vec![b' '; 8 << 20]).unwrap();
+    for args in [vec!["review", path_str(&big)], vec!["review", "/dev/zero"]] {
+        let out = run(&args, None);
+        assert_eq!((out.code, out.stdout.as_str()), (2, ""), "{args:?}");
+        assert!(
+            out.stderr.contains(
+                "the server would answer HTTP 413: request body is larger than 7340032 bytes (7 MiB)"
+            ),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
 }

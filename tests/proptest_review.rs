@@ -367,3 +367,68 @@ proptest! {
         }
     }
 }
+
+/// A legacy deletion policy: one KubeRay knows, any other string, or none.
+fn arb_deletion_policy() -> impl Strategy<Value = Option<String>> {
+    const KNOWN: [&str; 4] = ["DeleteCluster", "DeleteWorkers", "DeleteSelf", "DeleteNone"];
+    prop_oneof![
+        Just(None),
+        proptest::sample::select(&KNOWN[..]).prop_map(|p| Some(p.to_string())),
+        "[A-Za-z]{0,14}".prop_map(Some),
+    ]
+}
+
+/// A managed RayJob that Kueue admits, with `deletionStrategy` set as given.
+fn job_with_policies(on_success: &Option<String>, on_failure: &Option<String>) -> Value {
+    let policy = |p: &Option<String>| {
+        p.as_ref()
+            .map_or(serde_json::json!({}), |p| serde_json::json!({"policy": p}))
+    };
+    let mut sent = arbitrary::base_review("RayJob", "CREATE");
+    set(
+        &mut sent,
+        "/request/object",
+        serde_json::json!({
+        "metadata": {"name": "j", "labels": {"kueue.x-k8s.io/queue-name": "q"}},
+        "spec": {"shutdownAfterJobFinishes": true,
+            "deletionStrategy": {"onSuccess": policy(on_success), "onFailure": policy(on_failure)},
+            "rayClusterSpec": {"headGroupSpec": {"template": {"spec": {"containers": [{"name": "h"}]}}},
+                "workerGroupSpecs": [{"groupName": "g", "template": {"spec": {"containers": [{"name": "w"}]}}}]}}}),
+    );
+    sent
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Exactly the legacy policies that keep pods (DeleteNone, DeleteWorkers)
+    /// are denied, each at its own field, in either webhook and any release.
+    #[test]
+    fn deletion_policies_that_keep_pods_are_denied_and_only_they(
+        on_success in arb_deletion_policy(),
+        on_failure in arb_deletion_policy(),
+        release in proptest::sample::select(&[None, Some("v0.19"), Some("v0.20")][..]),
+    ) {
+        let policy = Policy::for_release(release.map(|r| kueue_ray_webhook::policy::Release::parse(r).unwrap()));
+        let sent = job_with_policies(&on_success, &on_failure);
+        let keeps = |p: &Option<String>| matches!(p.as_deref(), Some("DeleteNone" | "DeleteWorkers"));
+        let expected: Vec<&str> = [
+            (keeps(&on_success), "spec.deletionStrategy.onSuccess.policy"),
+            (keeps(&on_failure), "spec.deletionStrategy.onFailure.policy"),
+        ]
+        .into_iter()
+        .filter_map(|(denied, field)| denied.then_some(field))
+        .collect();
+        let body = serde_json::to_vec(&sent).unwrap();
+        for webhook in [Webhook::Mutate, Webhook::Validate] {
+            let answer = review(webhook, &body, &policy);
+            let checked = check_answer(webhook, &sent, &answer)?;
+            let allowed = matches!(checked, Checked::Reviewed { allowed: true, .. });
+            prop_assert_eq!(allowed, expected.is_empty());
+            let got: Value = serde_json::from_slice(&answer.body).unwrap();
+            let causes = got["response"]["status"]["details"]["causes"].as_array().cloned().unwrap_or_default();
+            let fields: Vec<&str> = causes.iter().filter_map(|c| c["field"].as_str()).collect();
+            prop_assert_eq!(&fields, &expected);
+        }
+    }
+}

@@ -1,4 +1,4 @@
-//! The bounds that keep one client from taking admission down (issue 11),
+//! The bounds that keep one client from taking admission down,
 //! against the real binary over TLS on loopback: the in-flight body budget
 //! under the HTTP/2 many-streams and the HTTP/1.1 many-connections attacks
 //! (memory read from `/proc/<pid>/status`), memory given back afterwards, and

@@ -55,6 +55,7 @@ impl InProcess {
                 stop: shutdown.clone(),
                 ..Shutdown::default()
             },
+            metrics.clone(),
         ));
         Self {
             certs,

@@ -66,14 +66,16 @@ fn the_effective_policy_is_logged_once_with_where_each_value_came_from() {
         .args(["--kueue-version", "v0.18.1", "--max-worker-groups", "3"])
         .env("KUEUE_RAY_WEBHOOK_ELASTIC_JOBS", "false")
         .env("POD_NAMESPACE", "webhook-ns")
-        .env_remove("KUEUE_RAY_WEBHOOK_EXCLUDE_NAMESPACE");
+        .env_remove("KUEUE_RAY_WEBHOOK_EXCLUDE_NAMESPACE")
+        .env_remove("KUEUE_RAY_WEBHOOK_MULTIKUEUE_RAY_AUTOSCALING");
     let server = Server::spawn(command);
     let line = server.wait_for_log("effective policy");
     assert_eq!(
         line["policy"],
         "kueue-version=v0.18 (flag) max-worker-groups=3 (flag) default-queue=none (default) \
          manage-jobs-without-queue-name=false (default) rayservice-workload=rayservice (profile) \
-         rayjob-workload=rayjob (default) elastic-jobs=false (environment) exclude-namespace=kube-system,webhook-ns (default)",
+         rayjob-workload=rayjob (default) elastic-jobs=false (environment) exclude-namespace=kube-system,webhook-ns (default) \
+         multikueue-ray-autoscaling=false (default)",
         "{line}"
     );
     assert_eq!(server.logs_with("effective policy").len(), 1);
@@ -110,7 +112,7 @@ fn a_release_before_the_table_is_a_usage_error_naming_the_known_ones() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(says), "{stderr}");
         assert!(
-            stderr.contains("known releases are v0.14 to v0.19"),
+            stderr.contains("known releases are v0.14 to v0.20"),
             "{stderr}"
         );
     }

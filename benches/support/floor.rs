@@ -112,6 +112,7 @@ fn serve(listen: &str, cert: &str, key: &str, answers: &str) -> Result<(), Strin
             router,
             ConnectionSettings::default(),
             Shutdown::default(),
+            std::sync::Arc::new(kueue_ray_webhook::server::metrics::Metrics::new()),
         )
         .await;
         Ok(())

@@ -7,7 +7,7 @@
 //! this listing stops at [`LISTING_BUDGET`] bytes; what is not listed is
 //! counted in one final cause.
 
-use super::json_len;
+use super::warnings::json_len;
 use crate::policy::{Decision, FieldError, echoed};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusCause, StatusDetails};
 

@@ -71,6 +71,20 @@ struct PolicyFlags {
         value_delimiter = ','
     )]
     exclude_namespaces: Option<Vec<String>>,
+    /// MultiKueue's worker clusters run Kueue with the
+    /// MultiKueueRayInTreeAutoscaling feature gate: an elastic job managed by
+    /// MultiKueue may keep KubeRay's in-tree autoscaler on
+    /// (--multikueue-ray-autoscaling=false: they do not) [default: false]
+    #[arg(
+        long,
+        env = "KUEUE_RAY_WEBHOOK_MULTIKUEUE_RAY_AUTOSCALING",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    multikueue_ray_autoscaling: Option<bool>,
 }
 
 /// Where each flag's value came from: clap's `ValueSource` per argument id
@@ -79,7 +93,7 @@ struct PolicyFlags {
 struct Sources(Vec<(&'static str, Source)>);
 
 impl Sources {
-    const IDS: [&'static str; 8] = [
+    const IDS: [&'static str; 9] = [
         "kueue_version",
         "max_worker_groups",
         "default_queue",
@@ -88,6 +102,7 @@ impl Sources {
         "rayjob_workload",
         "elastic_jobs",
         "exclude_namespaces",
+        "multikueue_ray_autoscaling",
     ];
 
     fn read(matches: &ArgMatches) -> Self {
@@ -158,10 +173,8 @@ impl PolicyArgs {
     /// `--exclude-namespace` is a usage error.
     pub fn policy(&self) -> Result<Policy, String> {
         let flags = &self.flags;
-        if let Some(queue) = &flags.default_queue {
-            crate::policy::names::dns1123_subdomain(queue)
-                .map_err(|why| format!("--default-queue {queue:?}: {why}"))?;
-        }
+        let default_queue = self.default_queue()?;
+        let exclude_namespaces = self.exclude_namespaces()?;
         let profile = flags.kueue_version.map(Release::profile);
         let plain = crate::policy::profile::PLAIN;
         let (max_worker_groups, max_worker_groups_source) = self.sources.pick(
@@ -182,18 +195,16 @@ impl PolicyArgs {
             profile.map(|p| p.elastic_jobs),
             plain.elastic_jobs,
         );
-        let exclude_namespaces = match &flags.exclude_namespaces {
-            Some(given) => given.iter().filter(|ns| !ns.is_empty()).cloned().collect(),
-            None => default_excluded_namespaces(std::env::var(POD_NAMESPACE).ok()),
-        };
-        for namespace in &exclude_namespaces {
-            crate::policy::names::dns1123_label(namespace)
-                .map_err(|why| format!("--exclude-namespace {namespace:?}: {why}"))?;
-        }
+        let (multikueue_ray_autoscaling, multikueue_ray_autoscaling_source) = self.sources.pick(
+            "multikueue_ray_autoscaling",
+            flags.multikueue_ray_autoscaling,
+            None,
+            false,
+        );
         Ok(Policy {
             kueue_version: flags.kueue_version,
             max_worker_groups,
-            default_queue: flags.default_queue.clone().filter(|q| !q.is_empty()),
+            default_queue,
             manage_jobs_without_queue_name: flags.manage_jobs_without_queue_name,
             rayservice_workload,
             rayjob_workload: flags.rayjob_workload.into(),
@@ -208,11 +219,39 @@ impl PolicyArgs {
                 default_queue: self.sources.of("default_queue"),
                 manage_jobs_without_queue_name: self.sources.of("manage_jobs_without_queue_name"),
                 exclude_namespaces: self.sources.of("exclude_namespaces"),
+                multikueue_ray_autoscaling: multikueue_ray_autoscaling_source,
             },
             // Known only from manifests (`check --local-queues`), not a server flag.
             local_queues: None,
             require_local_queue: false,
+            rules: profile.map_or(plain.rules, |p| p.rules),
+            multikueue_ray_autoscaling,
         })
+    }
+}
+
+impl PolicyArgs {
+    /// `--default-queue` (empty is none), a DNS-1123 subdomain.
+    fn default_queue(&self) -> Result<Option<String>, String> {
+        if let Some(queue) = &self.flags.default_queue {
+            crate::policy::names::dns1123_subdomain(queue)
+                .map_err(|why| format!("--default-queue {queue:?}: {why}"))?;
+        }
+        Ok(self.flags.default_queue.clone().filter(|q| !q.is_empty()))
+    }
+
+    /// `--exclude-namespace` (empty entries dropped), else `kube-system` and
+    /// the webhook's own namespace; each a DNS-1123 label.
+    fn exclude_namespaces(&self) -> Result<Vec<String>, String> {
+        let namespaces: Vec<String> = match &self.flags.exclude_namespaces {
+            Some(given) => given.iter().filter(|ns| !ns.is_empty()).cloned().collect(),
+            None => default_excluded_namespaces(std::env::var(POD_NAMESPACE).ok()),
+        };
+        for namespace in &namespaces {
+            crate::policy::names::dns1123_label(namespace)
+                .map_err(|why| format!("--exclude-namespace {namespace:?}: {why}"))?;
+        }
+        Ok(namespaces)
     }
 }
 
@@ -360,7 +399,7 @@ mod tests {
         for bad in ["v0.13", "0.9.1", "latest"] {
             let error = policy(&["--kueue-version", bad]).unwrap_err();
             assert!(
-                error.contains("known releases are v0.14 to v0.19"),
+                error.contains("known releases are v0.14 to v0.20"),
                 "{error}"
             );
         }

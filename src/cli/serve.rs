@@ -1,6 +1,7 @@
 //! `serve`: the mutating and validating webhooks over HTTPS.
 
 use super::policy_args::PolicyArgs;
+use crate::cluster;
 use crate::server;
 use crate::server::logging::LogFormat;
 use clap::Args;
@@ -56,14 +57,32 @@ pub struct ServeArgs {
     /// (also how long an idle HTTP/1.1 keep-alive connection is kept).
     #[arg(long, env = "KUEUE_RAY_WEBHOOK_HEADER_READ_TIMEOUT", default_value_t = server::DEFAULT_HEADER_READ_TIMEOUT.into(), value_parser = nonzero_duration)]
     pub header_read_timeout: humantime::Duration,
-    /// Connections served at once; more wait in the listen backlog.
+    /// Connections served at once; at the cap the connection doing the
+    /// least (handshaking, then idle, then stalled) is closed to make room.
     #[arg(long, env = "KUEUE_RAY_WEBHOOK_MAX_CONNECTIONS", default_value_t = server::DEFAULT_MAX_CONNECTIONS, value_parser = nonzero_count)]
     pub max_connections: usize,
+    /// Connections one source address may hold at once (default: half of
+    /// --max-connections); past it, its own connections make room.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_MAX_PEER_CONNECTIONS", value_parser = nonzero_count)]
+    pub max_peer_connections: Option<usize>,
+    /// An HTTP/1.1 or HTTP/2 connection with no request in progress for
+    /// this long is closed (after its first request; before it,
+    /// --header-read-timeout from accept applies).
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_IDLE_TIMEOUT", default_value_t = server::DEFAULT_IDLE_TIMEOUT.into(), value_parser = nonzero_duration)]
+    pub idle_timeout: humantime::Duration,
+    /// A connection older than this is closed after its current request
+    /// (HTTP/1.1 `Connection: close`, HTTP/2 GOAWAY): none lives forever.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_MAX_CONNECTION_AGE", default_value_t = server::DEFAULT_MAX_CONNECTION_AGE.into(), value_parser = nonzero_duration)]
+    pub max_connection_age: humantime::Duration,
     /// Request body bytes held at once across all connections (a count or a
     /// size such as `64Mi`); one connection may hold a quarter of it (at
     /// least one 7 MiB body). Beyond it requests get 429 with Retry-After.
     #[arg(long, env = "KUEUE_RAY_WEBHOOK_MAX_INFLIGHT_BYTES", default_value_t = server::DEFAULT_MAX_INFLIGHT_BYTES, value_parser = byte_size)]
     pub max_inflight_bytes: usize,
+    /// Request body bytes one source address may hold at once (default:
+    /// half of --max-inflight-bytes).
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_MAX_PEER_INFLIGHT_BYTES", value_parser = byte_size)]
+    pub max_peer_inflight_bytes: Option<usize>,
     /// Threads that serve connections and decide reviews up to 64 KiB
     /// (larger ones run on a pool of their own, one per core at most).
     /// One is the fastest at the rates an API server sends (at most
@@ -84,19 +103,57 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `kueue_ray_webhook=debug` (default: RUST_LOG, else info).
     #[arg(long, env = "KUEUE_RAY_WEBHOOK_LOG_LEVEL")]
     pub log_level: Option<String>,
+    /// Decide with what the cluster holds, from watches (LocalQueues,
+    /// managed namespaces, owners, RayCronJobs); needs the in-cluster
+    /// ServiceAccount or --kubeconfig, and the ClusterRole of
+    /// manifests/rbac.yaml. Off: decide from the request alone.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_API_ACCESS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub api_access: bool,
+    /// Kubeconfig for --api-access (default: the in-cluster configuration);
+    /// giving it turns --api-access on.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Namespaces Kueue manages (its managedJobsNamespaceSelector, in the
+    /// syntax of `kubectl -l`); --exclude-namespace adds a `notin` on the
+    /// name. Read from the namespaces' labels with --api-access.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_MANAGED_NAMESPACE_SELECTOR", default_value = cluster::selector::KUEUE_DEFAULT, value_parser = selector)]
+    pub managed_namespace_selector: cluster::Selector,
+    /// With --api-access: a queue label naming no LocalQueue in the
+    /// namespace is denied (without it: a warning).
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_REQUIRE_LOCAL_QUEUE")]
+    pub require_local_queue: bool,
+    /// How long /readyz waits for the first sync of every watch; after it,
+    /// ready in a degraded state (logged, and the metric cluster_degraded).
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_SYNC_TIMEOUT", default_value_t = cluster::DEFAULT_SYNC_BOUND.into(), value_parser = duration)]
+    pub sync_timeout: humantime::Duration,
+    /// The most a read of a RayCluster's owner missing from the cache may
+    /// take; past it the owner reference is trusted (with a warning).
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_OWNER_READ_TIMEOUT", default_value_t = cluster::DEFAULT_OWNER_READ_TIMEOUT.into(), value_parser = nonzero_duration)]
+    pub owner_read_timeout: humantime::Duration,
     #[command(flatten)]
     pub policy: PolicyArgs,
 }
 
 impl ServeArgs {
     pub(super) fn run(self) -> ExitCode {
-        let policy = match self.policy.policy() {
+        let mut policy = match self.policy.policy() {
             Ok(policy) => policy,
             Err(error) => {
                 eprintln!("error: {error}");
                 return ExitCode::from(2);
             }
         };
+        policy.require_local_queue = self.require_local_queue;
+        let cluster = (self.api_access || self.kubeconfig.is_some()).then(|| cluster::Config {
+            kubeconfig: self.kubeconfig.clone(),
+            selector: self
+                .managed_namespace_selector
+                .clone()
+                .excluding(&policy.exclude_namespaces),
+            local_queue_version: cluster::local_queue_version(policy.kueue_version),
+            sync_bound: self.sync_timeout.into(),
+            owner_read_timeout: self.owner_read_timeout.into(),
+        });
         let config = crate::server::Config {
             listen: self.listen,
             tls: crate::server::TlsFiles {
@@ -112,10 +169,19 @@ impl ServeArgs {
             header_read_timeout: self.header_read_timeout.into(),
             cert_reload_interval: self.cert_reload_interval.into(),
             max_connections: self.max_connections,
+            max_peer_connections: self
+                .max_peer_connections
+                .unwrap_or(self.max_connections.div_ceil(2)),
+            idle_timeout: self.idle_timeout.into(),
+            max_connection_age: self.max_connection_age.into(),
             max_inflight_bytes: self.max_inflight_bytes,
+            max_peer_inflight_bytes: self
+                .max_peer_inflight_bytes
+                .unwrap_or(self.max_inflight_bytes / 2),
             worker_threads: self.worker_threads,
             log_format: self.log_format.into(),
             log_level: self.log_level,
+            cluster,
         };
         crate::server::run(config, policy)
     }
@@ -154,6 +220,11 @@ fn nonzero_duration(text: &str) -> Result<humantime::Duration, String> {
         return Err("must be longer than 0s".to_owned());
     }
     Ok(duration)
+}
+
+/// `--managed-namespace-selector`.
+fn selector(text: &str) -> Result<cluster::Selector, String> {
+    cluster::Selector::parse(text)
 }
 
 /// A count above zero.

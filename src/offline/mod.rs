@@ -4,11 +4,12 @@
 //!
 //! The words: [`load`] reads each manifest document (with [`yaml`]'s
 //! positions); [`dry_run`] sends it as a CREATE and gives a [`dry_run::Checked`]:
-//! a Ray object's [`dry_run::Verdict`] (its ruling admitted, denied or
+//! a Ray object's [`dry_run::CheckedObject`] (its verdict admitted, denied or
 //! unmanaged, with violations, patch and warnings, each placed on a line), or a
 //! [`dry_run::SkippedDocument`] with its reason; [`report`] renders them.
 
 pub mod dry_run;
+mod json_stream;
 pub mod load;
 pub mod report;
 pub mod yaml;
@@ -101,21 +102,51 @@ fn check(config: &mut CheckConfig) -> Result<ExitCode, String> {
     // Standard input can be read once: kept when LocalQueues are read first.
     let mut stdin_text = None;
     if !config.local_queues.is_empty() {
-        let queue_inputs = load::inputs(&config.local_queues).map_err(|e| e.to_string())?;
-        let mut queues = LocalQueues::default();
-        for input in queue_inputs.iter().chain(&inputs) {
-            let (name, text) = read(input, config.max_file_size, &mut stdin_text)?;
-            load::parse_stream(&name, &text, |document| {
-                if let Some((namespace, queue)) = local_queue(&document, &config.namespace) {
-                    queues.insert(&namespace, &queue);
-                }
-                Ok(())
-            })
-            .map_err(|e| e.to_string())?;
-        }
+        let queues = read_local_queues(config, &inputs, &mut stdin_text)?;
         config.policy.local_queues = Some(queues);
     }
+    let report = check_inputs(config, &inputs, &mut stdin_text)?;
+    if !report.found_ray_objects() && !config.allow_empty {
+        return Err(nothing_found(config, &report));
+    }
+    let rendered = render(&report, config.output)
+        .map_err(|message| format!("cannot write the report: {message}"))?;
+    write_outputs(config, &report, &rendered)?;
+    Ok(if report.failed() {
+        ExitCode::from(FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
 
+/// The LocalQueues in `--local-queues` and among the checked documents
+/// (read first, so a LocalQueue after the object that names it still counts).
+fn read_local_queues(
+    config: &CheckConfig,
+    inputs: &[load::Input],
+    stdin_text: &mut Option<String>,
+) -> Result<LocalQueues, String> {
+    let queue_inputs = load::inputs(&config.local_queues).map_err(|e| e.to_string())?;
+    let mut queues = LocalQueues::default();
+    for input in queue_inputs.iter().chain(inputs) {
+        let (name, text) = read(input, config.max_file_size, stdin_text)?;
+        load::parse_stream(&name, &text, |document| {
+            if let Some((namespace, queue)) = local_queue(&document, &config.namespace) {
+                queues.insert(&namespace, &queue);
+            }
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+    }
+    Ok(queues)
+}
+
+/// Every document of `inputs` checked as it is parsed, into one report.
+fn check_inputs(
+    config: &CheckConfig,
+    inputs: &[load::Input],
+    stdin_text: &mut Option<String>,
+) -> Result<Report, String> {
     let mut report = Report {
         require_managed: config.require_managed,
         policy: config.policy.knobs(),
@@ -123,8 +154,8 @@ fn check(config: &mut CheckConfig) -> Result<ExitCode, String> {
     };
     let keep_patched = config.patched.is_some();
     let mut index = 0;
-    for input in &inputs {
-        let (name, text) = read(input, config.max_file_size, &mut stdin_text)?;
+    for input in inputs {
+        let (name, text) = read(input, config.max_file_size, stdin_text)?;
         load::parse_stream(&name, &text, |document| {
             index += 1;
             let checked = dry_run::check_document(
@@ -136,28 +167,34 @@ fn check(config: &mut CheckConfig) -> Result<ExitCode, String> {
             )
             .map_err(|e| e.to_string())?;
             match checked {
-                Checked::Object(verdict) => report.add_verdict(*verdict),
+                Checked::Object(object) => report.add_object(*object),
                 Checked::Skipped(skipped) => report.add_skipped(skipped),
             }
             Ok(())
         })
         .map_err(|e| e.to_string())?;
     }
-    if !report.found_ray_objects() && !config.allow_empty {
-        let paths: Vec<String> = config
-            .paths
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        return Err(format!(
-            "no ray.io object found in {} ({} documents skipped); nothing was checked \
-             (--allow-empty accepts this)",
-            paths.join(" "),
-            report.summary.skipped
-        ));
-    }
+    Ok(report)
+}
 
-    let rendered = match config.output {
+/// The error of a run that found no `ray.io` object (a mistyped path, an empty directory).
+fn nothing_found(config: &CheckConfig, report: &Report) -> String {
+    let paths: Vec<String> = config
+        .paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    format!(
+        "no ray.io object found in {} ({} documents skipped); nothing was checked \
+         (--allow-empty accepts this)",
+        paths.join(" "),
+        report.summary.skipped
+    )
+}
+
+/// The report in the format asked for.
+fn render(report: &Report, output: OutputFormat) -> Result<String, String> {
+    match output {
         OutputFormat::Text => Ok(report.text()),
         OutputFormat::Json => report.json().map_err(|e| e.to_string()),
         OutputFormat::Junit => report.junit().map_err(|e| e.to_string()),
@@ -165,7 +202,11 @@ fn check(config: &mut CheckConfig) -> Result<ExitCode, String> {
         OutputFormat::Sarif => report.sarif().map_err(|e| e.to_string()),
         OutputFormat::Markdown => Ok(report.markdown()),
     }
-    .map_err(|message| format!("cannot write the report: {message}"))?;
+}
+
+/// The patched objects (`--patched`), then the report: on standard output,
+/// or on standard error when the patched objects take standard output.
+fn write_outputs(config: &CheckConfig, report: &Report, rendered: &str) -> Result<(), String> {
     let patched_to_stdout = config
         .patched
         .as_ref()
@@ -179,15 +220,10 @@ fn check(config: &mut CheckConfig) -> Result<ExitCode, String> {
         Some(dir) => report::write_patched_dir(dir, &report.objects)?,
     }
     if patched_to_stdout {
-        print(std::io::stderr(), rendered.as_bytes())?;
+        print(std::io::stderr(), rendered.as_bytes())
     } else {
-        print(std::io::stdout(), rendered.as_bytes())?;
+        print(std::io::stdout(), rendered.as_bytes())
     }
-    Ok(if report.failed() {
-        ExitCode::from(FAILED)
-    } else {
-        ExitCode::SUCCESS
-    })
 }
 
 /// Reads one input, standard input only once (kept in `stdin_text`).

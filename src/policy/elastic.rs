@@ -29,6 +29,9 @@ pub struct PodTemplate {
     /// A wrong JSON type on the way (a type error already): neither
     /// checked nor patched.
     pub unreadable: bool,
+    /// `template.spec.containers` is absent or empty (a wrong type is left
+    /// to the API server's schema validation).
+    pub no_containers: bool,
 }
 
 /// The depth at which `schedulingGates` itself exists.
@@ -153,7 +156,7 @@ mod tests {
         PodTemplate {
             depth,
             gated,
-            unreadable: false,
+            ..PodTemplate::default()
         }
     }
 

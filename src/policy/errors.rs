@@ -56,11 +56,15 @@ pub enum Rule {
     ElasticJobGateMissing,
     ElasticJobImmutable,
     WrongFieldType,
+    HeadContainersMissing,
+    ZeroDowntimeUpgrade,
+    MultiKueueAutoscaling,
     // RayJob
     ClusterSelectorWithClusterSpec,
     ClusterSpecMissing,
     ShutdownAfterJobFinishesOff,
     DeletionRulesSet,
+    DeletionPolicyKeepsPods,
     LocalQueueNotFound,
 }
 
@@ -79,10 +83,14 @@ impl Rule {
             Rule::ElasticJobGateMissing => "elastic_job_gate_missing",
             Rule::ElasticJobImmutable => "elastic_job_immutable",
             Rule::WrongFieldType => "wrong_field_type",
+            Rule::HeadContainersMissing => "head_containers_missing",
+            Rule::ZeroDowntimeUpgrade => "zero_downtime_upgrade",
+            Rule::MultiKueueAutoscaling => "multikueue_autoscaling",
             Rule::ClusterSelectorWithClusterSpec => "cluster_selector_with_cluster_spec",
             Rule::ClusterSpecMissing => "cluster_spec_missing",
             Rule::ShutdownAfterJobFinishesOff => "shutdown_after_job_finishes_off",
             Rule::DeletionRulesSet => "deletion_rules_set",
+            Rule::DeletionPolicyKeepsPods => "deletion_policy_keeps_pods",
             Rule::LocalQueueNotFound => "local_queue_not_found",
         }
     }

@@ -70,13 +70,6 @@ impl<T> Field<T> {
             _ => None,
         }
     }
-
-    pub fn wrong_type(&self) -> Option<JsonType> {
-        match self {
-            Field::Wrong(found) => Some(*found),
-            _ => None,
-        }
-    }
 }
 
 impl<'de, T: Deserialize<'de> + Expected> Deserialize<'de> for Field<T> {

@@ -4,6 +4,8 @@
 //! [`Policy`] configuration and return a [`Decision`]: the violated rules (none
 //! means allowed), the JSON patch (mutating webhook only) and warnings.
 
+pub mod cluster;
+pub mod config;
 pub mod elastic;
 pub mod errors;
 pub mod json;
@@ -12,14 +14,19 @@ pub mod labels;
 pub mod local_queues;
 pub mod mutate;
 pub mod names;
+pub mod owners;
 pub mod profile;
 pub mod ray;
 pub mod rayjob;
+pub mod release_rules;
 pub mod validate;
 pub mod violations;
 pub mod warning;
 pub mod wire;
+pub mod workload;
 
+pub use cluster::{Claim, Cluster, Controller, OwnerKind, OwnerRead};
+pub use config::{KUBE_SYSTEM, Policy, RayJobWorkload, RayServiceWorkload};
 pub use errors::{ECHO_LIMIT, ErrorKind, FieldError, RequestError, Rule, cut, echoed};
 pub use json::Field;
 pub use kinds::{KINDS, KindInfo, RAY_GROUP, RayKind};
@@ -31,208 +38,6 @@ pub use ray::{QUEUE_NAME_KEY, RayObject};
 pub use violations::{LISTED_VIOLATIONS, Violations};
 pub use warning::Warning;
 pub use wire::ObjectDoc;
-
-/// Which object Kueue admits for a RayService.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum RayServiceWorkload {
-    /// Kueue manages the RayCluster that KubeRay creates for the RayService
-    /// (it inherits the RayService's labels); that RayCluster is suspended.
-    #[default]
-    Raycluster,
-    /// Kueue (v0.17+) admits the RayService itself, suspended through
-    /// `spec.rayClusterConfig.suspend`; its RayClusters are left alone.
-    Rayservice,
-}
-
-impl RayServiceWorkload {
-    /// The value as `--rayservice-workload` spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RayServiceWorkload::Raycluster => "raycluster",
-            RayServiceWorkload::Rayservice => "rayservice",
-        }
-    }
-}
-
-/// Which object Kueue admits for a RayJob.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum RayJobWorkload {
-    /// Kueue's `ray.io/rayjob` integration is on: the RayJob is the workload,
-    /// suspended through `spec.suspend`; its RayCluster is never suspended.
-    #[default]
-    Rayjob,
-    /// The integration is off: the RayJob is left alone, and the RayCluster
-    /// KubeRay creates for it (it inherits the RayJob's labels) is the
-    /// workload, treated as a top-level RayCluster.
-    Raycluster,
-}
-
-impl RayJobWorkload {
-    /// The value as `--rayjob-workload` spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RayJobWorkload::Rayjob => "rayjob",
-            RayJobWorkload::Raycluster => "raycluster",
-        }
-    }
-}
-
-/// The policy configuration shared by `serve`, `check` and `review`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Policy {
-    /// The Kueue release whose profile set the defaults (`--kueue-version`).
-    pub kueue_version: Option<Release>,
-    /// Most worker groups a cluster may have (Kueue: 8 PodSets = head + 7).
-    pub max_worker_groups: usize,
-    /// Queue given to top-level objects that arrive without a queue label.
-    pub default_queue: Option<String>,
-    /// Manage every object, labelled or not (Kueue's option of that name).
-    pub manage_jobs_without_queue_name: bool,
-    /// Which object is Kueue's workload for a RayService.
-    pub rayservice_workload: RayServiceWorkload,
-    /// Which object is Kueue's workload for a RayJob.
-    pub rayjob_workload: RayJobWorkload,
-    /// Kueue's `ElasticJobsViaWorkloadSlices`: objects annotated
-    /// `kueue.x-k8s.io/elastic-job: "true"` may autoscale.
-    pub elastic_jobs: bool,
-    /// Namespaces where `default_queue` and `manage_jobs_without_queue_name`
-    /// do not apply (Kueue's `managedJobsNamespaceSelector`).
-    pub exclude_namespaces: Vec<String>,
-    /// Where each of the values above came from (for the startup log and reports).
-    pub provenance: Provenance,
-    /// The LocalQueues that exist, when known (`check --local-queues`; a
-    /// server could be fed them from a watch). `None`: any queue name passes.
-    pub local_queues: Option<LocalQueues>,
-    /// A queue label naming no known LocalQueue is a violation, not a warning.
-    pub require_local_queue: bool,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Self::for_release(None)
-    }
-}
-
-impl Policy {
-    /// The defaults for a Kueue release (`None`: the plain defaults).
-    pub fn for_release(release: Option<Release>) -> Self {
-        let profile = release.map_or(profile::PLAIN, Release::profile);
-        let from_profile = if release.is_some() {
-            Source::Profile
-        } else {
-            Source::Default
-        };
-        Self {
-            kueue_version: release,
-            max_worker_groups: profile.max_worker_groups,
-            default_queue: None,
-            manage_jobs_without_queue_name: false,
-            rayservice_workload: profile.rayservice_workload,
-            rayjob_workload: RayJobWorkload::Rayjob,
-            elastic_jobs: profile.elastic_jobs,
-            exclude_namespaces: vec![KUBE_SYSTEM.to_string()],
-            provenance: Provenance {
-                max_worker_groups: from_profile,
-                rayservice_workload: from_profile,
-                elastic_jobs: from_profile,
-                ..Provenance::default()
-            },
-            local_queues: None,
-            require_local_queue: false,
-        }
-    }
-}
-
-/// Always in the default `--exclude-namespace` list, as in Kueue's default
-/// `managedJobsNamespaceSelector`.
-pub const KUBE_SYSTEM: &str = "kube-system";
-
-impl Policy {
-    /// Every knob, its value and where it came from, in flag order.
-    pub fn knobs(&self) -> Vec<Knob> {
-        let p = &self.provenance;
-        let knob = |name, value: String, source: Source| Knob {
-            name,
-            value,
-            source: source.as_str(),
-        };
-        let or_none = |value: Option<String>| value.unwrap_or_else(|| "none".to_string());
-        vec![
-            knob(
-                "kueue-version",
-                or_none(self.kueue_version.map(|r| r.to_string())),
-                p.kueue_version,
-            ),
-            knob(
-                "max-worker-groups",
-                self.max_worker_groups.to_string(),
-                p.max_worker_groups,
-            ),
-            knob(
-                "default-queue",
-                or_none(self.default_queue.clone()),
-                p.default_queue,
-            ),
-            knob(
-                "manage-jobs-without-queue-name",
-                self.manage_jobs_without_queue_name.to_string(),
-                p.manage_jobs_without_queue_name,
-            ),
-            knob(
-                "rayservice-workload",
-                self.rayservice_workload.as_str().to_string(),
-                p.rayservice_workload,
-            ),
-            knob(
-                "rayjob-workload",
-                self.rayjob_workload.as_str().to_string(),
-                p.rayjob_workload,
-            ),
-            knob(
-                "elastic-jobs",
-                self.elastic_jobs.to_string(),
-                p.elastic_jobs,
-            ),
-            knob(
-                "exclude-namespace",
-                self.exclude_namespaces.join(","),
-                p.exclude_namespaces,
-            ),
-        ]
-    }
-
-    /// The knobs on one line, `name=value (source)`, for the startup log.
-    pub fn describe(&self) -> String {
-        self.knobs()
-            .iter()
-            .map(|k| format!("{}={} ({})", k.name, k.value, k.source))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-
-    /// A warning when `--kueue-version` names a release newer than the table.
-    pub fn release_warning(&self) -> Option<String> {
-        let release = self.kueue_version.filter(|r| r.is_newer_than_known())?;
-        Some(format!(
-            "Kueue {release} is newer than the newest release this webhook knows \
-             ({newest}): using the {newest} profile; check its rules against {release}'s",
-            newest = profile::NEWEST_KNOWN
-        ))
-    }
-
-    /// Whether `namespace` is excluded: `default_queue` and
-    /// `manage_jobs_without_queue_name` do not apply there.
-    pub fn excludes(&self, namespace: Option<&str>) -> bool {
-        namespace.is_some_and(|ns| self.exclude_namespaces.iter().any(|x| x == ns))
-    }
-
-    /// Whether Kueue manages `obj`, so that the rules apply: it has a queue
-    /// label (given or defaulted), or every object is managed and its
-    /// namespace is not excluded. The one place this is decided.
-    pub fn manages(&self, obj: &RayObject) -> bool {
-        obj.queue_name.is_some() || (self.manage_jobs_without_queue_name && !obj.namespace_excluded)
-    }
-}
 
 /// `CREATE`, `UPDATE`, …: an operation as the API server spells it.
 pub fn operation_name(operation: &Operation) -> &'static str {
@@ -286,6 +91,9 @@ pub struct Decision {
     pub warnings: Vec<Warning>,
     /// `metadata.name` (or `generateName`) of the object, for messages.
     pub object_name: Option<String>,
+    /// The owner a server should read from the API server and then decide
+    /// again ([`Claim::Miss`]): this decision trusted its reference.
+    pub owner_read: Option<OwnerRead>,
 }
 
 impl Decision {
@@ -304,29 +112,57 @@ impl Decision {
     }
 }
 
-/// The request's object, with whether its namespace is excluded.
-fn object(req: &mut Request, kind: RayKind, policy: &Policy) -> Result<RayObject, RequestError> {
+/// The request's object, with whether its namespace is excluded (by
+/// `--exclude-namespace`, or unmanaged in the cluster view).
+fn object(
+    req: &mut Request,
+    kind: RayKind,
+    policy: &Policy,
+    cluster: &dyn Cluster,
+) -> Result<RayObject, RequestError> {
     let operation = operation_name(&req.operation);
     let wire = std::mem::take(&mut req.object);
     let mut obj = RayObject::from_wire(kind, wire, "object")?
         .ok_or(RequestError::MissingObject { operation })?;
-    obj.namespace_excluded = policy.excludes(req.namespace);
+    let unmanaged = req
+        .namespace
+        .is_some_and(|ns| cluster.namespace_managed(ns) == Some(false));
+    obj.namespace_excluded = unmanaged || policy.excludes(req.namespace);
     Ok(obj)
+}
+
+/// What is known of the cluster without a server's view: `--local-queues`.
+pub fn known(policy: &Policy) -> &dyn Cluster {
+    match &policy.local_queues {
+        Some(queues) => queues,
+        None => &cluster::Unknown,
+    }
 }
 
 /// The mutating webhook: on CREATE, default the queue label, suspend the
 /// workload and gate an elastic job's pods, then validate the result (so a cluster registered with only the
 /// mutating webhook still gets the whole policy). Other operations pass.
-pub fn mutate(mut req: Request, policy: &Policy) -> Result<Decision, RequestError> {
+pub fn mutate(req: Request, policy: &Policy) -> Result<Decision, RequestError> {
+    mutate_in(req, policy, known(policy))
+}
+
+/// [`mutate`] with what `cluster` knows: LocalQueues, managed namespaces,
+/// owners that created their clusters, RayCronJobs' queues.
+pub fn mutate_in(
+    mut req: Request,
+    policy: &Policy,
+    cluster: &dyn Cluster,
+) -> Result<Decision, RequestError> {
     let Some(kind) = req.kind else {
         return Ok(Decision::default());
     };
     if req.out_of_scope(policy) || req.operation != Operation::Create {
         return Ok(Decision::default());
     }
-    let mut obj = object(&mut req, kind, policy)?;
+    let mut obj = object(&mut req, kind, policy, cluster)?;
     let mut mutation = mutate::Mutation::default();
-    mutate::queue_label(&mut obj, req.namespace, policy, &mut mutation);
+    let owner_read = owners::verify(&mut obj, req.namespace, cluster, &mut mutation.warnings);
+    mutate::queue_label(&mut obj, req.namespace, policy, cluster, &mut mutation);
     mutate::suspend(&mut obj, policy, &mut mutation);
     mutate::elastic_job_gates(&mut obj, policy, &mut mutation);
     rayjob::existing_cluster_warning(&obj, policy, &mut mutation);
@@ -335,6 +171,7 @@ pub fn mutate(mut req: Request, policy: &Policy) -> Result<Decision, RequestErro
         &obj,
         req.namespace,
         policy,
+        cluster,
         &mut violations,
         &mut mutation.warnings,
     );
@@ -344,6 +181,7 @@ pub fn mutate(mut req: Request, policy: &Policy) -> Result<Decision, RequestErro
         changes: mutation.changes,
         warnings: mutation.warnings,
         object_name: obj.name,
+        owner_read,
     }
     .deny_if_violated())
 }
@@ -363,7 +201,7 @@ pub fn unmanaged_reason(mut req: Request, policy: &Policy) -> Result<Option<Stri
             _ => "a subresource: the rules do not apply".into(),
         }));
     }
-    let obj = object(&mut req, kind, policy)?;
+    let obj = object(&mut req, kind, policy, known(policy))?;
     if policy.manages(&obj) {
         return Ok(None);
     }
@@ -385,7 +223,16 @@ pub fn unmanaged_reason(mut req: Request, policy: &Policy) -> Result<Option<Stri
 
 /// The validating webhook: CREATE and UPDATE of managed objects must follow
 /// the rules; deletes, connects, subresources and objects being deleted pass.
-pub fn validate(mut req: Request, policy: &Policy) -> Result<Decision, RequestError> {
+pub fn validate(req: Request, policy: &Policy) -> Result<Decision, RequestError> {
+    validate_in(req, policy, known(policy))
+}
+
+/// [`validate`] with what `cluster` knows (LocalQueues, managed namespaces).
+pub fn validate_in(
+    mut req: Request,
+    policy: &Policy,
+    cluster: &dyn Cluster,
+) -> Result<Decision, RequestError> {
     let Some(kind) = req.kind else {
         return Ok(Decision::default());
     };
@@ -394,7 +241,7 @@ pub fn validate(mut req: Request, policy: &Policy) -> Result<Decision, RequestEr
         Operation::Create | Operation::Update => {}
         Operation::Delete | Operation::Connect => return Ok(Decision::default()),
     }
-    let obj = object(&mut req, kind, policy)?;
+    let obj = object(&mut req, kind, policy, cluster)?;
     let old = match req.operation {
         // Finalizers must always be removable.
         Operation::Update if obj.deleting => return Ok(Decision::default()),
@@ -406,7 +253,15 @@ pub fn validate(mut req: Request, policy: &Policy) -> Result<Decision, RequestEr
     };
     let mut violations = validate::violations(&obj, old.as_ref(), policy);
     let mut warnings = Vec::new();
-    validate::local_queue(&obj, req.namespace, policy, &mut violations, &mut warnings);
+    let namespace = req.namespace;
+    validate::local_queue(
+        &obj,
+        namespace,
+        policy,
+        cluster,
+        &mut violations,
+        &mut warnings,
+    );
     Ok(Decision {
         violations,
         warnings,
@@ -416,7 +271,5 @@ pub fn validate(mut req: Request, policy: &Policy) -> Result<Decision, RequestEr
     .deny_if_violated())
 }
 
-#[cfg(test)]
-mod rayjob_tests;
 #[cfg(test)]
 mod tests;

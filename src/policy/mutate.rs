@@ -4,12 +4,15 @@
 //! Each step changes the [`RayObject`] view as the patch changes the object,
 //! so validation afterwards sees the object as it will be stored.
 
+use super::cluster::{Cluster, OwnerKind};
+use super::config::{Policy, RayJobWorkload};
 use super::elastic::{self, ELASTIC_JOB_GATE};
+use super::errors::echoed;
 use super::kinds::RayKind;
 use super::local_queues::DEFAULT_LOCAL_QUEUE;
 use super::ray::{Owner, QUEUE_NAME_KEY, RayObject, queue_label_path};
 use super::warning::Warning;
-use super::{Policy, RayJobWorkload, RayServiceWorkload};
+use super::workload::{is_suspended_workload, needs_elastic_job_gates};
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, PatchOperation};
 use serde_json::Value;
@@ -23,6 +26,8 @@ pub enum Change {
     DefaultQueueLabel,
     /// Queue label set to the namespace's LocalQueue `default` (Kueue's LocalQueue defaulting).
     LocalQueueDefaultLabel,
+    /// A RayCronJob's run given its RayCronJob's queue label.
+    CronJobQueueLabel,
     /// `spec.suspend` (RayService: `spec.rayClusterConfig.suspend`) set to true.
     Suspend,
     /// The elastic-job scheduling gate added to pod templates.
@@ -35,6 +40,7 @@ impl Change {
             Change::QueueLabelFromAnnotation => "queue_label_from_annotation",
             Change::DefaultQueueLabel => "default_queue_label",
             Change::LocalQueueDefaultLabel => "local_queue_default_label",
+            Change::CronJobQueueLabel => "cron_job_queue_label",
             Change::Suspend => "suspend",
             Change::ElasticJobGate => "elastic_job_gate",
         }
@@ -69,20 +75,18 @@ impl Mutation {
     }
 }
 
-/// Step 1: give the object a queue label if it has none (`--default-queue`
-/// only outside the excluded namespaces).
+/// Step 1: give the object a queue label if it has none: the legacy
+/// annotation's, its RayCronJob's, `--default-queue` (only outside the
+/// excluded namespaces), or the namespace's LocalQueue `default`.
 pub fn queue_label(
     obj: &mut RayObject,
     namespace: Option<&str>,
     policy: &Policy,
+    cluster: &dyn Cluster,
     out: &mut Mutation,
 ) {
-    let has_default_local_queue = || {
-        let queues = policy.local_queues.as_ref();
-        namespace
-            .zip(queues)
-            .is_some_and(|(namespace, queues)| queues.contains(namespace, DEFAULT_LOCAL_QUEUE))
-    };
+    let has_default_local_queue =
+        || namespace.is_some_and(|ns| cluster.local_queue(ns, DEFAULT_LOCAL_QUEUE) == Some(true));
     if obj.queue_name.is_some() || !obj.identity_errors.is_empty() {
         return;
     }
@@ -95,10 +99,17 @@ pub fn queue_label(
                  Kueue v0.15 and later read only the label"
             ),
         )
+    } else if let Some((cron, queue)) = cron_queue(obj, namespace, cluster) {
+        let warning = format!(
+            "set label {QUEUE_NAME_KEY}={:?}: the label of RayCronJob {cron:?}, which \
+             created this run (KubeRay copies no labels to runs)",
+            echoed(&queue)
+        );
+        (queue, Change::CronJobQueueLabel, warning)
     } else if let (Some(default), true, false) = (
         &policy.default_queue,
         is_top_level(obj, policy),
-        policy.excludes(namespace),
+        obj.namespace_excluded,
     ) {
         (
             default.clone(),
@@ -130,22 +141,19 @@ pub fn queue_label(
     out.warnings.push(Warning::on(queue_label_path(), warning));
 }
 
-/// Whether Kueue's workload for `obj` is `obj` itself, so that it must be created suspended.
-pub fn is_suspended_workload(obj: &RayObject, policy: &Policy) -> bool {
-    match (obj.kind, obj.owner) {
-        (RayKind::RayCluster, Owner::TopLevel) => true,
-        (RayKind::RayCluster, Owner::RayService) => {
-            policy.rayservice_workload == RayServiceWorkload::Raycluster
-        }
-        (RayKind::RayCluster, Owner::RayJob) => {
-            policy.rayjob_workload == RayJobWorkload::Raycluster
-        }
-        (RayKind::RayService, _) => policy.rayservice_workload == RayServiceWorkload::Rayservice,
-        // A job on an existing cluster is not a Kueue workload.
-        (RayKind::RayJob, _) => {
-            policy.rayjob_workload == RayJobWorkload::Rayjob && !obj.job.selects_cluster_only()
-        }
-    }
+/// The name of the RayCronJob that created the RayJob `obj` and its queue
+/// label, when the cluster view knows it.
+fn cron_queue(
+    obj: &RayObject,
+    namespace: Option<&str>,
+    cluster: &dyn Cluster,
+) -> Option<(String, String)> {
+    let cron = obj
+        .controller
+        .as_ref()
+        .filter(|c| c.kind == OwnerKind::RayCronJob && obj.kind == RayKind::RayJob)?;
+    let queue = cluster.cron_queue(namespace?, cron)?;
+    Some((echoed(&cron.name).into_owned(), queue))
 }
 
 /// Whether `obj` is a top-level object to Kueue (so `--default-queue` applies):
@@ -185,17 +193,6 @@ pub fn suspend(obj: &mut RayObject, policy: &Policy, out: &mut Mutation) {
         obj.kind.as_str(),
     );
     out.warnings.push(Warning::on(field, message));
-}
-
-/// Whether `obj`'s own pod templates must carry the elastic-job gate: an
-/// elastic top-level RayCluster or RayService (a child's templates are its
-/// owner's, gated there). An elastic RayJob may autoscale, but the gate
-/// rule of issue #10 names RayCluster and RayService only: its templates
-/// are left as they are.
-pub fn needs_elastic_job_gates(obj: &RayObject, policy: &Policy) -> bool {
-    obj.owner == Owner::TopLevel
-        && obj.kind != RayKind::RayJob
-        && elastic::is_elastic(obj.elastic_job.as_deref(), policy.elastic_jobs)
 }
 
 /// Step 3: gate every pod template of a managed elastic job that lacks the

@@ -5,7 +5,7 @@
 //! RayService, elastic jobs); `--kueue-version` picks the row of
 //! [`Release::profile`], and an explicit flag still overrides each knob.
 
-use super::RayServiceWorkload;
+use super::config::RayServiceWorkload;
 use std::fmt;
 
 /// A Kueue release, to minor precision (the patch level changes no rule).
@@ -24,7 +24,7 @@ pub const OLDEST_KNOWN: Release = Release {
 /// The newest release this table knows; newer ones get its row, with a warning.
 pub const NEWEST_KNOWN: Release = Release {
     major: 0,
-    minor: 19,
+    minor: 20,
 };
 
 /// The knob defaults a release implies.
@@ -35,6 +35,36 @@ pub struct Profile {
     pub rayservice_workload: RayServiceWorkload,
     /// Kueue's `ElasticJobsViaWorkloadSlices` is on by default.
     pub elastic_jobs: bool,
+    /// The rules a release added that no flag turns off.
+    pub rules: ReleaseRules,
+}
+
+/// Rules that come with a release (no flag: a cluster runs them or not).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReleaseRules {
+    /// The head's pod template must list containers (Kueue v0.19.6 and
+    /// v0.20, #16067/#16084; the patch level is not known here, so from the
+    /// v0.20 row).
+    pub head_containers: bool,
+    /// A managed RayService that a zero-downtime upgrade would replace must
+    /// be elastic or set `upgradeStrategy.type: None` (Kueue v0.20, #16094,
+    /// gate `RayServiceValidateUpgradeStrategy`).
+    pub upgrade_strategy: bool,
+    /// Which kinds under MultiKueue may not autoscale in-tree as elastic
+    /// jobs unless the worker clusters allow it.
+    pub multikueue_elastic: MultiKueueElastic,
+}
+
+/// Which elastic kinds Kueue's MultiKueue rule covers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MultiKueueElastic {
+    /// No such rule (before v0.19).
+    #[default]
+    Unchecked,
+    /// RayCluster only (v0.19.1; v0.19 row).
+    RayCluster,
+    /// RayCluster, RayService and RayJob (v0.20, #17466).
+    AllKinds,
 }
 
 /// The defaults without `--kueue-version`: those of the Kueue guide this
@@ -43,6 +73,11 @@ pub const PLAIN: Profile = Profile {
     max_worker_groups: 7,
     rayservice_workload: RayServiceWorkload::Raycluster,
     elastic_jobs: false,
+    rules: ReleaseRules {
+        head_containers: false,
+        upgrade_strategy: false,
+        multikueue_elastic: MultiKueueElastic::Unchecked,
+    },
 };
 
 impl Release {
@@ -97,12 +132,28 @@ impl Release {
                 max_worker_groups: 9,
                 rayservice_workload: RayServiceWorkload::Rayservice,
                 elastic_jobs: true,
+                ..PLAIN
             },
-            // 18 PodSets per Workload; later releases get this row.
+            // 18 PodSets per Workload; MultiKueue denies an autoscaling elastic RayCluster.
+            Some(19) => Profile {
+                max_worker_groups: 17,
+                rayservice_workload: RayServiceWorkload::Rayservice,
+                elastic_jobs: true,
+                rules: ReleaseRules {
+                    multikueue_elastic: MultiKueueElastic::RayCluster,
+                    ..PLAIN.rules
+                },
+            },
+            // The v0.19 knobs, and v0.20's rules; later releases get this row.
             _ => Profile {
                 max_worker_groups: 17,
                 rayservice_workload: RayServiceWorkload::Rayservice,
                 elastic_jobs: true,
+                rules: ReleaseRules {
+                    head_containers: true,
+                    upgrade_strategy: true,
+                    multikueue_elastic: MultiKueueElastic::AllKinds,
+                },
             },
         }
     }
@@ -143,7 +194,7 @@ impl Source {
     }
 }
 
-/// Where each knob of a [`Policy`](super::Policy) came from.
+/// Where each knob of a [`Policy`](super::config::Policy) came from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Provenance {
     pub kueue_version: Source,
@@ -154,6 +205,7 @@ pub struct Provenance {
     pub default_queue: Source,
     pub manage_jobs_without_queue_name: Source,
     pub exclude_namespaces: Source,
+    pub multikueue_ray_autoscaling: Source,
 }
 
 /// One knob of the effective policy, for the startup log and `check`'s report.
@@ -213,31 +265,48 @@ mod tests {
                 error.contains("is not a Kueue release"),
                 "{text:?}: {error}"
             );
-            assert!(error.contains("v0.14 to v0.19"), "{text:?}: {error}");
+            assert!(error.contains("v0.14 to v0.20"), "{text:?}: {error}");
         }
         let error = Release::parse("v0.13.5").unwrap_err();
         assert!(error.starts_with("v0.13 is older"), "{error}");
-        assert!(error.contains("v0.14 to v0.19"), "{error}");
+        assert!(error.contains("v0.14 to v0.20"), "{error}");
     }
 
     #[test]
     fn every_row_of_the_table() {
+        use MultiKueueElastic::{AllKinds, RayCluster, Unchecked};
         use RayServiceWorkload::{Raycluster, Rayservice};
+        let (before, v0_19) = (
+            PLAIN.rules,
+            ReleaseRules {
+                multikueue_elastic: RayCluster,
+                ..PLAIN.rules
+            },
+        );
+        let v0_20 = ReleaseRules {
+            head_containers: true,
+            upgrade_strategy: true,
+            multikueue_elastic: AllKinds,
+        };
+        assert_eq!(before.multikueue_elastic, Unchecked);
         let rows = [
-            ("v0.14", 7, Raycluster, false),
-            ("v0.15", 7, Raycluster, false),
-            ("v0.16.4", 7, Raycluster, false),
-            ("v0.17", 7, Rayservice, false),
-            ("v0.18", 9, Rayservice, true),
-            ("v0.19", 17, Rayservice, true),
-            ("v0.20", 17, Rayservice, true),
-            ("v1.0", 17, Rayservice, true),
+            ("v0.14", 7, Raycluster, false, before),
+            ("v0.15", 7, Raycluster, false, before),
+            ("v0.16.4", 7, Raycluster, false, before),
+            ("v0.17", 7, Rayservice, false, before),
+            ("v0.18", 9, Rayservice, true, before),
+            ("v0.19", 17, Rayservice, true, v0_19),
+            ("v0.19.9", 17, Rayservice, true, v0_19),
+            ("v0.20", 17, Rayservice, true, v0_20),
+            ("v0.21", 17, Rayservice, true, v0_20),
+            ("v1.0", 17, Rayservice, true, v0_20),
         ];
-        for (text, max_worker_groups, rayservice_workload, elastic_jobs) in rows {
+        for (text, max_worker_groups, rayservice_workload, elastic_jobs, rules) in rows {
             let expected = Profile {
                 max_worker_groups,
                 rayservice_workload,
                 elastic_jobs,
+                rules,
             };
             assert_eq!(release(text).profile(), expected, "{text}");
         }
@@ -248,7 +317,8 @@ mod tests {
     fn only_releases_after_the_table_are_newer_than_known() {
         assert!(!release("v0.14").is_newer_than_known());
         assert!(!release("v0.19.9").is_newer_than_known());
-        assert!(release("v0.20").is_newer_than_known());
+        assert!(!release("v0.20.7").is_newer_than_known());
+        assert!(release("v0.21").is_newer_than_known());
         assert!(release("v1.0").is_newer_than_known());
     }
 }

@@ -1,9 +1,10 @@
 //! The policy's view of a Ray object ([`RayObject`]), built from its wire view
-//! ([`ObjectDoc`]) as the [`KINDS`](super::KINDS) table says where each part lives.
+//! ([`ObjectDoc`]) as the [`KINDS`](super::kinds::KINDS) table says where each part lives.
 //!
 //! Wrong JSON types become [`FieldError`]s that name the path, so a hostile
 //! object is a denial, never a crash.
 
+use super::cluster::{Controller, OwnerKind};
 use super::elastic::{ELASTIC_JOB_GATE, ELASTIC_JOB_KEY, PodTemplate};
 use super::errors::{ErrorKind, FieldError, RequestError, Rule};
 use super::json::{Expected, Field, FirstItems, JsonType};
@@ -11,7 +12,8 @@ use super::kinds::RayKind;
 use super::labels::{MAX_EXEC_TIME_KEY, PRIORITY_CLASS_KEY, WorkloadLabels};
 use super::violations::Violations;
 use super::wire::{
-    ClusterSpecDoc, GroupDoc, MetaDoc, ObjectDoc, OwnerRefDoc, SpecDoc, TemplateDoc,
+    ClusterSpecDoc, DeletionPolicyDoc, GroupDoc, MetaDoc, ObjectDoc, OwnerRefDoc, SpecDoc,
+    TemplateDoc,
 };
 
 /// The queue label (and, before Kueue v0.15, annotation) key.
@@ -35,7 +37,7 @@ pub enum Owner {
 
 /// One worker group entry of `workerGroupSpecs`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Group {
+pub enum GroupName {
     /// `groupName`, when it is a string.
     Named(String),
     /// No usable `groupName` (missing, or the entry is `null`).
@@ -44,13 +46,13 @@ pub enum Group {
     Unreadable,
 }
 
-/// The cluster spec: where the kind's [`KINDS`](super::KINDS) entry says it lives.
+/// The cluster spec: where the kind's [`KINDS`](super::kinds::KINDS) entry says it lives.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClusterSpec {
     /// `enableInTreeAutoscaling`, when a boolean.
     pub autoscaling: Option<bool>,
     /// The first [`READ_ITEMS`](super::json::READ_ITEMS) of `workerGroupSpecs`, when an array.
-    pub groups: Vec<Group>,
+    pub groups: Vec<GroupName>,
     /// How many worker groups there are, read or not.
     pub group_count: usize,
     /// `headGroupSpec.template`'s scheduling gates (elastic jobs).
@@ -86,6 +88,9 @@ pub struct JobSpec {
     pub shutdown_after_job_finishes_wrong_type: bool,
     /// `spec.deletionStrategy.deletionRules` is a non-empty array.
     pub has_deletion_rules: bool,
+    /// `spec.deletionStrategy.onSuccess.policy` and `onFailure.policy`, when strings.
+    pub on_success: Option<String>,
+    pub on_failure: Option<String>,
 }
 
 impl JobSpec {
@@ -106,6 +111,11 @@ pub struct RayObject {
     /// The legacy queue annotation's value (Kueue < v0.15); empty counts as none.
     pub legacy_queue_name: Option<String>,
     pub owner: Owner,
+    /// The `ray.io` controller reference (a RayJob, RayService or
+    /// RayCronJob), which [`owner`](Self::owner) takes on trust.
+    pub controller: Option<Controller>,
+    /// `metadata.name` was given (not only `generateName`).
+    pub named: bool,
     /// `metadata.deletionTimestamp` is set: the object is being deleted.
     pub deleting: bool,
     /// The kind's suspend field, when a boolean.
@@ -113,6 +123,10 @@ pub struct RayObject {
     pub cluster: ClusterSpec,
     /// A RayJob's job fields (default for the other kinds).
     pub job: JobSpec,
+    /// `spec.managedBy`, when a string.
+    pub managed_by: Option<String>,
+    /// A RayService's `spec.upgradeStrategy.type`, when a string.
+    pub upgrade_type: Option<String>,
     /// How many parent maps of the queue label (`metadata`, `labels`) and of
     /// the suspend field exist, so a patch creates only the missing ones.
     pub label_parents: usize,
@@ -194,10 +208,14 @@ impl RayObject {
             queue_name: None,
             legacy_queue_name: None,
             owner: Owner::TopLevel,
+            controller: None,
+            named: false,
             deleting: false,
             suspend: None,
             cluster: ClusterSpec::default(),
             job: JobSpec::default(),
+            managed_by: None,
+            upgrade_type: None,
             label_parents: 0,
             suspend_parents: 0,
             cluster_parents: 0,
@@ -252,14 +270,17 @@ impl RayObject {
         }
         self.owner = self.read_owner(meta.owner_references);
         let name = read(meta.name, || "metadata.name".into(), &mut self.type_errors);
+        self.named = name.as_deref().is_some_and(|name| !name.is_empty());
         self.name = name
             .filter(|name| !name.is_empty())
             .or_else(|| non_empty(meta.generate_name));
         self.deleting = !matches!(meta.deletion_timestamp, Field::Absent);
     }
 
-    /// A controller reference to a `ray.io` RayJob or RayService makes a RayCluster a child.
-    /// Only the first [`READ_ITEMS`](super::json::READ_ITEMS) references are read.
+    /// A controller reference to a `ray.io` RayJob or RayService makes a
+    /// RayCluster a child (until the cluster view says otherwise); one to a
+    /// RayCronJob makes a RayJob its run. Only the first
+    /// [`READ_ITEMS`](super::json::READ_ITEMS) references are read.
     fn read_owner(&mut self, refs: Field<FirstItems<Field<OwnerRefDoc>>>) -> Owner {
         let errors = &mut self.type_errors;
         let refs = read(refs, || "metadata.ownerReferences".into(), errors);
@@ -274,13 +295,24 @@ impl RayObject {
             let kind = read(reference.kind, || path(".kind"), errors);
             let controller = read(reference.controller, || path(".controller"), errors);
             let is_ray = api_version.is_some_and(|v| v.split('/').next() == Some("ray.io"));
-            if self.kind != RayKind::RayCluster || controller != Some(true) || !is_ray {
+            let kind = kind.as_deref().and_then(OwnerKind::from_kind);
+            let Some(kind) = kind.filter(|kind| kind.owns() == self.kind) else {
+                continue;
+            };
+            if controller != Some(true) || !is_ray {
                 continue;
             }
-            match kind.as_deref() {
-                Some("RayJob") => owner = Owner::RayJob,
-                Some("RayService") => owner = Owner::RayService,
-                _ => {}
+            let name = read(reference.name, || path(".name"), errors);
+            let uid = read(reference.uid, || path(".uid"), errors);
+            self.controller = Some(Controller {
+                kind,
+                name: name.unwrap_or_default(),
+                uid: uid.unwrap_or_default(),
+            });
+            match kind {
+                OwnerKind::RayJob => owner = Owner::RayJob,
+                OwnerKind::RayService => owner = Owner::RayService,
+                OwnerKind::RayCronJob => {}
             }
         }
         owner
@@ -293,6 +325,17 @@ impl RayObject {
         };
         self.suspend_parents = 1;
         self.cluster_parents = 1;
+        let errors = &mut self.type_errors;
+        let managed_by = std::mem::take(&mut spec.managed_by);
+        self.managed_by = read(managed_by, || "spec.managedBy".into(), errors);
+        if self.kind == RayKind::RayService {
+            let strategy = std::mem::take(&mut spec.upgrade_strategy);
+            let path = || "spec.upgradeStrategy".into();
+            if let Some(strategy) = read(strategy, path, errors) {
+                let path = || "spec.upgradeStrategy.type".into();
+                self.upgrade_type = read(strategy.kind, path, errors);
+            }
+        }
         if self.kind == RayKind::RayJob {
             self.read_job(&mut spec);
         }
@@ -348,6 +391,8 @@ impl RayObject {
             let path = || "spec.deletionStrategy.deletionRules".into();
             job.has_deletion_rules =
                 read(strategy.deletion_rules, path, errors).is_some_and(|rules| !rules.is_empty());
+            job.on_success = read_policy(strategy.on_success, "onSuccess", errors);
+            job.on_failure = read_policy(strategy.on_failure, "onFailure", errors);
         }
     }
 
@@ -374,7 +419,10 @@ impl RayObject {
         self.cluster.head = match read(doc.head_group_spec, head_path, &mut self.template_errors) {
             Some(head) => read_template(head.template, &head_path, &mut self.template_errors),
             None if head_wrong => unreadable(),
-            None => PodTemplate::default(),
+            None => PodTemplate {
+                no_containers: true,
+                ..PodTemplate::default()
+            },
         };
         let groups = read(
             doc.worker_group_specs,
@@ -386,17 +434,17 @@ impl RayObject {
         for (i, group) in groups.enumerate() {
             let path = || format!("{}.workerGroupSpecs[{i}]", base());
             let (name, template) = match group {
-                Field::Absent => (Group::Unnamed, PodTemplate::default()),
+                Field::Absent => (GroupName::Unnamed, PodTemplate::default()),
                 group => match read(group, path, errors) {
-                    None => (Group::Unreadable, unreadable()),
+                    None => (GroupName::Unreadable, unreadable()),
                     Some(GroupDoc {
                         group_name,
                         template,
                     }) => {
                         let name = match group_name {
-                            Field::Absent => Group::Unnamed,
+                            Field::Absent => GroupName::Unnamed,
                             name => read(name, || format!("{}.groupName", path()), errors)
-                                .map_or(Group::Unreadable, Group::Named),
+                                .map_or(GroupName::Unreadable, GroupName::Named),
                         };
                         (
                             name,
@@ -409,6 +457,17 @@ impl RayObject {
             self.cluster.templates.push(template);
         }
     }
+}
+
+/// `spec.deletionStrategy.<when>.policy`, when a string.
+fn read_policy(
+    doc: Field<DeletionPolicyDoc>,
+    when: &'static str,
+    errors: &mut Violations,
+) -> Option<String> {
+    let path = move || format!("spec.deletionStrategy.{when}");
+    let doc = read(doc, path, errors)?;
+    read(doc.policy, move || format!("{}.policy", path()), errors)
 }
 
 fn unreadable() -> PodTemplate {
@@ -427,6 +486,7 @@ fn read_template(
 ) -> PodTemplate {
     let mut found = PodTemplate {
         depth: 1,
+        no_containers: true,
         ..PodTemplate::default()
     };
     let before = errors.total();
@@ -442,6 +502,11 @@ fn read_template(
         })
         .and_then(|spec| {
             found.depth = 3;
+            found.no_containers = match &spec.containers {
+                Field::Value(containers) => containers.is_empty(),
+                Field::Absent => true,
+                Field::Wrong(_) => false,
+            };
             read(spec.scheduling_gates, gates_path, errors)
         });
     if let Some(gates) = gates {
@@ -485,7 +550,7 @@ mod tests {
         assert_eq!(obj.suspend, Some(false));
         assert_eq!(
             obj.cluster.groups,
-            vec![Group::Named("a".into()), Group::Unnamed]
+            vec![GroupName::Named("a".into()), GroupName::Unnamed]
         );
         assert_eq!((obj.label_parents, obj.suspend_parents), (2, 1));
         assert!(obj.identity_errors.is_empty() && obj.type_errors.is_empty());
@@ -517,7 +582,7 @@ mod tests {
         assert_eq!(obj.suspend, None);
         assert_eq!(obj.suspend_parents, 2);
         assert_eq!(obj.cluster.autoscaling, Some(true));
-        assert_eq!(obj.cluster.groups, vec![Group::Named("g".into())]);
+        assert_eq!(obj.cluster.groups, vec![GroupName::Named("g".into())]);
         assert_eq!(obj.label_parents, 0);
     }
 

@@ -1,13 +1,13 @@
 //! A RayJob's own rules, beside those every kind shares: the cluster it runs
 //! on, its clean-up, and the submitter PodSet of `K8sJobMode`.
 
+use super::config::{Policy, RayJobWorkload};
 use super::errors::{ErrorKind, FieldError, Rule};
 use super::kinds::RayKind;
 use super::mutate::Mutation;
 use super::ray::{RayObject, SubmissionMode};
 use super::violations::Violations;
 use super::warning::Warning;
-use super::{Policy, RayJobWorkload};
 
 /// The PodSet name Kueue gives the submitter Job of a `K8sJobMode` RayJob.
 pub const SUBMITTER_POD_SET: &str = "submitter";
@@ -91,6 +91,38 @@ pub fn violations(obj: &RayObject, errors: &mut Violations) {
                      (with ttlSecondsAfterFinished) instead"
                 .into(),
             rule: Rule::DeletionRulesSet,
+        });
+    }
+    deletion_policies(obj, errors);
+}
+
+/// The legacy deletion policies that keep pods after the job: with KubeRay's
+/// `RayJobDeletionPolicy` (Beta, on) `onSuccess`/`onFailure` take precedence
+/// over `shutdownAfterJobFinishes` (KubeRay `rayjob_controller.go`), and
+/// `DeleteNone` keeps the whole cluster, `DeleteWorkers` the head, running
+/// after Kueue has released the quota (KubeRay `apis/ray/v1/rayjob_types.go`;
+/// Kueue #3994).
+fn deletion_policies(obj: &RayObject, errors: &mut Violations) {
+    let policies = [
+        ("onSuccess", &obj.job.on_success),
+        ("onFailure", &obj.job.on_failure),
+    ];
+    for (when, policy) in policies {
+        let (name, kept) = match policy.as_deref() {
+            Some(name @ "DeleteNone") => (name, "the whole cluster"),
+            Some(name @ "DeleteWorkers") => (name, "the head"),
+            _ => continue,
+        };
+        errors.push(FieldError {
+            path: format!("spec.deletionStrategy.{when}.policy"),
+            kind: ErrorKind::Forbidden,
+            value: None,
+            detail: format!(
+                "{name} takes precedence over shutdownAfterJobFinishes and keeps {kept} \
+                 running after the job ends, when Kueue has already released its quota; use \
+                 DeleteCluster or DeleteSelf"
+            ),
+            rule: Rule::DeletionPolicyKeepsPods,
         });
     }
 }

@@ -1,17 +1,19 @@
 //! The rules a Kueue-managed Ray object must follow.
 
-use super::Policy;
+use super::cluster::Cluster;
+use super::config::Policy;
 use super::elastic::{self, ELASTIC_JOB_KEY};
 use super::errors::{ErrorKind, FieldError, Rule, quoted};
 use super::json::READ_ITEMS;
 use super::kinds::RayKind;
 use super::labels;
-use super::mutate::{is_suspended_workload, needs_elastic_job_gates};
 use super::names::{dns1123_label, dns1123_subdomain};
-use super::ray::{Group, RayObject, queue_label_path};
+use super::ray::{GroupName, RayObject, queue_label_path};
 use super::rayjob::{self, SUBMITTER_POD_SET};
+use super::release_rules;
 use super::violations::Violations;
 use super::warning::Warning;
+use super::workload::{is_suspended_workload, needs_elastic_job_gates};
 use std::collections::HashMap;
 
 /// The PodSet name Kueue gives the head group; no worker group may take it.
@@ -30,7 +32,10 @@ pub fn violations(obj: &RayObject, old: Option<&RayObject>, policy: &Policy) -> 
         errors.append(&obj.type_errors);
         queue_name(obj, &mut errors);
         worker_groups(obj, policy, &mut errors);
+        head_containers(obj, policy, &mut errors);
         autoscaling(obj, policy, &mut errors);
+        release_rules::multikueue_autoscaling(obj, policy, &mut errors);
+        release_rules::upgrade_strategy(obj, policy, &mut errors);
         rayjob::violations(obj, &mut errors);
         labels::values(&obj.labels, &mut errors);
         if needs_elastic_job_gates(obj, policy) {
@@ -86,16 +91,18 @@ pub fn local_queue(
     obj: &RayObject,
     namespace: Option<&str>,
     policy: &Policy,
+    cluster: &dyn Cluster,
     errors: &mut Violations,
     warnings: &mut Vec<Warning>,
 ) {
     let managed = policy.manages(obj);
-    let (Some(queues), Some(namespace), Some(queue)) =
-        (&policy.local_queues, namespace, &obj.queue_name)
-    else {
+    let (Some(namespace), Some(queue)) = (namespace, &obj.queue_name) else {
         return;
     };
-    if !managed || !obj.identity_errors.is_empty() || queues.contains(namespace, queue) {
+    if !managed || !obj.identity_errors.is_empty() {
+        return;
+    }
+    if cluster.local_queue(namespace, queue) != Some(false) {
         return;
     }
     if dns1123_subdomain(queue).is_err() {
@@ -135,14 +142,23 @@ fn queue_name(obj: &RayObject, errors: &mut Violations) {
 }
 
 fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Violations) {
-    // Paths are built only for violations: this runs on every request.
-    let base = || format!("{}.workerGroupSpecs", obj.kind.cluster_spec_path());
     // Only the first READ_ITEMS groups are read, so no more can be allowed.
     let limit = rayjob::max_worker_groups(obj, policy).min(READ_ITEMS);
+    worker_group_count(obj, limit, errors);
+    pod_set_names(obj, limit, errors);
+}
+
+/// Where the worker groups are; built only for violations, as this runs on every request.
+fn groups_path(obj: &RayObject) -> String {
+    format!("{}.workerGroupSpecs", obj.kind.cluster_spec_path())
+}
+
+/// At most `limit` worker groups: Kueue's PodSets per Workload, less the others'.
+fn worker_group_count(obj: &RayObject, limit: usize, errors: &mut Violations) {
     let count = obj.cluster.group_count;
     if count > limit {
         errors.push(FieldError {
-            path: base(),
+            path: groups_path(obj),
             kind: ErrorKind::TooMany,
             value: Some(count.to_string()),
             detail: format!(
@@ -152,18 +168,21 @@ fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Violations) {
             rule: Rule::TooManyWorkerGroups,
         });
     }
+}
+
+/// PodSet names are the lower-cased group names: unique, not "head" (nor
+/// "submitter" beside a submitter Job), DNS-1123 labels. Past the limit,
+/// only the groups that may stay are checked (as Kubernetes' own validation
+/// stops at a list's limit): the work and the answer follow the policy, not the input.
+fn pod_set_names(obj: &RayObject, limit: usize, errors: &mut Violations) {
     let submitter = rayjob::has_submitter_pod_set(obj);
-    // Past the limit, only the groups that may stay are checked (as
-    // Kubernetes' own validation stops at a list's limit): the work and the
-    // answer follow the policy, not the input.
     let groups = obj.cluster.groups.iter().take(limit);
-    // PodSet names are the lower-cased group names: unique, not "head", DNS-1123 labels.
     let mut first_index: HashMap<String, usize> = HashMap::with_capacity(groups.len());
     for (i, group) in groups.enumerate() {
-        let path = || format!("{}[{i}].groupName", base());
+        let path = || format!("{}[{i}].groupName", groups_path(obj));
         let name = match group {
-            Group::Named(name) => name,
-            Group::Unnamed => {
+            GroupName::Named(name) => name,
+            GroupName::Unnamed => {
                 errors.push(FieldError {
                     path: path(),
                     kind: ErrorKind::Required,
@@ -174,45 +193,78 @@ fn worker_groups(obj: &RayObject, policy: &Policy, errors: &mut Violations) {
                 });
                 continue;
             }
-            Group::Unreadable => continue,
+            GroupName::Unreadable => continue,
         };
         let pod_set = name.to_lowercase();
-        let invalid = |detail: String| FieldError {
-            path: path(),
-            kind: ErrorKind::Invalid,
-            value: Some(quoted(name)),
-            detail,
-            rule: Rule::InvalidGroupName,
-        };
-        if pod_set == HEAD_POD_SET {
-            errors.push(invalid(format!(
-                "{HEAD_POD_SET:?} is the name of the head's PodSet in Kueue; rename this worker group"
-            )));
-        } else if submitter && pod_set == SUBMITTER_POD_SET {
-            errors.push(invalid(format!(
-                "{SUBMITTER_POD_SET:?} is the name of the submitter Job's PodSet in Kueue \
-                 (K8sJobMode); rename this worker group"
-            )));
-        } else if let Err(detail) = dns1123_label(&pod_set) {
-            errors.push(invalid(format!(
-                "Kueue uses the lower-cased group name {} as a PodSet name: {detail}",
-                quoted(&pod_set)
-            )));
+        if let Some(error) = pod_set_name_error(&pod_set, submitter) {
+            errors.push(FieldError {
+                path: path(),
+                kind: ErrorKind::Invalid,
+                value: Some(quoted(name)),
+                detail: error,
+                rule: Rule::InvalidGroupName,
+            });
         } else if let Some(first) = first_index.get(&pod_set) {
             errors.push(FieldError {
+                path: path(),
                 kind: ErrorKind::Duplicate,
+                value: Some(quoted(name)),
                 detail: format!(
                     "same PodSet name {} as {}[{first}].groupName after lower-casing; \
                      group names must be unique",
                     quoted(&pod_set),
-                    base()
+                    groups_path(obj)
                 ),
-                ..invalid(String::new())
+                rule: Rule::InvalidGroupName,
             });
         } else {
             first_index.insert(pod_set, i);
         }
     }
+}
+
+/// What is wrong with one PodSet name on its own (duplicates are found by the caller).
+fn pod_set_name_error(pod_set: &str, submitter: bool) -> Option<String> {
+    if pod_set == HEAD_POD_SET {
+        Some(format!(
+            "{HEAD_POD_SET:?} is the name of the head's PodSet in Kueue; rename this worker group"
+        ))
+    } else if submitter && pod_set == SUBMITTER_POD_SET {
+        Some(format!(
+            "{SUBMITTER_POD_SET:?} is the name of the submitter Job's PodSet in Kueue \
+             (K8sJobMode); rename this worker group"
+        ))
+    } else {
+        dns1123_label(pod_set).err().map(|detail| {
+            format!(
+                "Kueue uses the lower-cased group name {} as a PodSet name: {detail}",
+                quoted(pod_set)
+            )
+        })
+    }
+}
+
+/// The head's pod template must list containers (Kueue v0.19.6/v0.20,
+/// #16067/#16084: Kueue builds the head's PodSet from it). A RayJob without a
+/// cluster spec is denied for that already.
+fn head_containers(obj: &RayObject, policy: &Policy, errors: &mut Violations) {
+    let head = &obj.cluster.head;
+    let no_cluster = obj.kind == RayKind::RayJob && !obj.job.has_cluster_spec;
+    if !policy.rules.head_containers || !head.no_containers || head.unreadable || no_cluster {
+        return;
+    }
+    errors.push(FieldError {
+        path: format!(
+            "{}.headGroupSpec.template.spec.containers",
+            obj.kind.cluster_spec_path()
+        ),
+        kind: ErrorKind::Required,
+        value: None,
+        detail: "the head's pod template needs at least one container: Kueue builds the \
+                 head's PodSet from it"
+            .into(),
+        rule: Rule::HeadContainersMissing,
+    });
 }
 
 /// KubeRay's autoscaler must be off, unless the object is an elastic job.

@@ -2,7 +2,7 @@
 //! or `oldObject`, deserialised in the same pass as the envelope. Only the
 //! handful of fields Kueue cares about are built; pod templates and
 //! everything else are skipped while parsing. [`super::ray`] turns a view
-//! into the policy's [`RayObject`](super::RayObject).
+//! into the policy's [`RayObject`](super::ray::RayObject).
 
 use super::json::{Field, FirstItems, json_object};
 use serde::Deserialize;
@@ -50,6 +50,8 @@ pub(super) struct StringMapDoc {
 pub(super) struct OwnerRefDoc {
     pub api_version: Field<String>,
     pub kind: Field<String>,
+    pub name: Field<String>,
+    pub uid: Field<String>,
     pub controller: Field<bool>,
 }
 
@@ -78,13 +80,25 @@ pub(super) struct SpecDoc<Nested> {
     pub submission_mode: Field<String>,
     pub shutdown_after_job_finishes: Field<bool>,
     pub deletion_strategy: Field<DeletionStrategyDoc>,
+    /// Who reconciles the object (MultiKueue: `kueue.x-k8s.io/multikueue`).
+    pub managed_by: Field<String>,
+    /// A RayService's upgrade strategy.
+    pub upgrade_strategy: Field<UpgradeStrategyDoc>,
+}
+
+/// A RayService's `spec.upgradeStrategy`: only its `type` is read.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct UpgradeStrategyDoc {
+    #[serde(rename = "type")]
+    pub kind: Field<String>,
 }
 
 /// A cluster spec nested in `spec`.
 pub(super) type ClusterSpecDoc = SpecDoc<NotRead>;
 
 impl<Nested> SpecDoc<Nested> {
-    /// The cluster spec nested under `key` (a [`KINDS`](super::KINDS) path token).
+    /// The cluster spec nested under `key` (a [`KINDS`](super::kinds::KINDS) path token).
     pub fn take_nested(&mut self, key: &str) -> Field<Nested> {
         match key {
             "rayClusterConfig" => std::mem::take(&mut self.ray_cluster_config),
@@ -139,6 +153,15 @@ impl<'de> Deserialize<'de> for EntryCount {
 pub(super) struct DeletionStrategyDoc {
     /// Only how many rules there are is kept.
     pub deletion_rules: Field<Vec<NotRead>>,
+    /// The legacy policies (KubeRay's `RayJobDeletionPolicy`).
+    pub on_success: Field<DeletionPolicyDoc>,
+    pub on_failure: Field<DeletionPolicyDoc>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct DeletionPolicyDoc {
+    pub policy: Field<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -159,6 +182,8 @@ pub(super) struct TemplateDoc {
 #[serde(default, rename_all = "camelCase")]
 pub(super) struct PodSpecDoc {
     pub scheduling_gates: Field<FirstItems<Field<GateDoc>>>,
+    /// Only whether there are any is kept (the head's must list some).
+    pub containers: Field<Vec<NotRead>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -177,6 +202,8 @@ json_object!(
     NotRead,
     EntryCount,
     DeletionStrategyDoc,
+    DeletionPolicyDoc,
+    UpgradeStrategyDoc,
     GroupDoc,
     TemplateDoc,
     PodSpecDoc,

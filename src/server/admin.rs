@@ -13,8 +13,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Connections the admin listener serves at once (probes and scrapes are
-/// a handful; more wait in the backlog).
+/// a handful). At the cap the idle ones are evicted, so a probe always
+/// finds room: a request here is answered in microseconds, never held.
 pub const MAX_CONNECTIONS: usize = 32;
+
+/// Connections one source address may hold on the admin listener: the
+/// kubelet's probes and a scraper come from other addresses than a flood.
+pub const MAX_PEER_CONNECTIONS: usize = 16;
 
 /// Where the process is in its life, as `/readyz` reports it.
 #[derive(Debug, Default)]

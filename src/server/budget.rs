@@ -1,21 +1,24 @@
 //! The memory budget for request bodies in flight (`--max-inflight-bytes`).
 //!
 //! Every admission request reserves the bytes of its body buffer before it
-//! allocates them: the declared `Content-Length` up front (so a client
-//! cannot make the server promise memory it has not got), then whatever
-//! arrives beyond it. A reservation draws on two pools: the whole server's
-//! budget, and the share of its connection (a quarter of the budget, at
-//! least one largest body), so that one client cannot hold the whole budget
-//! with many streams. A request that finds no room waits briefly and is then
-//! refused (429); a slow body loses its room at its request deadline, when
-//! its reservation is dropped.
+//! allocates them, as they arrive: a declared `Content-Length` only caps
+//! the request and reserves nothing (a client that declares a body and
+//! sends none holds no budget). A reservation draws on three pools: the
+//! whole server's budget, the share of its source address
+//! (`--max-peer-inflight-bytes`), and the share of its connection (a quarter
+//! of the budget, at least one largest body), so that one client cannot
+//! hold the whole budget with many streams or connections. A request that
+//! finds no room waits briefly and is then refused (429); a slow body loses
+//! its room at its request deadline, when its reservation is dropped.
 //!
 //! The pools are plain atomic counters with a wake-up on release, not FIFO
 //! semaphores: a small review must not queue behind a large one that is
 //! waiting for room.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -99,7 +102,15 @@ impl Drop for Waiting<'_> {
 pub struct Budget {
     total: Arc<Pool>,
     per_connection: usize,
+    /// The most one source address may hold (`total` when not limited).
+    per_peer: usize,
+    /// The pool of each source address with a connection open.
+    peers: Arc<Mutex<HashMap<IpAddr, Weak<Pool>>>>,
 }
+
+/// Past this many source addresses remembered, the ones with no open
+/// connection are forgotten (on the next connection's open).
+const PEERS_KEPT: usize = 64;
 
 impl Budget {
     /// A budget of `total` bytes, of which one connection may hold a quarter,
@@ -108,20 +119,53 @@ impl Budget {
         Self {
             total: Pool::new(total),
             per_connection: (total / 4).max(largest_body).min(total),
+            per_peer: total,
+            peers: Arc::default(),
         }
     }
 
-    /// The share of a new connection.
+    /// The same budget, of which one source address may hold `per_peer`
+    /// (at least one connection's share).
+    pub fn with_peer_limit(self, per_peer: usize) -> Self {
+        Self {
+            per_peer: per_peer.max(self.per_connection).min(self.total.limit),
+            ..self
+        }
+    }
+
+    /// The share of a new connection, not counted against any address.
     pub fn connection(&self) -> ConnectionShare {
         ConnectionShare {
             connection: Pool::new(self.per_connection),
+            peer: None,
+            total: self.total.clone(),
+        }
+    }
+
+    /// The share of a new connection from `peer`: its pool is shared with
+    /// the address's other connections.
+    pub fn connection_from(&self, peer: IpAddr) -> ConnectionShare {
+        let mut peers = self.peers.lock().unwrap_or_else(PoisonError::into_inner);
+        let pool = match peers.get(&peer).and_then(Weak::upgrade) {
+            Some(pool) => pool,
+            None => {
+                if peers.len() >= PEERS_KEPT {
+                    peers.retain(|_, pool| pool.strong_count() > 0);
+                }
+                let pool = Pool::new(self.per_peer);
+                peers.insert(peer, Arc::downgrade(&pool));
+                pool
+            }
+        };
+        ConnectionShare {
+            connection: Pool::new(self.per_connection),
+            peer: Some(pool),
             total: self.total.clone(),
         }
     }
 
     /// Bytes reserved now, across all connections.
-    #[cfg(test)]
-    fn used(&self) -> usize {
+    pub fn used(&self) -> usize {
         self.total.used.load(Ordering::SeqCst)
     }
 }
@@ -131,7 +175,27 @@ impl Budget {
 #[derive(Clone, Debug)]
 pub struct ConnectionShare {
     connection: Arc<Pool>,
+    /// The connection's source address's share, when limited.
+    peer: Option<Arc<Pool>>,
     total: Arc<Pool>,
+}
+
+/// Which pool had no room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Share {
+    Connection,
+    Peer,
+    Total,
+}
+
+impl Share {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Share::Connection => "connection",
+            Share::Peer => "peer",
+            Share::Total => "total",
+        }
+    }
 }
 
 /// Why a reservation was not granted.
@@ -140,7 +204,7 @@ pub enum NoRoom {
     /// More than a connection may ever hold: waiting cannot help.
     Never { limit: usize },
     /// No room before the deadline: the budget is in use by other requests.
-    Now { limit: usize },
+    Now { limit: usize, share: Share },
 }
 
 impl ConnectionShare {
@@ -176,39 +240,44 @@ impl Reservation {
         let Some(more) = bytes.checked_sub(self.bytes).filter(|&more| more > 0) else {
             return Ok(());
         };
-        let (connection, total) = (&self.share.connection, &self.share.total);
+        let connection = &self.share.connection;
         if bytes > connection.limit {
             return Err(NoRoom::Never {
                 limit: connection.limit,
             });
         }
-        // Fast path first: no timer, no waiting.
-        if connection.try_take(more) {
-            if total.try_take(more) || total.take(more, deadline).await {
-                self.bytes = bytes;
-                return Ok(());
+        let pools = [
+            (Some(connection), Share::Connection),
+            (self.share.peer.as_ref(), Share::Peer),
+            (Some(&self.share.total), Share::Total),
+        ];
+        for (taken, (pool, share)) in pools.iter().enumerate() {
+            let Some(pool) = pool else { continue };
+            // Fast path first: no timer, no waiting.
+            if pool.try_take(more) || pool.take(more, deadline).await {
+                continue;
             }
-            connection.give_back(more);
-            return Err(NoRoom::Now { limit: total.limit });
-        }
-        if !connection.take(more, deadline).await {
+            for (pool, _) in pools.iter().take(taken) {
+                if let Some(pool) = pool {
+                    pool.give_back(more);
+                }
+            }
             return Err(NoRoom::Now {
-                limit: connection.limit,
+                limit: pool.limit,
+                share: *share,
             });
         }
-        if total.take(more, deadline).await {
-            self.bytes = bytes;
-            Ok(())
-        } else {
-            connection.give_back(more);
-            Err(NoRoom::Now { limit: total.limit })
-        }
+        self.bytes = bytes;
+        Ok(())
     }
 }
 
 impl Drop for Reservation {
     fn drop(&mut self) {
         self.share.connection.give_back(self.bytes);
+        if let Some(peer) = &self.share.peer {
+            peer.give_back(self.bytes);
+        }
         self.share.total.give_back(self.bytes);
     }
 }
@@ -232,7 +301,10 @@ mod tests {
         let mut b = first.reservation();
         assert_eq!(
             b.grow_to(100, soon()).await,
-            Err(NoRoom::Now { limit: 250 }),
+            Err(NoRoom::Now {
+                limit: 250,
+                share: Share::Connection
+            }),
             "the connection's share is used up"
         );
         assert_eq!(
@@ -249,7 +321,10 @@ mod tests {
         let mut small = budget.connection().reservation();
         assert_eq!(
             small.grow_to(100, soon()).await,
-            Err(NoRoom::Now { limit: 1000 })
+            Err(NoRoom::Now {
+                limit: 1000,
+                share: Share::Total
+            })
         );
         assert_eq!(budget.used(), 950, "a refused request holds nothing");
         small.grow_to(50, soon()).await.unwrap();
@@ -277,5 +352,30 @@ mod tests {
         tokio::task::yield_now().await;
         drop(held);
         assert_eq!(waiter.await.unwrap(), Ok(60));
+    }
+
+    #[tokio::test]
+    async fn one_address_holds_at_most_its_share_across_its_connections() {
+        let budget = Budget::new(1000, 100).with_peer_limit(400);
+        let attacker: IpAddr = [10, 0, 0, 1].into();
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let mut r = budget.connection_from(attacker).reservation();
+            r.grow_to(200, soon()).await.unwrap();
+            held.push(r);
+        }
+        let mut third = budget.connection_from(attacker).reservation();
+        assert_eq!(
+            third.grow_to(10, soon()).await,
+            Err(NoRoom::Now {
+                limit: 400,
+                share: Share::Peer
+            })
+        );
+        let mut other = budget.connection_from([10, 0, 0, 2].into()).reservation();
+        other.grow_to(250, soon()).await.unwrap();
+        assert_eq!(budget.used(), 650);
+        drop(held);
+        third.grow_to(10, soon()).await.unwrap();
     }
 }

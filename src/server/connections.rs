@@ -7,7 +7,9 @@
 //! keep-alive connections while in-flight requests finish.
 
 use crate::server::budget::{Budget, ConnectionShare};
+use crate::server::metrics::Metrics;
 use crate::server::routes::MAX_BODY_BYTES;
+use crate::server::slots::{Limits, Slot, Slots};
 use crate::server::tls::TlsSource;
 use axum::Router;
 use hyper::service::service_fn;
@@ -15,10 +17,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -30,18 +31,28 @@ pub struct ConnectionSettings {
     /// A client that has not finished the TLS handshake by then is dropped.
     pub tls_handshake_timeout: Duration,
     /// A client that has not sent complete request headers by then is
-    /// dropped; a connection (HTTP/1.1 or HTTP/2) with no request in
-    /// progress for this long is closed (HTTP/2 with a GOAWAY).
+    /// dropped; a connection that has begun no request this long after
+    /// accept is closed (the TLS handshake included).
     pub header_read_timeout: Duration,
     /// After shutdown is triggered: how long in-flight requests may take
     /// before the remaining connections are abandoned.
     pub drain_timeout: Duration,
-    /// Connections served at once; more wait in the listen backlog.
+    /// Connections served at once; at the cap the connection doing the
+    /// least is evicted ([`Slots`]).
     pub max_connections: usize,
+    /// Connections one source address may hold at once.
+    pub max_peer_connections: usize,
+    /// A connection with no request in progress for this long (after its
+    /// first request) is closed (HTTP/2 with a GOAWAY).
+    pub idle_timeout: Duration,
+    /// A connection older than this closes after its current request.
+    pub max_connection_age: Duration,
     /// Bytes of request bodies held at once, across all connections
     /// ([`Budget`]); handed to the routes as each connection's
     /// [`ConnectionShare`] request extension.
     pub max_inflight_bytes: usize,
+    /// Of which one source address may hold this much.
+    pub max_peer_inflight_bytes: usize,
 }
 
 impl Default for ConnectionSettings {
@@ -51,7 +62,11 @@ impl Default for ConnectionSettings {
             header_read_timeout: super::DEFAULT_HEADER_READ_TIMEOUT,
             drain_timeout: super::DEFAULT_SHUTDOWN_TIMEOUT,
             max_connections: super::DEFAULT_MAX_CONNECTIONS,
+            max_peer_connections: super::DEFAULT_MAX_CONNECTIONS / 2,
+            idle_timeout: super::DEFAULT_IDLE_TIMEOUT,
+            max_connection_age: super::DEFAULT_MAX_CONNECTION_AGE,
             max_inflight_bytes: super::DEFAULT_MAX_INFLIGHT_BYTES,
+            max_peer_inflight_bytes: super::DEFAULT_MAX_INFLIGHT_BYTES / 2,
         }
     }
 }
@@ -114,21 +129,29 @@ pub async fn serve_tls(
     router: Router,
     settings: ConnectionSettings,
     shutdown: Shutdown,
+    metrics: Arc<Metrics>,
 ) -> Drain {
     let http = Arc::new(HttpBuilders::new(&settings));
-    let budget = Budget::new(settings.max_inflight_bytes, MAX_BODY_BYTES);
+    let budget = Budget::new(settings.max_inflight_bytes, MAX_BODY_BYTES)
+        .with_peer_limit(settings.max_peer_inflight_bytes);
+    metrics.watch_budget(budget.clone());
     let stop = shutdown.stop.clone();
-    accept_and_drain(listener, "admission", &stop, &settings, {
-        move |tcp, peer| {
+    let listening = Listening {
+        name: "admission",
+        tls: true,
+        metrics,
+    };
+    accept_and_drain(listener, listening, &stop, &settings, {
+        move |tcp, peer, slot| {
             let connection = TlsConnection {
                 acceptor: TlsAcceptor::from(tls.current()),
                 router: router.clone(),
                 http: http.clone(),
                 settings,
                 shutdown: shutdown.clone(),
-                share: budget.connection(),
+                share: budget.connection_from(peer.ip()),
             };
-            connection.serve(tcp, peer)
+            connection.serve(tcp, peer, slot)
         }
     })
     .await
@@ -142,11 +165,17 @@ pub async fn serve_plain(
     router: Router,
     settings: ConnectionSettings,
     shutdown: CancellationToken,
+    metrics: Arc<Metrics>,
 ) -> Drain {
     let http = Arc::new(HttpBuilders::new(&settings));
     let stop = shutdown.clone();
-    accept_and_drain(listener, "admin", &stop, &settings, {
-        move |tcp, peer| {
+    let listening = Listening {
+        name: "admin",
+        tls: false,
+        metrics,
+    };
+    accept_and_drain(listener, listening, &stop, &settings, {
+        move |tcp, peer, slot| {
             let http = http.clone();
             let router = router.clone();
             let shutdown = shutdown.clone();
@@ -158,6 +187,7 @@ pub async fn serve_plain(
                     closing: None,
                     share: None,
                     peer,
+                    slot,
                 };
                 serve_http(&http.http1, io, router, connection).await;
             }
@@ -166,34 +196,43 @@ pub async fn serve_plain(
     .await
 }
 
+/// The listener an accept loop serves, for its logs and metrics.
+pub struct Listening {
+    pub name: &'static str,
+    /// Connections start in the TLS handshake.
+    pub tls: bool,
+    pub metrics: Arc<Metrics>,
+}
+
 /// The one accept loop: hands each connection accepted on `listener` to
-/// `serve` on a task of its own, at most `settings.max_connections` at once
-/// (the next is accepted when one closes), until `shutdown` is cancelled,
-/// then drains:
+/// `serve` on a task of its own, with its [`Slot`]. It never stops
+/// accepting: at `settings.max_connections` (or a peer's
+/// `max_peer_connections`) the connection doing the least is evicted, or
+/// the new one closed when none may go ([`Slots`]). On `shutdown` it drains:
 /// stops accepting (the listener is closed, so new connections are refused)
 /// and waits up to `settings.drain_timeout` for the open connections, which finish
 /// their in-flight requests and close (HTTP/2 with a GOAWAY) on the same
 /// signal.
 pub async fn accept_and_drain<S, F>(
     listener: TcpListener,
-    listener_name: &'static str,
+    listening: Listening,
     shutdown: &CancellationToken,
     settings: &ConnectionSettings,
     mut serve: S,
 ) -> Drain
 where
-    S: FnMut(TcpStream, SocketAddr) -> F,
+    S: FnMut(TcpStream, SocketAddr, Slot) -> F,
     F: Future<Output = ()> + Send + 'static,
 {
     let connections = TaskTracker::new();
-    let slots = Arc::new(Semaphore::new(settings.max_connections));
+    let slots = Slots::new(Limits {
+        connections: settings.max_connections,
+        per_peer: settings.max_peer_connections,
+    });
+    listening
+        .metrics
+        .watch_connections(listening.name, slots.clone());
     loop {
-        let slot = tokio::select! {
-            biased;
-            () = shutdown.cancelled() => break,
-            slot = slots.clone().acquire_owned() => slot,
-        };
-        let Ok(slot) = slot else { break };
         let accepted = tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
@@ -201,15 +240,18 @@ where
         };
         match accepted {
             Ok((tcp, peer)) => {
-                let connection = serve(tcp, peer);
-                connections.spawn(async move {
-                    connection.await;
-                    drop(slot);
-                });
+                let admission = slots.admit(peer.ip(), listening.tls);
+                if let Some(reason) = admission.eviction {
+                    listening.metrics.connection_evicted(listening.name, reason);
+                }
+                // Turned away: dropping the socket closes it.
+                let Some(slot) = admission.slot else { continue };
+                let connection = serve(tcp, peer, slot);
+                connections.spawn(connection);
             }
             Err(error) => {
                 // Typically EMFILE: back off instead of spinning.
-                tracing::warn!(listener = listener_name, %error, "cannot accept a connection");
+                tracing::warn!(listener = listening.name, %error, "cannot accept a connection");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -266,7 +308,7 @@ struct TlsConnection {
 }
 
 impl TlsConnection {
-    async fn serve(self, tcp: TcpStream, peer: SocketAddr) {
+    async fn serve(self, tcp: TcpStream, peer: SocketAddr, slot: Slot) {
         // Reviews are small request/response exchanges: no Nagle delay.
         if let Err(error) = tcp.set_nodelay(true) {
             tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
@@ -277,6 +319,10 @@ impl TlsConnection {
         );
         let stream = tokio::select! {
             () = self.shutdown.stop.cancelled() => return,
+            () = slot.tracked().evicted() => {
+                tracing::debug!(%peer, "evicted during the TLS handshake");
+                return;
+            }
             handshake = handshake => match handshake {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(error)) => {
@@ -289,6 +335,7 @@ impl TlsConnection {
                 }
             },
         };
+        slot.tracked().handshake_done();
         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
         let http = if h2 {
             &self.http.http2
@@ -302,6 +349,7 @@ impl TlsConnection {
             closing: Some(&self.shutdown.closing),
             share: Some(self.share),
             peer,
+            slot,
         };
         serve_http(http, io, self.router, connection).await;
     }
@@ -317,6 +365,8 @@ struct Connection<'a> {
     /// Carried by every request as an extension.
     share: Option<ConnectionShare>,
     peer: SocketAddr,
+    /// Its place among the listener's connections; released when it ends.
+    slot: Slot,
 }
 
 /// Serves HTTP on one connection until the client closes it, it has had no
@@ -336,16 +386,18 @@ async fn serve_http<I>(
         closing,
         share,
         peer,
+        slot,
     } = connection;
-    let activity = Arc::new(Activity::new());
+    let tracked = slot.tracked().clone();
     let service = service_fn({
-        let activity = activity.clone();
+        let tracked = tracked.clone();
         let closing = closing.cloned();
         move |mut request: hyper::Request<hyper::body::Incoming>| {
-            let active = activity.begin();
+            let active = tracked.begin();
             let http1 = request.version() < hyper::Version::HTTP_2;
             if let Some(share) = &share {
                 request.extensions_mut().insert(share.clone());
+                request.extensions_mut().insert(tracked.clone());
             }
             let response = router.clone().oneshot(request);
             let closing = closing.clone().filter(|_| http1);
@@ -368,10 +420,22 @@ async fn serve_http<I>(
     tokio::pin!(connection);
     let result = tokio::select! {
         result = connection.as_mut() => result,
-        () = activity.idle_for(settings.header_read_timeout) => {
-            tracing::debug!(%peer, "no request in progress for the header read timeout; closing");
+        () = tracked.evicted() => {
+            tracing::debug!(%peer, "evicted to make room for a new connection");
+            return;
+        }
+        () = tracked.idle_for(settings.header_read_timeout, settings.idle_timeout) => {
+            tracing::debug!(%peer, "no request in progress for the idle timeout; closing");
             connection.as_mut().graceful_shutdown();
             match tokio::time::timeout(settings.header_read_timeout, connection).await {
+                Ok(result) => result,
+                Err(_) => return,
+            }
+        }
+        () = tokio::time::sleep_until((tracked.opened() + settings.max_connection_age).into()) => {
+            tracing::debug!(%peer, "connection reached --max-connection-age; closing after its requests");
+            connection.as_mut().graceful_shutdown();
+            match tokio::time::timeout(settings.idle_timeout, connection).await {
                 Ok(result) => result,
                 Err(_) => return,
             }
@@ -384,56 +448,5 @@ async fn serve_http<I>(
     if let Err(error) = result {
         tracing::debug!(%peer, %error, "connection ended with an error");
     }
-}
-
-/// Requests in progress on one connection, and since when it has had none.
-struct Activity {
-    opened: Instant,
-    in_progress: AtomicUsize,
-    /// Milliseconds from `opened` to the end of the last request.
-    idle_since: AtomicU64,
-}
-
-impl Activity {
-    fn new() -> Self {
-        Self {
-            opened: Instant::now(),
-            in_progress: AtomicUsize::new(0),
-            idle_since: AtomicU64::new(0),
-        }
-    }
-
-    fn begin(self: &Arc<Self>) -> Active {
-        self.in_progress.fetch_add(1, Ordering::AcqRel);
-        Active(self.clone())
-    }
-
-    /// Returns once no request has been in progress for `timeout`.
-    async fn idle_for(&self, timeout: Duration) {
-        loop {
-            let wake = if self.in_progress.load(Ordering::Acquire) == 0 {
-                let since =
-                    self.opened + Duration::from_millis(self.idle_since.load(Ordering::Acquire));
-                let until = since + timeout;
-                if Instant::now() >= until && self.in_progress.load(Ordering::Acquire) == 0 {
-                    return;
-                }
-                until
-            } else {
-                Instant::now() + timeout
-            };
-            tokio::time::sleep_until(wake.into()).await;
-        }
-    }
-}
-
-/// One request in progress; its end is the connection's latest activity.
-struct Active(Arc<Activity>);
-
-impl Drop for Active {
-    fn drop(&mut self) {
-        let since_open = u64::try_from(self.0.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.0.idle_since.store(since_open, Ordering::Release);
-        self.0.in_progress.fetch_sub(1, Ordering::AcqRel);
-    }
+    drop(slot);
 }

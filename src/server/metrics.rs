@@ -4,12 +4,15 @@
 //! never object names or namespaces, whose cardinality is unbounded.
 
 use crate::admission::{Answer, Webhook};
+use crate::server::budget::Budget;
+use crate::server::slots::{Eviction, Slots};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 /// `Content-Type` of [`Metrics::encode`]'s output (Prometheus text 0.0.4).
@@ -49,6 +52,23 @@ struct ResultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConnectionLabels {
+    listener: &'static str,
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EvictionLabels {
+    listener: &'static str,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionLabels {
     version: &'static str,
 }
@@ -64,6 +84,19 @@ pub struct Metrics {
     http_errors: Family<CodeLabels, Counter>,
     certificate_expiry: Gauge,
     certificate_reloads: Family<ResultLabels, Counter>,
+    connections: Family<ConnectionLabels, Gauge>,
+    connections_evicted: Family<EvictionLabels, Counter>,
+    inflight_bytes: Gauge,
+    throttled: Family<ReasonLabels, Counter>,
+    /// What the gauges are read from at each scrape (no per-request cost).
+    watched: Mutex<Watched>,
+}
+
+/// The listeners' slots and the body budget, read at each scrape.
+#[derive(Debug, Default)]
+struct Watched {
+    slots: Vec<(&'static str, Weak<Slots>)>,
+    budget: Option<Budget>,
 }
 
 impl Default for Metrics {
@@ -117,6 +150,30 @@ impl Metrics {
             "Loads of the serving certificate files (the first load included), by result",
             certificate_reloads.clone(),
         );
+        let connections = Family::<ConnectionLabels, Gauge>::default();
+        registry.register(
+            "connections",
+            "Open connections by listener and state (handshaking, idle, reading, deciding)",
+            connections.clone(),
+        );
+        let connections_evicted = Family::<EvictionLabels, Counter>::default();
+        registry.register(
+            "connections_evicted",
+            "Connections closed at the connection cap to make room, by what they were doing; refused: the new one, when none could go",
+            connections_evicted.clone(),
+        );
+        let inflight_bytes = Gauge::default();
+        registry.register(
+            "inflight_bytes",
+            "Request body bytes held now against --max-inflight-bytes",
+            inflight_bytes.clone(),
+        );
+        let throttled = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "throttled",
+            "429 answers, by the share that had no room (connection, peer, total)",
+            throttled.clone(),
+        );
         let build_info = Family::<VersionLabels, Gauge>::default();
         registry.register(
             "build_info",
@@ -137,6 +194,63 @@ impl Metrics {
             http_errors,
             certificate_expiry,
             certificate_reloads,
+            connections,
+            connections_evicted,
+            inflight_bytes,
+            throttled,
+            watched: Mutex::default(),
+        }
+    }
+
+    /// Reports the connections of `slots` under `listener` at each scrape.
+    pub fn watch_connections(&self, listener: &'static str, slots: Arc<Slots>) {
+        let mut watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
+        watched.slots.retain(|(name, _)| *name != listener);
+        watched.slots.push((listener, Arc::downgrade(&slots)));
+    }
+
+    /// Reports the bytes held in `budget` at each scrape.
+    pub fn watch_budget(&self, budget: Budget) {
+        self.watched
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .budget = Some(budget);
+    }
+
+    /// Counts a connection evicted (or turned away) at `listener`'s cap.
+    pub fn connection_evicted(&self, listener: &'static str, reason: Eviction) {
+        self.connections_evicted
+            .get_or_create(&EvictionLabels {
+                listener,
+                reason: reason.as_str(),
+            })
+            .inc();
+    }
+
+    /// Counts a 429 and which share had no room.
+    pub fn throttled(&self, reason: &'static str) {
+        self.throttled.get_or_create(&ReasonLabels { reason }).inc();
+    }
+
+    /// Sets the gauges read from the watched slots and budget.
+    fn refresh(&self) {
+        let watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
+        for (listener, slots) in &watched.slots {
+            let Some(slots) = slots.upgrade() else {
+                continue;
+            };
+            for (state, count) in slots.states() {
+                self.connections
+                    .get_or_create(&ConnectionLabels {
+                        listener,
+                        state: state.as_str(),
+                    })
+                    .set(i64::try_from(count).unwrap_or(i64::MAX));
+            }
+        }
+        if let Some(budget) = &watched.budget {
+            self.inflight_bytes
+                .set(i64::try_from(budget.used()).unwrap_or(i64::MAX));
         }
     }
 
@@ -189,8 +303,14 @@ impl Metrics {
             .inc();
     }
 
+    /// The registry, for metrics defined elsewhere (the API-aware mode's).
+    pub fn registry(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
+        self.refresh();
         let mut text = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry);

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod plain;
 pub mod routes;
 pub mod shutdown;
+pub mod slots;
 pub mod tls;
 
 pub use connections::{Closing, ConnectionSettings, Drain, Shutdown, serve_plain, serve_tls};
@@ -39,6 +40,11 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
 pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default of `--header-read-timeout`.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default of `--idle-timeout`: a pooled connection of the apiserver is
+/// kept this long between reviews.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default of `--max-connection-age`.
+pub const DEFAULT_MAX_CONNECTION_AGE: Duration = Duration::from_secs(5 * 60);
 /// Default of `--cert-reload-interval`.
 pub const DEFAULT_CERT_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -91,8 +97,16 @@ pub struct Config {
     pub header_read_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
+    /// Connections one source address may hold at once.
+    pub max_peer_connections: usize,
+    /// How long a connection may have no request in progress.
+    pub idle_timeout: Duration,
+    /// How long a connection may live.
+    pub max_connection_age: Duration,
     /// Bytes of request bodies held at once.
     pub max_inflight_bytes: usize,
+    /// Bytes of request bodies one source address may hold at once.
+    pub max_peer_inflight_bytes: usize,
     /// Threads that run connections and small reviews.
     pub worker_threads: usize,
     /// How often the certificate, key and client CA files are checked for changes.
@@ -100,6 +114,8 @@ pub struct Config {
     pub log_format: logging::LogFormat,
     /// A `RUST_LOG`-style filter; `None` reads `RUST_LOG`, else `info`.
     pub log_level: Option<String>,
+    /// `--api-access`: decide with the caches of watches (`None`: off).
+    pub cluster: Option<crate::cluster::Config>,
 }
 
 /// Serves until a termination signal; the exit code says how serving ended.
@@ -134,23 +150,39 @@ async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let metrics = Arc::new(metrics::Metrics::new());
+    let watched = match config.cluster.clone() {
+        Some(cluster) => match crate::cluster::Watched::start(cluster).await {
+            Ok(watched) => Some(watched),
+            Err(error) => {
+                tracing::error!(%error, "cannot start the API access (--api-access)");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    let mut metrics = metrics::Metrics::new();
+    if let Some(watched) = &watched {
+        watched.register(metrics.registry());
+    }
+    let metrics = Arc::new(metrics);
     let health = Arc::new(admin::Health::default());
     let settings = ConnectionSettings {
         tls_handshake_timeout: config.tls_handshake_timeout,
         header_read_timeout: config.header_read_timeout,
         drain_timeout: config.shutdown_timeout,
         max_connections: config.max_connections,
+        max_peer_connections: config.max_peer_connections,
+        idle_timeout: config.idle_timeout,
+        max_connection_age: config.max_connection_age,
         max_inflight_bytes: config.max_inflight_bytes,
+        max_peer_inflight_bytes: config.max_peer_inflight_bytes,
     };
 
     let Some(admin_listener) = bind(
         config.admin_listen,
         "admin",
         "serving probes and metrics over HTTP",
-    )
-    .await
-    else {
+    ) else {
         return ExitCode::FAILURE;
     };
     let admin_stop = CancellationToken::new();
@@ -159,9 +191,11 @@ async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
         admin::admin_router(health.clone(), metrics.clone()),
         ConnectionSettings {
             max_connections: admin::MAX_CONNECTIONS,
+            max_peer_connections: admin::MAX_PEER_CONNECTIONS,
             ..settings
         },
         admin_stop.clone(),
+        metrics.clone(),
     ));
 
     let mut reloader = tls::Reloader::new(config.tls, config.cert_reload_interval, metrics.clone());
@@ -178,19 +212,34 @@ async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
         config.listen,
         "admission",
         "serving admission webhooks over HTTPS",
-    )
-    .await
-    else {
+    ) else {
         return ExitCode::FAILURE;
     };
-    let router = admission_router(AdmissionState::new(
-        policy,
-        metrics.clone(),
-        config.request_timeout,
-    ));
+    let router = admission_router(
+        AdmissionState::new(policy, metrics.clone(), config.request_timeout)
+            .with_cluster(watched.clone()),
+    );
     let shutdown = Shutdown::default();
-    let server = tokio::spawn(serve_tls(listener, tls, router, settings, shutdown.clone()));
-    health.set_ready();
+    let server = tokio::spawn(serve_tls(
+        listener,
+        tls,
+        router,
+        settings,
+        shutdown.clone(),
+        metrics,
+    ));
+    match watched {
+        // Answers from what is cached meanwhile; ready (maybe degraded) after
+        // the first sync or its bound; a signal first leaves it not ready.
+        Some(watched) => {
+            let health = health.clone();
+            tokio::spawn(async move {
+                watched.first_sync().await;
+                health.set_ready();
+            });
+        }
+        None => health.set_ready(),
+    }
 
     wait_for_shutdown(signals, &health, &shutdown.closing, config.shutdown_delay).await;
     tracing::info!("shutting down: no new connections; draining");
@@ -203,12 +252,12 @@ async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
 
 /// Binds `addr` and logs the bound address (tests and operators read it
 /// when the port is 0); `None` (after logging why) when it cannot.
-async fn bind(
+fn bind(
     addr: SocketAddr,
     listener_name: &'static str,
     serving: &'static str,
 ) -> Option<TcpListener> {
-    let listener = match TcpListener::bind(addr).await {
+    let listener = match listen(addr) {
         Ok(listener) => listener,
         Err(error) => {
             tracing::error!(listener = listener_name, %addr, %error, "cannot bind the {listener_name} listener");
@@ -220,6 +269,25 @@ async fn bind(
         Err(error) => tracing::warn!(listener = listener_name, %error, "{serving}"),
     }
     Some(listener)
+}
+
+/// Connections the kernel queues before they are accepted (tokio's default
+/// is 128): SYNs beyond it are dropped and retried by the client after
+/// 1, 3, 7 s, longer than the apiserver waits. Capped by the kernel's
+/// `net.core.somaxconn` (4096 on current kernels).
+pub const LISTEN_BACKLOG: u32 = 1024;
+
+/// A listener on `addr` with [`LISTEN_BACKLOG`] (and `SO_REUSEADDR`, as
+/// tokio's own `bind`).
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Waits for the first signal, turns not-ready and keeps serving for

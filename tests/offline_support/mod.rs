@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -77,27 +79,22 @@ pub fn run_env(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Run {
     )
 }
 
-/// The real KubeRay samples (`../shared/samples/kuberay`, see its SOURCE.md),
-/// or `None` with the reason printed when they are absent and `CI` is unset
-/// (a plain clone); in CI they are always there, and their absence fails.
-pub fn samples() -> Option<PathBuf> {
+/// The real KubeRay samples (`../shared/samples/kuberay`, see its SOURCE.md).
+/// A test that reads them carries
+/// `#[cfg_attr(no_shared_samples, ignore = "needs ../shared/samples/kuberay")]`:
+/// without them (and `CI` unset) `build.rs` sets that cfg and the test is
+/// reported as ignored; when it runs (in CI, always) their absence fails it.
+pub fn samples() -> PathBuf {
     let dir = Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../shared/samples/kuberay"
     ));
-    if dir.join("SOURCE.md").is_file() {
-        return Some(dir.to_path_buf());
-    }
     assert!(
-        std::env::var_os("CI").is_none(),
+        dir.join("SOURCE.md").is_file(),
         "the KubeRay samples are missing: expected {} (the shared/ folder beside the repository)",
         dir.display()
     );
-    eprintln!(
-        "skipped: the KubeRay samples are not at {} (the shared/ folder beside the repository)",
-        dir.display()
-    );
-    None
+    dir.to_path_buf()
 }
 
 /// `value` without the `line` and `column` members that `check` adds to
@@ -141,12 +138,23 @@ pub const AUTOSCALING_SAMPLES: [&str; 4] = [
     "ray-service.incremental-upgrade.yaml",
 ];
 
-/// The RayJob samples that a managed RayJob's rules deny, with the one
-/// violated path: KubeRay's samples leave `shutdownAfterJobFinishes` unset,
-/// and Kueue releases the quota only when the cluster goes away.
-pub const DENIED_RAYJOB_SAMPLES: [(&str, &str); 2] = [
-    ("ray-job.sample.yaml", "spec.shutdownAfterJobFinishes"),
-    ("ray-job.sidecar-mode.yaml", "spec.shutdownAfterJobFinishes"),
+/// The RayJob samples that a managed RayJob's rules deny, with the violated
+/// paths: KubeRay's samples leave `shutdownAfterJobFinishes` unset, and
+/// Kueue releases the quota only when the cluster goes away; deletion rules
+/// cannot go with `shutdownAfterJobFinishes: true`.
+pub const DENIED_RAYJOB_SAMPLES: [(&str, &[&str]); 3] = [
+    ("ray-job.sample.yaml", &["spec.shutdownAfterJobFinishes"]),
+    (
+        "ray-job.sidecar-mode.yaml",
+        &["spec.shutdownAfterJobFinishes"],
+    ),
+    (
+        "ray-job.deletion-rules.yaml",
+        &[
+            "spec.shutdownAfterJobFinishes",
+            "spec.deletionStrategy.deletionRules",
+        ],
+    ),
 ];
 
 /// The RayJob sample that runs on an existing cluster (`clusterSelector`):
@@ -187,3 +195,98 @@ pub fn position_of(text: &str, after: &str, needle: &str) -> (usize, usize) {
     }
     panic!("{needle:?} not found after {after:?}")
 }
+
+pub fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path)
+}
+
+pub fn path_str(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// Parses a YAML stream as the test's own reference reader.
+pub fn yaml_documents(text: &str) -> Vec<Value> {
+    serde_yaml_ng::Deserializer::from_str(text)
+        .map(|doc| serde::Deserialize::deserialize(doc).unwrap())
+        .filter(|value: &Value| !value.is_null())
+        .collect()
+}
+
+pub fn is_ray_object(value: &Value) -> bool {
+    value["apiVersion"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("ray.io/"))
+        && matches!(
+            value["kind"].as_str(),
+            Some("RayCluster" | "RayService" | "RayJob")
+        )
+}
+
+/// Copies every sample into `dir`, with the queue label on each RayCluster,
+/// RayService and RayJob, and returns how many such objects there are.
+pub fn labelled_samples(samples: &Path, dir: &Path) -> usize {
+    labelled_samples_with(samples, dir, |_, _| {})
+}
+
+/// [`labelled_samples`], with `edit` applied to each labelled object (and
+/// the name of its file).
+pub fn labelled_samples_with(samples: &Path, dir: &Path, edit: impl Fn(&str, &mut Value)) -> usize {
+    let mut objects = 0;
+    for file in sample_files(samples) {
+        let text = std::fs::read_to_string(samples.join(&file)).unwrap();
+        let name = Path::new(&file).file_name().unwrap().to_str().unwrap();
+        let mut out = String::new();
+        for mut value in yaml_documents(&text) {
+            if is_ray_object(&value) {
+                objects += 1;
+                let metadata = value["metadata"].as_object_mut().unwrap();
+                let labels = metadata.entry("labels").or_insert_with(|| json!({}));
+                labels[QUEUE_LABEL] = json!("team-a");
+                edit(name, &mut value);
+            }
+            out.push_str("---\n");
+            out.push_str(&serde_yaml_ng::to_string(&value).unwrap());
+        }
+        let target = dir.join(&file);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, out).unwrap();
+    }
+    objects
+}
+
+/// The verdicts of a JSON report, by `file` (relative to `root`) and kind.
+pub fn verdicts_by_file(report: &Value, root: &Path) -> BTreeMap<String, Vec<Value>> {
+    let mut by_file: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for object in report["objects"].as_array().unwrap() {
+        let file = Path::new(object["source"]["file"].as_str().unwrap());
+        let file = file.strip_prefix(root).unwrap().display().to_string();
+        by_file.entry(file).or_default().push(object.clone());
+    }
+    by_file
+}
+
+pub fn autoscaling_path(kind: &str) -> &'static str {
+    match kind {
+        "RayService" => "spec.rayClusterConfig.enableInTreeAutoscaling",
+        _ => "spec.enableInTreeAutoscaling",
+    }
+}
+
+/// The 1-based number of the first line that is not a comment or blank.
+pub fn first_content_line(text: &str) -> usize {
+    text.lines()
+        .position(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#') && l != "---")
+        .unwrap()
+        + 1
+}
+
+pub const UNLABELLED: &str = "\
+apiVersion: ray.io/v1
+kind: RayCluster
+metadata:
+  name: free
+spec:
+  enableInTreeAutoscaling: true
+";

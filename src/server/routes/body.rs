@@ -4,10 +4,12 @@
 use super::refusal::Refusal;
 use crate::admission::MAX_BODY_BYTES;
 use crate::server::budget::{Budget, ConnectionShare, NoRoom, Reservation};
+use crate::server::slots::Tracked;
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{Version, header};
 use http_body_util::BodyExt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a request waits for room in the in-flight budget before it is
@@ -19,9 +21,10 @@ pub(super) const BUDGET_WAIT: Duration = Duration::from_secs(1);
 const MAX_DISCARDED_BYTES: usize = 4 * MAX_BODY_BYTES;
 
 /// Reads the body up to [`MAX_BODY_BYTES`], holding budget for every byte
-/// of its buffer before allocating it: the declared length up front, the
-/// buffer itself growing only with what arrived. A body that arrives in one
-/// frame (a review of a few KiB, usually) is kept as received, not copied.
+/// of its buffer before allocating it, as the bytes arrive: the declared
+/// length only caps the buffer's growth and reserves nothing. A body that
+/// arrives in one frame (a review of a few KiB, usually) is kept as
+/// received, not copied.
 pub(super) async fn read_body(
     request: Request,
     deadline: tokio::time::Instant,
@@ -33,12 +36,17 @@ pub(super) async fn read_body(
         .cloned()
         // Only a router served outside `serve_tls` has no share: one body's worth.
         .unwrap_or_else(|| Budget::new(MAX_BODY_BYTES, MAX_BODY_BYTES).connection());
+    let tracked = request.extensions().get::<Arc<Tracked>>().cloned();
+    // Nothing reserved for the declared length: only for bytes that arrive.
     let mut reservation = share.reservation();
-    reserve(&mut reservation, declared, deadline).await?;
     let mut collected = Collected::new(declared);
     let mut body = request.into_body();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|error| Refusal::Unreadable(error.to_string()))?;
+        if let Some(tracked) = &tracked {
+            // Not stalled: not the first to be evicted at the cap.
+            tracked.progressed();
+        }
         let Ok(data) = frame.into_data() else {
             continue;
         };
@@ -160,7 +168,7 @@ async fn reserve(
         .await
         .map_err(|no_room| match no_room {
             NoRoom::Never { limit } => Refusal::OverShare(limit),
-            NoRoom::Now { limit } => Refusal::NoRoom(limit),
+            NoRoom::Now { limit, share } => Refusal::NoRoom(limit, share),
         })
 }
 

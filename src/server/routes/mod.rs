@@ -6,11 +6,13 @@ mod body;
 mod refusal;
 
 use crate::admission::{Answer, Webhook};
+use crate::cluster::Watched;
 use crate::policy::{KINDS, Policy};
 use crate::server::budget::Reservation;
 use crate::server::logging;
 use crate::server::metrics::Metrics;
 use crate::server::plain::plain;
+use crate::server::slots::Tracked;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -44,6 +46,8 @@ pub struct AdmissionState {
     reviewer: Reviewer,
     /// Decisions of large bodies that may run at once (one per core).
     decision_slots: Arc<Semaphore>,
+    /// `--api-access`: the caches the decisions read (`None`: off).
+    cluster: Option<Arc<Watched>>,
 }
 
 impl AdmissionState {
@@ -57,7 +61,13 @@ impl AdmissionState {
             decision_slots: Arc::new(Semaphore::new(
                 std::thread::available_parallelism().map_or(2, usize::from),
             )),
+            cluster: None,
         }
+    }
+
+    /// The same state deciding with the caches of `cluster`.
+    pub fn with_cluster(self, cluster: Option<Arc<Watched>>) -> Self {
+        Self { cluster, ..self }
     }
 
     /// The same state answering with `reviewer` (tests inject failures).
@@ -107,7 +117,10 @@ async fn handle_review(state: &AdmissionState, webhook: Webhook, request: Reques
     let deadline = tokio::time::Instant::now() + state.request_timeout;
     let http1 = request.version() < Version::HTTP_2;
     let answer = tokio::time::timeout_at(deadline, async {
+        let tracked = request.extensions().get::<Arc<Tracked>>().cloned();
         let (body, reservation) = body::read_body(request, deadline).await?;
+        // Never evicted from here on, whatever the connection cap.
+        let _deciding = tracked.as_ref().map(Tracked::deciding);
         run_review(state, webhook, body, reservation, deadline).await
     })
     .await;
@@ -145,6 +158,9 @@ async fn run_review(
     reservation: Reservation,
     deadline: tokio::time::Instant,
 ) -> Result<Answer, Refusal> {
+    if let Some(cluster) = &state.cluster {
+        return Ok(review_in_cluster(state, cluster, webhook, &body).await);
+    }
     if body.len() <= INLINE_DECISION_BYTES {
         return Ok((state.reviewer)(webhook, &body, &state.policy));
     }
@@ -167,6 +183,25 @@ async fn run_review(
         Ok(Err(_)) => Err(Refusal::Busy),
         Err(_) => Err(Refusal::TimedOut(state.request_timeout)),
     }
+}
+
+/// Decides with the caches; when the decision needs an owner the cache has
+/// not got, reads it (bounded by the owner-read timeout, inside the request
+/// deadline) and decides again with it. Inline whatever the body's size
+/// (the caches' locks are held for one lookup each).
+async fn review_in_cluster(
+    state: &AdmissionState,
+    cluster: &Watched,
+    webhook: Webhook,
+    body: &[u8],
+) -> Answer {
+    let answer = crate::admission::review_in(webhook, body, &state.policy, cluster);
+    let Some(read) = answer.record.owner_read.clone() else {
+        return answer;
+    };
+    let owner = cluster.read_owner(&read).await;
+    let view = cluster.with_read(&read, &owner);
+    crate::admission::review_in(webhook, body, &state.policy, &view)
 }
 
 /// Allowed answers logged at info per second; past it they are counted in

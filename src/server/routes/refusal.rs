@@ -3,6 +3,7 @@
 
 use super::AdmissionState;
 use crate::admission::Webhook;
+use crate::server::budget::Share;
 use crate::server::metrics::Metrics;
 use crate::server::plain::{close_connection, plain};
 use axum::extract::{Request, State};
@@ -25,8 +26,8 @@ pub(super) enum Refusal {
     TooLarge,
     /// Larger than one connection's share of the budget: never accepted.
     OverShare(usize),
-    /// The in-flight budget has no room now.
-    NoRoom(usize),
+    /// The in-flight budget (this share of it) has no room now.
+    NoRoom(usize, Share),
     Unreadable(String),
     TimedOut(Duration),
     /// The server is stopping (no decision slot will be free again).
@@ -47,10 +48,15 @@ impl Refusal {
                     "request body is larger than one connection's share of --max-inflight-bytes ({limit} bytes)\n"
                 ),
             ),
-            Refusal::NoRoom(limit) => (
+            Refusal::NoRoom(limit, share) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 format!(
-                    "too many request bytes in flight (--max-inflight-bytes: {limit} bytes); retry shortly\n"
+                    "too many request bytes in flight ({}: {limit} bytes); retry shortly\n",
+                    match share {
+                        Share::Connection => "one connection's share of --max-inflight-bytes",
+                        Share::Peer => "--max-peer-inflight-bytes",
+                        Share::Total => "--max-inflight-bytes",
+                    }
                 ),
             ),
             Refusal::Unreadable(error) => (
@@ -78,6 +84,9 @@ impl Refusal {
         webhook: Webhook,
         http1: bool,
     ) -> Response {
+        if let Refusal::NoRoom(_, share) = &self {
+            metrics.throttled(share.as_str());
+        }
         let (status, message) = self.status_and_message();
         metrics.http_error(status.as_u16());
         tracing::info!(

@@ -1,11 +1,8 @@
 //! The RayJob rules and modes (issue 9), one test per rule.
 
-use super::tests::{apply_and_rerun, errors, mutate_with, patch_json, validate_with};
-use super::*;
-use serde_json::{Value, json};
+use super::helpers::*;
 
 const RJ: Option<RayKind> = Some(RayKind::RayJob);
-const RC: Option<RayKind> = Some(RayKind::RayCluster);
 
 /// A labelled RayJob Kueue can manage: its own cluster, shut down when done.
 fn job(groups: &[&str]) -> Value {
@@ -341,4 +338,86 @@ fn raycluster_mode_leaves_the_rayjob_and_suspends_its_raycluster() {
         |policy: &Policy| validate_with(policy, Operation::Update, RC, &new, Some(&old)).allowed();
     assert!(!update(&policy));
     assert!(update(&Policy::default()));
+}
+
+/// A managed job with `onSuccess`/`onFailure` legacy deletion policies.
+fn with_policies(on_success: Option<&str>, on_failure: Option<&str>) -> Value {
+    let mut obj = job(&["small-group"]);
+    let policy = |p: Option<&str>| p.map_or(json!({}), |p| json!({"policy": p}));
+    obj["spec"]["deletionStrategy"] =
+        json!({"onSuccess": policy(on_success), "onFailure": policy(on_failure)});
+    obj
+}
+
+#[test]
+fn deletion_policies_that_keep_pods_are_denied_each_at_its_field() {
+    let policy = Policy::default();
+    for (on_success, on_failure, denied) in [
+        (Some("DeleteCluster"), Some("DeleteSelf"), vec![]),
+        (Some("DeleteSelf"), Some("DeleteCluster"), vec![]),
+        (None, None, vec![]),
+        (Some("DeleteNone"), Some("DeleteCluster"), vec!["onSuccess"]),
+        (
+            Some("DeleteCluster"),
+            Some("DeleteWorkers"),
+            vec!["onFailure"],
+        ),
+        (
+            Some("DeleteWorkers"),
+            Some("DeleteNone"),
+            vec!["onSuccess", "onFailure"],
+        ),
+        // Not a policy KubeRay knows: the CRD's enum rejects it, not Kueue.
+        (Some("deletenone"), Some(""), vec![]),
+    ] {
+        let obj = with_policies(on_success, on_failure);
+        let d = create(&policy, RJ, &obj);
+        let paths: Vec<String> = d.violations.iter().map(|v| v.path.clone()).collect();
+        let expected: Vec<String> = denied
+            .iter()
+            .map(|when| format!("spec.deletionStrategy.{when}.policy"))
+            .collect();
+        assert_eq!(paths, expected, "{on_success:?} {on_failure:?}");
+        assert!(
+            d.violations
+                .iter()
+                .all(|v| v.rule == Rule::DeletionPolicyKeepsPods),
+            "{:?}",
+            errors(&d)
+        );
+    }
+    let d = create(&policy, RJ, &with_policies(Some("DeleteWorkers"), None));
+    assert_eq!(
+        errors(&d),
+        [
+            "spec.deletionStrategy.onSuccess.policy: Forbidden: DeleteWorkers takes precedence \
+          over shutdownAfterJobFinishes and keeps the head running after the job ends, when \
+          Kueue has already released its quota; use DeleteCluster or DeleteSelf"
+        ]
+    );
+}
+
+#[test]
+fn deletion_policies_of_unmanaged_or_existing_cluster_jobs_are_not_checked() {
+    let mut unmanaged = with_policies(Some("DeleteNone"), Some("DeleteNone"));
+    unmanaged["metadata"]["labels"] = json!({});
+    assert!(create(&Policy::default(), RJ, &unmanaged).allowed());
+    let mut existing = on_existing_cluster();
+    existing["spec"]["deletionStrategy"] =
+        json!({"onSuccess": {"policy": "DeleteNone"}, "onFailure": {"policy": "DeleteNone"}});
+    assert!(create(&Policy::default(), RJ, &existing).allowed());
+    // A wrong type is a type error at its path.
+    let mut wrong = job(&["g"]);
+    wrong["spec"]["deletionStrategy"] = json!({"onSuccess": {"policy": 3}, "onFailure": "x"});
+    let d = create(&Policy::default(), RJ, &wrong);
+    assert_eq!(
+        d.violations
+            .iter()
+            .map(|v| v.path.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "spec.deletionStrategy.onSuccess.policy",
+            "spec.deletionStrategy.onFailure"
+        ]
+    );
 }

@@ -6,20 +6,21 @@
 //! object is enough: the mutating webhook validates the object it produced, so
 //! a second call to the validating webhook could only repeat its verdict.
 
-use super::load::{Document, Source};
-use super::yaml::{Position, field_steps, pointer_steps, to_yaml};
-use crate::admission::{self, ReviewRequest, Webhook};
+use super::load::{Document, DocumentSource};
+use super::yaml::{Node, Position, field_steps, pointer_steps, to_yaml};
 use crate::policy::{KINDS, Operation, Policy, RAY_GROUP, RayKind};
-use base64::Engine as _;
+use create::dry_run_create;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
+
+mod create;
 
 /// What `check` concluded for one document: a checked Ray object or a skipped document.
 #[derive(Debug)]
 pub enum Checked {
     /// A RayCluster, RayService or RayJob, and the webhook's verdict on it.
-    Object(Box<Verdict>),
+    Object(Box<CheckedObject>),
     /// Any other document (another kind, or not a Kubernetes object).
     Skipped(SkippedDocument),
 }
@@ -27,7 +28,7 @@ pub enum Checked {
 /// A document that is not a Ray object this webhook handles, and why.
 #[derive(Debug, Serialize)]
 pub struct SkippedDocument {
-    pub source: Source,
+    pub source: DocumentSource,
     #[serde(rename = "apiVersion", skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -45,19 +46,19 @@ impl SkippedDocument {
     }
 }
 
-/// The webhook's answer for one Ray object, decoded from the AdmissionReview.
+/// What `check` says of one Ray object: its [`Verdict`] and each finding on
+/// its line, decoded from the webhook's AdmissionReview answer.
 #[derive(Debug, Serialize)]
-pub struct Verdict {
-    pub source: Source,
+pub struct CheckedObject {
+    pub source: DocumentSource,
     #[serde(rename = "apiVersion")]
     pub api_version: String,
     pub kind: String,
     pub namespace: String,
     /// `metadata.name`, or `metadata.generateName` followed by `*`.
     pub name: String,
-    /// Reported as `"verdict": "admitted"`, `"denied"` or `"unmanaged"`.
-    #[serde(rename = "verdict")]
-    pub ruling: Ruling,
+    /// Admitted, denied or unmanaged (`"verdict"` in the JSON report).
+    pub verdict: Verdict,
     /// `status.message` of a denial, or why an object is unmanaged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -67,7 +68,7 @@ pub struct Verdict {
     /// operation with the position of the field it changes (extra members,
     /// which RFC 6902 says to ignore).
     pub patch: Vec<Located<json_patch::PatchOperation>>,
-    pub warnings: Vec<Warning>,
+    pub warnings: Vec<PlacedWarning>,
     /// The object as it would be stored (the patch applied), as YAML: kept
     /// as text, about the size of the manifest, not as a tree many times
     /// larger. Only for allowed objects, and only when asked for (`--patched`).
@@ -75,10 +76,10 @@ pub struct Verdict {
     pub patched: Option<String>,
 }
 
-/// What the webhook does with a Ray object.
+/// What the webhook does with a Ray object: the verdict `check` reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Ruling {
+pub enum Verdict {
     /// Managed by Kueue and allowed (perhaps mutated).
     Admitted,
     /// Refused: a rule is violated.
@@ -88,12 +89,12 @@ pub enum Ruling {
     Unmanaged,
 }
 
-impl Ruling {
+impl Verdict {
     pub fn as_str(self) -> &'static str {
         match self {
-            Ruling::Admitted => "admitted",
-            Ruling::Denied => "denied",
-            Ruling::Unmanaged => "unmanaged",
+            Verdict::Admitted => "admitted",
+            Verdict::Denied => "denied",
+            Verdict::Unmanaged => "unmanaged",
         }
     }
 }
@@ -121,7 +122,7 @@ pub struct Violation {
 /// A warning the webhook returned, placed on the field the policy says it is
 /// about (the object when none, or the nearest parent when the field is absent).
 #[derive(Debug, PartialEq, Eq, Serialize)]
-pub struct Warning {
+pub struct PlacedWarning {
     pub message: String,
     #[serde(flatten)]
     pub at: Position,
@@ -132,7 +133,7 @@ pub struct Warning {
 #[derive(Debug, thiserror::Error)]
 #[error("{at}: the webhook could not review this object: {message}")]
 pub struct ReviewError {
-    pub at: Source,
+    pub at: DocumentSource,
     pub message: String,
 }
 
@@ -145,71 +146,131 @@ pub fn check_document(
     policy: &Policy,
     keep_patched: bool,
 ) -> Result<Checked, ReviewError> {
-    let value = document.node.to_value();
-    let api_version = value.get("apiVersion").and_then(Value::as_str);
-    let kind = value.get("kind").and_then(Value::as_str);
-    let group = api_version.and_then(|av| av.split_once('/'));
-    let ray =
-        group.and_then(|(group, version)| Some((version, RayKind::from_group_kind(group, kind?)?)));
-    let (Some(api_version), Some((version, ray_kind))) = (api_version, ray) else {
-        let reason = match (api_version, kind, group) {
-            (None, _, _) | (_, None, _) => {
-                "not a Kubernetes object (no apiVersion and kind)".into()
-            }
-            (_, Some(kind), Some((RAY_GROUP, _))) => {
-                let handled: Vec<&str> = KINDS.iter().map(|info| info.name).collect();
-                format!(
-                    "{kind} is not a kind this webhook admits ({})",
-                    handled.join(", ")
-                )
-            }
-            _ => "not a ray.io object".into(),
-        };
-        return Ok(Checked::Skipped(SkippedDocument {
-            source: document.source.clone(),
-            api_version: api_version.map(str::to_owned),
-            kind: kind.map(str::to_owned),
-            reason,
-        }));
+    let mut object = document.node.to_value();
+    let ray = match ray_identity(&object) {
+        Ok(ray) => ray,
+        Err(reason) => return Ok(Checked::Skipped(skipped(document, &object, reason))),
     };
-
-    let (api_version, version) = (api_version.to_owned(), version.to_owned());
-    let mut object = value;
-    let namespace = set_namespace(&mut object, namespace);
-    let name = display_name(&object);
-    let uid = format!("kueue-ray-webhook-check-{index}");
-    let kind = ray_kind.as_str();
-    // What kube-apiserver sends for `kubectl create --dry-run=server`.
-    let review = ReviewRequest {
-        uid: &uid,
-        version: &version,
-        namespace: &namespace,
-        dry_run: true,
-        username: "kueue-ray-webhook-check",
-        ..ReviewRequest::new(ray_kind, Operation::Create, Some(&object))
-    }
-    .to_json();
     let fail = |message: String| ReviewError {
         at: document.source.clone(),
         message,
     };
-    let body = serde_json::to_vec(&review).map_err(|e| fail(e.to_string()))?;
-    let mut answer = admission::review(Webhook::Mutate, &body, policy);
-    if answer.status != 200 {
-        return Err(fail(format!(
-            "HTTP {}: {}",
-            answer.status,
-            String::from_utf8_lossy(&answer.body).trim_end()
-        )));
-    }
-    let response = decode_answer(&answer.body, &uid).map_err(fail)?;
-    // The field of each warning, in the order sent.
-    let mut fields = std::mem::take(&mut answer.record.warning_fields).into_iter();
-
+    let namespace = set_namespace(&mut object, namespace);
+    let name = display_name(&object);
+    let (response, fields) =
+        dry_run_create(&ray, &object, &namespace, index, policy).map_err(fail)?;
     let root = &document.node;
-    let violations: Vec<Violation> = response
-        .status
-        .as_ref()
+    let violations = place_violations(root, response.status.as_ref());
+    let (verdict, message, patched) = if response.allowed {
+        let judged = judge_allowed(
+            &ray,
+            &namespace,
+            object,
+            &response.patch,
+            policy,
+            keep_patched,
+        )
+        .map_err(fail)?;
+        match judged.unmanaged {
+            Some(reason) => (Verdict::Unmanaged, Some(reason), judged.patched),
+            None => (Verdict::Admitted, None, judged.patched),
+        }
+    } else {
+        let message = response.status.as_ref().and_then(|s| s.message.clone());
+        (Verdict::Denied, message, None)
+    };
+    Ok(Checked::Object(Box::new(CheckedObject {
+        source: document.source.clone(),
+        api_version: ray.api_version,
+        kind: ray.kind.as_str().to_owned(),
+        namespace,
+        name,
+        verdict,
+        message,
+        violations,
+        patch: place_patch(root, response.patch),
+        warnings: place_warnings(root, response.warnings, fields),
+        patched,
+    })))
+}
+
+/// A document that is not an object this webhook handles, and why.
+fn skipped(document: &Document, object: &Value, reason: String) -> SkippedDocument {
+    let text = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
+    SkippedDocument {
+        source: document.source.clone(),
+        api_version: text("apiVersion"),
+        kind: text("kind"),
+        reason,
+    }
+}
+
+/// A document that is an object of a kind this webhook handles.
+struct RayIdentity {
+    /// `ray.io/v1`, as the manifest says.
+    api_version: String,
+    /// `v1`: the version the review names.
+    version: String,
+    kind: RayKind,
+}
+
+/// The handled kind `object` is, or why the document is skipped.
+fn ray_identity(object: &Value) -> Result<RayIdentity, String> {
+    let api_version = object.get("apiVersion").and_then(Value::as_str);
+    let kind = object.get("kind").and_then(Value::as_str);
+    let group = api_version.and_then(|av| av.split_once('/'));
+    let ray =
+        group.and_then(|(group, version)| Some((version, RayKind::from_group_kind(group, kind?)?)));
+    if let (Some(api_version), Some((version, kind))) = (api_version, ray) {
+        return Ok(RayIdentity {
+            api_version: api_version.to_owned(),
+            version: version.to_owned(),
+            kind,
+        });
+    }
+    Err(match (api_version, kind, group) {
+        (None, _, _) | (_, None, _) => "not a Kubernetes object (no apiVersion and kind)".into(),
+        (_, Some(kind), Some((RAY_GROUP, _))) => {
+            let handled: Vec<&str> = KINDS.iter().map(|info| info.name).collect();
+            format!(
+                "{kind} is not a kind this webhook admits ({})",
+                handled.join(", ")
+            )
+        }
+        _ => "not a ray.io object".into(),
+    })
+}
+
+/// What an allowed object comes to: why Kueue would not manage it (if so),
+/// and, when asked for, the object as stored (the patch applied) as YAML.
+struct Allowed {
+    unmanaged: Option<String>,
+    patched: Option<String>,
+}
+
+/// Applies the patch and asks the policy whether Kueue manages the result.
+fn judge_allowed(
+    ray: &RayIdentity,
+    namespace: &str,
+    mut object: Value,
+    patch: &json_patch::Patch,
+    policy: &Policy,
+    keep_patched: bool,
+) -> Result<Allowed, String> {
+    json_patch::patch(&mut object, &patch.0)
+        .map_err(|e| format!("the patch does not apply: {e}"))?;
+    let unmanaged = unmanaged_reason(ray.kind, namespace, &object, policy)?;
+    let patched = if keep_patched {
+        Some(to_yaml(&object)?)
+    } else {
+        None
+    };
+    Ok(Allowed { unmanaged, patched })
+}
+
+/// One violation per cause of the denial, on the line of its field.
+fn place_violations(root: &Node, status: Option<&Status>) -> Vec<Violation> {
+    status
         .and_then(|status| status.details.as_ref())
         .and_then(|details| details.causes.as_ref())
         .into_iter()
@@ -223,59 +284,39 @@ pub fn check_document(
                 reason: cause.reason.clone().unwrap_or_default(),
             }
         })
-        .collect();
-    let mut message = response.status.as_ref().and_then(|s| s.message.clone());
-    let mut patched = None;
-    let ruling = if response.allowed {
-        let mut object = object;
-        json_patch::patch(&mut object, &response.patch.0)
-            .map_err(|e| fail(format!("the patch does not apply: {e}")))?;
-        let unmanaged = unmanaged_reason(ray_kind, &namespace, &object, policy).map_err(fail)?;
-        if keep_patched {
-            patched = Some(to_yaml(&object).map_err(fail)?);
-        }
-        message = unmanaged;
-        if message.is_some() {
-            Ruling::Unmanaged
-        } else {
-            Ruling::Admitted
-        }
-    } else {
-        Ruling::Denied
-    };
-    let patch = response
-        .patch
+        .collect()
+}
+
+/// Each patch operation on the line of the field it changes (or its nearest parent).
+fn place_patch(root: &Node, patch: json_patch::Patch) -> Vec<Located<json_patch::PatchOperation>> {
+    patch
         .0
         .into_iter()
         .map(|operation| Located {
             at: root.nearest(&pointer_steps(operation.path().as_str())).at,
             item: operation,
         })
-        .collect();
-    let warnings = response
-        .warnings
+        .collect()
+}
+
+/// Each warning on the line of the field the policy says it is about (the
+/// object's first line when none).
+fn place_warnings(
+    root: &Node,
+    warnings: Vec<String>,
+    fields: Vec<Option<String>>,
+) -> Vec<PlacedWarning> {
+    let mut fields = fields.into_iter();
+    warnings
         .into_iter()
-        .map(|message| Warning {
+        .map(|message| PlacedWarning {
             at: match fields.next().flatten() {
                 Some(field) => root.nearest(&field_steps(&field)).at,
                 None => root.at,
             },
             message,
         })
-        .collect();
-    Ok(Checked::Object(Box::new(Verdict {
-        source: document.source.clone(),
-        api_version,
-        kind: kind.to_owned(),
-        namespace,
-        name,
-        ruling,
-        message,
-        violations,
-        patch,
-        warnings,
-        patched,
-    })))
+        .collect()
 }
 
 /// Why Kueue would not manage `object` (the patched object), by the policy's own judgement.
@@ -331,56 +372,6 @@ fn display_name(object: &Value) -> String {
     }
 }
 
-/// The parts of the webhook's AdmissionReview answer that `check` reports, decoded.
-struct DecodedAnswer {
-    allowed: bool,
-    patch: json_patch::Patch,
-    warnings: Vec<String>,
-    status: Option<Status>,
-}
-
-/// Decodes the wire form: `patch` is a base64 string of a JSON patch.
-fn decode_answer(body: &[u8], uid: &str) -> Result<DecodedAnswer, String> {
-    #[derive(Deserialize)]
-    struct Review {
-        response: Option<Wire>,
-    }
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Wire {
-        uid: String,
-        allowed: bool,
-        patch: Option<String>,
-        patch_type: Option<String>,
-        #[serde(default)]
-        warnings: Vec<String>,
-        status: Option<Status>,
-    }
-    let review: Review =
-        serde_json::from_slice(body).map_err(|e| format!("unreadable answer: {e}"))?;
-    let wire = review.response.ok_or("the answer has no response")?;
-    if wire.uid != uid {
-        return Err(format!("the answer is for uid {:?}, not {uid:?}", wire.uid));
-    }
-    let patch = match (wire.patch, wire.patch_type.as_deref()) {
-        (None, _) => json_patch::Patch::default(),
-        (Some(encoded), Some("JSONPatch")) => {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(encoded)
-                .map_err(|e| format!("the patch is not base64: {e}"))?;
-            serde_json::from_slice(&bytes)
-                .map_err(|e| format!("the patch is not a JSON patch: {e}"))?
-        }
-        (Some(_), other) => return Err(format!("unexpected patchType {other:?}")),
-    };
-    Ok(DecodedAnswer {
-        allowed: wire.allowed,
-        patch,
-        warnings: wire.warnings,
-        status: wire.status,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,7 +387,7 @@ mod tests {
         .unwrap();
         let node = found.unwrap();
         Document {
-            source: Source {
+            source: DocumentSource {
                 file: "t.yaml".to_owned(),
                 document: 0,
                 items: Vec::new(),
@@ -435,19 +426,5 @@ mod tests {
     fn generated_names_are_shown_with_a_star() {
         let object = json!({"metadata": {"generateName": "rc-"}});
         assert_eq!(display_name(&object), "rc-*");
-    }
-
-    #[test]
-    fn answers_are_decoded_from_the_wire_form() {
-        let patch = base64::engine::general_purpose::STANDARD
-            .encode(br#"[{"op":"add","path":"/spec/suspend","value":true}]"#);
-        let body = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-            "response": {"uid": "u", "allowed": true, "patchType": "JSONPatch", "patch": patch,
-            "warnings": ["suspended"]}});
-        let response = decode_answer(body.to_string().as_bytes(), "u").unwrap();
-        assert_eq!(response.patch.0.len(), 1);
-        assert_eq!(response.warnings, ["suspended"]);
-        assert!(decode_answer(body.to_string().as_bytes(), "other").is_err());
-        assert!(decode_answer(b"{}", "u").is_err());
     }
 }

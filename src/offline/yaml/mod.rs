@@ -9,11 +9,19 @@
 //! parsing: nesting deeper than [`MAX_DEPTH`] fails at once, and aliases may
 //! copy at most [`ALIAS_NODE_BUDGET`] nodes per stream (no "billion laughs").
 
-use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, Tag};
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span};
 use serde::Serialize;
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+
+mod emit;
+mod scalar;
+mod steps;
+
+pub use emit::to_yaml;
+use scalar::resolve;
+pub use steps::{Step, field_steps, pointer_steps};
 
 /// Deepest nesting of maps and sequences in one document (serde_json's own limit).
 pub const MAX_DEPTH: usize = 128;
@@ -110,94 +118,6 @@ impl Node {
             Content::Map(entries) => 1 + entries.values().map(Node::size).sum::<usize>(),
         }
     }
-}
-
-/// `value` as one YAML document, as `kubectl get -o yaml` writes objects:
-/// block style, keys in order, and every string that a YAML 1.1 reader
-/// (kubectl's) would take for something else quoted (`"on"`, `"1e3"`,
-/// `"null"`), so that reading it back gives `value` again. Numbers are
-/// written as serde_json writes them (exact for 64-bit integers).
-pub fn to_yaml(value: &Value) -> Result<String, String> {
-    let mut out = String::new();
-    let mut emitter = saphyr::YamlEmitter::new(&mut out);
-    emitter.multiline(true);
-    emitter.dump(&yaml_node(value)).map_err(|e| e.to_string())?;
-    // The emitter starts with `---` (the caller frames documents) and ends without a line break.
-    let mut text = out
-        .strip_prefix("---\n")
-        .or_else(|| out.strip_prefix("---"))
-        .unwrap_or(&out)
-        .trim_start_matches(' ')
-        .to_owned();
-    text.push('\n');
-    Ok(text)
-}
-
-fn yaml_node(value: &Value) -> saphyr::Yaml<'_> {
-    use saphyr::{Scalar, Yaml};
-    use std::borrow::Cow;
-    match value {
-        Value::Null => Yaml::Value(Scalar::Null),
-        Value::Bool(b) => Yaml::Value(Scalar::Boolean(*b)),
-        Value::Number(n) => {
-            Yaml::Representation(Cow::Owned(n.to_string()), ScalarStyle::Plain, None)
-        }
-        Value::String(s) => Yaml::Value(Scalar::String(Cow::Borrowed(s))),
-        Value::Array(items) => Yaml::Sequence(items.iter().map(yaml_node).collect()),
-        Value::Object(map) => Yaml::Mapping(
-            map.iter()
-                .map(|(k, v)| (Yaml::Value(Scalar::String(Cow::Borrowed(k))), yaml_node(v)))
-                .collect(),
-        ),
-    }
-}
-
-/// One step of a field path or JSON pointer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Step {
-    Key(String),
-    Index(usize),
-}
-
-/// The steps of a JSON pointer (`/metadata/labels/kueue.x-k8s.io~1queue-name`).
-pub fn pointer_steps(pointer: &str) -> Vec<Step> {
-    pointer
-        .split('/')
-        .skip(1)
-        .map(|token| {
-            let token = token.replace("~1", "/").replace("~0", "~");
-            match token.parse() {
-                Ok(index) => Step::Index(index),
-                Err(_) => Step::Key(token),
-            }
-        })
-        .collect()
-}
-
-/// The steps of a Kubernetes field path (`spec.workerGroupSpecs[3].groupName`,
-/// `metadata.labels[kueue.x-k8s.io/queue-name]`).
-pub fn field_steps(path: &str) -> Vec<Step> {
-    let mut steps = Vec::new();
-    let mut rest = path;
-    while !rest.is_empty() {
-        if let Some(inner) = rest.strip_prefix('[') {
-            let end = inner.find(']').unwrap_or(inner.len());
-            let key = &inner[..end];
-            steps.push(match key.parse() {
-                Ok(index) => Step::Index(index),
-                Err(_) => Step::Key(key.to_owned()),
-            });
-            rest = inner.get(end + 1..).unwrap_or_default();
-        } else {
-            let rest_trimmed = rest.strip_prefix('.').unwrap_or(rest);
-            let end = rest_trimmed.find(['.', '[']).unwrap_or(rest_trimmed.len());
-            if end > 0 {
-                steps.push(Step::Key(rest_trimmed[..end].to_owned()));
-            }
-            rest = &rest_trimmed[end..];
-        }
-    }
-    steps
 }
 
 /// Why a stream could not be read: the 0-based document and where.
@@ -490,81 +410,6 @@ fn map_key(node: &Node) -> Result<String, (Position, String)> {
         Content::Scalar(Value::Null) => Ok("null".to_owned()),
         Content::Scalar(other) => Ok(other.to_string()),
         _ => Err((node.at, "a map or a list cannot be a key".into())),
-    }
-}
-
-/// A scalar's value: quoted and block scalars are strings; plain ones are
-/// null, booleans or numbers by go-yaml's rules, else strings. Core-schema
-/// tags are honoured (`!!str 1` is a string); any other tag leaves a string.
-fn resolve(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Value {
-    let string = || Value::String(text.to_owned());
-    match tag {
-        Some(tag) if tag.is_yaml_core_schema() => match tag.suffix.as_str() {
-            "str" | "binary" | "timestamp" => return string(),
-            "null" | "bool" | "int" | "float" => return resolve_plain(text),
-            _ => {}
-        },
-        Some(_) => return string(),
-        None => {}
-    }
-    if style == ScalarStyle::Plain {
-        resolve_plain(text)
-    } else {
-        string()
-    }
-}
-
-fn resolve_plain(text: &str) -> Value {
-    match text {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
-            return Value::Bool(true);
-        }
-        "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
-            return Value::Bool(false);
-        }
-        _ => {}
-    }
-    if let Some(number) = integer(text) {
-        return number;
-    }
-    let looks_numeric = text
-        .trim_start_matches(['-', '+'])
-        .starts_with(|c: char| c.is_ascii_digit() || c == '.');
-    if looks_numeric
-        && text
-            .chars()
-            .all(|c| c.is_ascii_digit() || "+-.eE".contains(c))
-        && let Ok(float) = text.parse::<f64>()
-        && let Some(number) = Number::from_f64(float)
-    {
-        return Value::Number(number);
-    }
-    Value::String(text.to_owned())
-}
-
-fn integer(text: &str) -> Option<Value> {
-    let (negative, digits) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let (radix, digits) = if let Some(hex) = digits.strip_prefix("0x") {
-        (16, hex)
-    } else if let Some(octal) = digits.strip_prefix("0o") {
-        (8, octal)
-    } else {
-        (10, digits)
-    };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    let magnitude = u64::from_str_radix(digits, radix).ok()?;
-    if negative {
-        let value = i64::try_from(magnitude).ok()?.checked_neg()?;
-        Some(Value::from(value))
-    } else {
-        Some(Value::from(magnitude))
     }
 }
 

@@ -1,0 +1,17 @@
+//! Every rule and mode of the policy, and the patches it builds: one file
+//! per capability, sharing [`helpers`].
+
+mod cluster;
+mod elastic;
+mod head_containers;
+mod helpers;
+mod local_queues;
+mod mutate;
+mod namespaces;
+mod profiles;
+mod queue_labels;
+mod rayjob;
+mod release_rules;
+mod validate;
+mod warnings;
+mod workload_labels;
