@@ -27,6 +27,7 @@ test:
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy $(E2E_TESTS:%=--test %) -- -D warnings
 	$(CARGO) test
+	$(MAKE) e2e
 
 ## bless: rewrite tests/golden/*.response.json and *.patch.json from the
 ## current answers, and docs/cli.md from --help (after a deliberate change;

@@ -27,7 +27,23 @@ const SERVER_SET: [&str; 5] = [
 /// know (docs/e2e.md lists them): a stored object may have these, with the
 /// array indices written `[*]`, beyond `check --patched`. Nothing else may
 /// differ.
-const CRD_DEFAULTS: [&str; 0] = [];
+const CRD_DEFAULTS: [&str; 15] = [
+    ".spec.backoffLimit",
+    ".spec.headGroupSpec.headService.spec.ports[*].protocol",
+    ".spec.headGroupSpec.template.metadata (null dropped)",
+    ".spec.headGroupSpec.template.spec.containers[*].ports[*].protocol",
+    ".spec.rayClusterConfig.headGroupSpec.template.spec.containers[*].ports[*].protocol",
+    ".spec.rayClusterConfig.workerGroupSpecs[*].numOfHosts",
+    ".spec.rayClusterConfig.workerGroupSpecs[*].template.spec.containers[*].ports[*].protocol",
+    ".spec.rayClusterSpec.headGroupSpec.template.spec.containers[*].ports[*].protocol",
+    ".spec.rayClusterSpec.workerGroupSpecs[*].numOfHosts",
+    ".spec.serveService.spec.ports[*].protocol",
+    ".spec.submissionMode",
+    ".spec.ttlSecondsAfterFinished",
+    ".spec.workerGroupSpecs[*].maxReplicas",
+    ".spec.workerGroupSpecs[*].numOfHosts",
+    ".spec.workerGroupSpecs[*].template.spec.containers[*].ports[*].protocol",
+];
 
 #[test]
 fn the_shipped_registration_is_accepted_as_written() {
@@ -176,6 +192,25 @@ fn every_sample_is_admitted_as_check_says() {
         }
     }
     eprintln!("{seen} sample objects: {verdicts:?}");
+    // The API server's view of our latency (docs/e2e.md), kept with the logs.
+    let latency: String = cluster
+        .apiserver_metrics()
+        .lines()
+        .filter(|line| {
+            line.starts_with("apiserver_admission_webhook_admission_duration_seconds")
+                && line.contains(WEBHOOK_DOMAIN)
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert!(
+        !latency.is_empty(),
+        "no admission latency of our webhooks in the API server's /metrics"
+    );
+    std::fs::write(
+        cluster.dir.join("logs/apiserver-webhook-latency.txt"),
+        latency,
+    )
+    .unwrap();
     assert!(
         failed.is_empty(),
         "{} samples failed: {failed:#?}",

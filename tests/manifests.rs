@@ -434,7 +434,10 @@ fn api_access_has_read_only_rights_to_what_the_rules_read_and_egress_to_the_api_
     let args = strings(&pod["spec"]["containers"][0]["args"]);
     assert!(args.contains(&"--api-access"), "{args:?}");
     let account = one(&objects, "ServiceAccount");
-    assert_eq!(pod["spec"]["serviceAccountName"], account["metadata"]["name"]);
+    assert_eq!(
+        pod["spec"]["serviceAccountName"],
+        account["metadata"]["name"]
+    );
     assert_eq!(pod["spec"]["automountServiceAccountToken"], true);
     assert_eq!(account["automountServiceAccountToken"], true);
 
@@ -460,7 +463,10 @@ fn api_access_has_read_only_rights_to_what_the_rules_read_and_egress_to_the_api_
     .iter()
     .map(|(g, r)| (g.to_string(), r.to_string(), read.clone()))
     .collect();
-    assert_eq!(granted, expected, "least privilege: read-only, these kinds only");
+    assert_eq!(
+        granted, expected,
+        "least privilege: read-only, these kinds only"
+    );
 
     let binding = one(&objects, "ClusterRoleBinding");
     assert_eq!(binding["roleRef"]["kind"], "ClusterRole");
