@@ -4,10 +4,14 @@
 # is up (target/e2e/kubeconfig), and by `make e2e-down`.
 #
 #   e2e/operators.sh crds       install Kueue's CRDs (server-side apply), wait until Established
+#   e2e/operators.sh crd-dir    print the folder of Kueue's CRDs (e2e/cluster.sh installs them always)
 #   e2e/operators.sh up         crds + Kueue + KubeRay operator + queues; KUEUE_WEBHOOKS=1 also
 #                               registers Kueue's own webhook configurations (the "both" setup)
 #   e2e/operators.sh down       stop what `up` started (by pid), remove its state
 #   e2e/operators.sh env        print the settings the tests read (target/e2e/operators.env)
+#   e2e/operators.sh kueue-webhooks [LABEL]
+#                               print Kueue's webhook configurations as `up` registers them
+#                               (with LABEL: calling only in namespaces labelled LABEL=true)
 #
 # Kueue's version and the KubeRay version it runs with are pinned in e2e/kueue/go.mod and
 # e2e/kuberay/go.mod (`tool` directives); e2e/build.sh builds and caches them like the API server.
@@ -15,11 +19,13 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 E2E=${E2E_DIR:-$ROOT/target/e2e}
-STATE=$E2E/operators
+RUN=$E2E/run
+STATE=$RUN/operators
 LOGS=$E2E/logs
-KUBECONFIG=${KUBECONFIG:-$E2E/kubeconfig}
+KUBECONFIG=$E2E/kubeconfig
 export KUBECONFIG
-KUBECTL=${KUBECTL:-kubectl}
+KUBECTL=$E2E/bin/kubectl
+[[ -x $KUBECTL ]] || KUBECTL=kubectl
 # Kueue reads its metrics serving pair from this fixed path when internalCertManagement is
 # off (cmd/kueue/main.go); `up` writes it there and `down` removes it when `up` made it.
 KUEUE_METRICS_CERTS=/etc/kueue/metrics/certs
@@ -66,8 +72,14 @@ cmd_crds() {
   # config/components/crd/bases only: the conversion-webhook patches of config/components/crd
   # would point v1beta1 <-> v1beta2 conversion at a webhook Service that does not exist here.
   "$KUBECTL" apply --server-side --force-conflicts -f "$dir/config/components/crd/bases" >/dev/null
-  wait_for "Kueue CRDs Established" "$KUBECTL" wait --for=condition=Established --timeout=1s \
-    -f "$dir/config/components/crd/bases"
+  # By name (kueue.x-k8s.io_workloads.yaml is workloads.kueue.x-k8s.io): `wait -f FILE` compares
+  # with the file's own (status-less) object and never sees the condition.
+  local names=() f
+  for f in "$dir"/config/components/crd/bases/kueue.x-k8s.io_*.yaml; do
+    f=${f##*/kueue.x-k8s.io_}
+    names+=("crd/${f%.yaml}.kueue.x-k8s.io")
+  done
+  "$KUBECTL" wait --for=condition=Established --timeout="${WAIT_SECONDS}s" "${names[@]}" >/dev/null
   log "Kueue CRDs installed from $dir/config/components/crd/bases"
 }
 
@@ -115,17 +127,20 @@ featureGates:
 EOF
 }
 
-# Kueue's own webhook configurations (config/components/webhook/manifests.yaml), renamed with a
-# kueue- prefix and pointed at the local Kueue by URL; every other field as shipped.
+# Kueue's own webhook configurations (config/components/webhook/manifests.yaml), named as
+# Kueue's release names them (kueue- prefix) and pointed at the local Kueue by URL; every
+# other field as shipped. With LABEL, every entry also gets a namespaceSelector on
+# LABEL=true, so a test can have them call only in its own namespaces.
 kueue_webhooks() {
-  local dir ca
+  local dir ca label=${1:-}
   dir=$(module_dir kueue sigs.k8s.io/kueue)
-  ca=$(base64 -w0 <"$STATE/kueue-certs/ca.crt")
-  awk -v url="https://127.0.0.1:$KUEUE_WEBHOOK_PORT" -v ca="$ca" '
+  ca=$(base64 -w0 <"$KUEUE_CA")
+  awk -v url="$KUEUE_WEBHOOK_URL" -v ca="$ca" -v label="$label" '
     /^  name: (mutating|validating)-webhook-configuration$/ { print "  name: kueue-" $2; next }
     /^    service:$/ { inservice = 1; next }
     inservice && /^      (name|namespace):/ { next }
     inservice && /^      path:/ { print "    url: " url $2; print "    caBundle: " ca; inservice = 0; next }
+    label != "" && /^  failurePolicy:/ { print; print "  namespaceSelector:"; print "    matchLabels:"; print "      " label ": \"true\""; next }
     { print }
   ' "$dir/config/components/webhook/manifests.yaml"
 }
@@ -167,23 +182,33 @@ spec:
 EOF
 }
 
-start() { # start NAME LOGFILE COMMAND...: in the background, pid in $STATE/NAME.pid
-  local name=$1 logfile=$2; shift 2
-  "$@" >"$logfile" 2>&1 &
-  echo $! >"$STATE/$name.pid"
-  log "$name started (pid $!, log $logfile)"
+# start NAME COMMAND...: detached (its own session), output to logs/NAME.log, "pid executable"
+# in run/NAME.pid as e2e/cluster.sh keeps them, so only this process is ever stopped.
+start() {
+  local name=$1; shift
+  setsid "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
+  echo "$! $(readlink -f "$1")" >"$RUN/$name.pid"
+  log "$name started (pid $!, log $LOGS/$name.log)"
 }
 
-alive() { [[ -f $STATE/$1.pid ]] && kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }
+# The pid of NAME if it still runs the executable `start` started, else nothing.
+live_pid() {
+  local file=$RUN/$1.pid pid exe
+  [[ -f $file ]] || return 0
+  read -r pid exe <"$file"
+  if [[ $(readlink -f "/proc/$pid/exe" 2>/dev/null) == "$exe" ]]; then echo "$pid"; fi
+}
 
 cmd_up() {
   [[ -f $KUBECONFIG ]] || die "no $KUBECONFIG: start the API server first (make e2e-up)"
-  if alive kueue || alive ray-operator; then die "operators already running (pids in $STATE); make e2e-down first"; fi
+  if [[ -n $(live_pid kueue) || -n $(live_pid ray-operator) ]]; then
+    die "the operators already run (pids in $RUN); make e2e-down first"
+  fi
   local kueue kuberay
   kueue=$(bin kueue)
   kuberay=$(bin ray-operator)
   rm -rf "$STATE"
-  mkdir -p "$STATE" "$LOGS"
+  mkdir -p "$STATE" "$LOGS" "$RUN"
   cmd_crds
 
   KUEUE_WEBHOOK_PORT=$(free_port)
@@ -200,9 +225,9 @@ cmd_up() {
   write_config
   "$KUBECTL" create namespace kueue-system --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
 
-  start kueue "$LOGS/kueue.log" "$kueue" --config "$STATE/kueue-config.yaml" --kubeconfig "$KUBECONFIG"
+  start kueue "$kueue" --config "$STATE/kueue-config.yaml" --kubeconfig "$KUBECONFIG"
   # Webhooks stay off unless ENABLE_WEBHOOKS=true (main.go); leader election off by flag.
-  start ray-operator "$LOGS/ray-operator.log" env -u ENABLE_WEBHOOKS "$kuberay" \
+  ENABLE_WEBHOOKS=false start ray-operator "$kuberay" \
     --kubeconfig "$KUBECONFIG" --enable-leader-election=false \
     --metrics-addr "127.0.0.1:$ray_metrics" --health-probe-bind-address "127.0.0.1:$ray_probe"
 
@@ -216,6 +241,7 @@ cmd_up() {
   wait_for "the queues" "$KUBECTL" apply -f "$STATE/queues.yaml"
 
   local both=${KUEUE_WEBHOOKS:-0}
+  KUEUE_WEBHOOK_URL=https://127.0.0.1:$KUEUE_WEBHOOK_PORT KUEUE_CA=$STATE/kueue-certs/ca.crt
   if [[ $both == 1 ]]; then
     kueue_webhooks >"$STATE/kueue-webhooks.yaml"
     "$KUBECTL" apply -f "$STATE/kueue-webhooks.yaml" >/dev/null
@@ -235,14 +261,14 @@ EOF
 
 cmd_down() {
   local name pid
-  for name in kueue ray-operator; do
-    [[ -f $STATE/$name.pid ]] || continue
-    pid=$(cat "$STATE/$name.pid")
-    if kill "$pid" 2>/dev/null; then
-      for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-      kill -9 "$pid" 2>/dev/null || true
-      log "$name stopped (pid $pid)"
-    fi
+  for name in ray-operator kueue; do
+    pid=$(live_pid "$name")
+    rm -f "$RUN/$name.pid"
+    [[ -n $pid ]] || continue
+    kill -TERM "$pid" 2>/dev/null || continue
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$pid" 2>/dev/null || true
+    log "$name stopped (pid $pid)"
   done
   [[ -f $STATE/made-etc-kueue ]] && rm -rf /etc/kueue
   rm -rf "$STATE" "$E2E/operators.env"
@@ -250,8 +276,10 @@ cmd_down() {
 
 case ${1:-} in
   crds) cmd_crds ;;
+  crd-dir) echo "$(module_dir kueue sigs.k8s.io/kueue)/config/components/crd/bases" ;;
   up) cmd_up ;;
   down) cmd_down ;;
   env) cat "$E2E/operators.env" ;;
-  *) echo "usage: $0 crds|up|down|env" >&2; exit 2 ;;
+  kueue-webhooks) . "$E2E/operators.env" && kueue_webhooks "${2:-}" ;;
+  *) echo "usage: $0 crds|crd-dir|up|down|env|kueue-webhooks [LABEL]" >&2; exit 2 ;;
 esac

@@ -209,6 +209,11 @@ fn replay(base: &str, ca: &Path, case: &Case) -> Outcome {
     let mut review = case.review.clone();
     review["request"]["object"] = object.clone();
     let response = post(&format!("{base}/validate-{}", route(kind)), ca, &review);
+    if let Some(fields) = object.as_object_mut() {
+        // The API server drops `status` on CREATE and UPDATE (the CRDs have a
+        // status subresource); Kueue's Go round trip fills it with zeros.
+        fields.remove("status");
+    }
     Outcome {
         denied: denial(&response),
         object: normalize(object),
@@ -216,16 +221,27 @@ fn replay(base: &str, ca: &Path, case: &Case) -> Outcome {
 }
 
 /// Drops what only a Go round trip adds and the API server drops again:
-/// nulls (`creationTimestamp: null`) and empty maps and lists.
+/// nulls (`creationTimestamp: null`) and empty maps and lists; and writes a
+/// resource quantity as Go writes it (`cpu: 1` becomes `"1"`: one quantity).
 fn normalize(value: Value) -> Value {
+    normalize_in(value, false)
+}
+
+fn normalize_in(value: Value, quantities: bool) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.into_iter()
-                .map(|(k, v)| (k, normalize(v)))
+                .map(|(k, v)| {
+                    let q = quantities || k == "limits" || k == "requests";
+                    (k, normalize_in(v, q))
+                })
                 .filter(|(_, v)| !is_empty(v))
                 .collect(),
         ),
-        Value::Array(items) => Value::Array(items.into_iter().map(normalize).collect()),
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(|v| normalize_in(v, false)).collect())
+        }
+        Value::Number(n) if quantities => Value::String(n.to_string()),
         other => other,
     }
 }
@@ -326,8 +342,9 @@ fn review(name: &str, object: &Value, namespace: &str) -> Value {
 
 const KINDS: [&str; 3] = ["RayCluster", "RayService", "RayJob"];
 
-/// Every `ray.io/v1` RayCluster, RayService and RayJob in the YAML files of `dir`.
-fn samples(dir: &Path, label: &str, cases: &mut Vec<Case>) {
+/// Every `ray.io/v1` RayCluster, RayService and RayJob in the YAML files of
+/// `dir`, as kubectl reads them (YAML 1.1: `defaultMode: 0644` is octal).
+fn samples(cluster: &Cluster, dir: &Path, label: &str, cases: &mut Vec<Case>) {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -335,19 +352,48 @@ fn samples(dir: &Path, label: &str, cases: &mut Vec<Case>) {
         .collect();
     files.sort();
     for file in files {
+        // One document at a time: kubectl refuses a whole file when one of
+        // its kinds is unknown here (Volcano queues, Gateway API routes).
         let text = std::fs::read_to_string(&file).unwrap();
-        for (i, doc) in serde_yaml_ng::Deserializer::from_str(&text).enumerate() {
-            let Ok(object) = <Value as serde::Deserialize>::deserialize(doc) else {
-                continue;
-            };
+        let mut docs = vec![String::new()];
+        for line in text.lines() {
+            if line.starts_with("---") {
+                docs.push(String::new());
+            } else if let Some(doc) = docs.last_mut() {
+                doc.push_str(line);
+                doc.push('\n');
+            }
+        }
+        let objects: Vec<Value> = docs
+            .iter()
+            .filter(|doc| doc.contains("ray.io/v1"))
+            .filter_map(|doc| {
+                let out = cluster.kubectl(
+                    &["create", "--dry-run=client", "-o", "json", "-f", "-"],
+                    Some(doc),
+                );
+                // A kind kubectl does not know here (RayCronJob) is not ours.
+                serde_json::from_slice::<Value>(&out.stdout).ok()
+            })
+            .collect();
+        for (i, object) in objects.into_iter().enumerate() {
             let kind = object["kind"].as_str().unwrap_or("");
             if object["apiVersion"] != "ray.io/v1" || !KINDS.contains(&kind) {
                 continue;
             }
             let stem = file.file_name().unwrap().to_string_lossy();
             let name = format!("{label}/{stem}#{i}");
+            // As shipped (no queue label: neither side manages it), and with a
+            // queue label, where both sides' rules apply.
+            let mut labelled = object.clone();
+            labelled["metadata"]["labels"][kueue_e2e::QUEUE_LABEL] = json!("user-queue");
             cases.push(Case {
                 review: review(&name, &object, "default"),
+                name: name.clone(),
+            });
+            let name = format!("{name}+queue");
+            cases.push(Case {
+                review: review(&name, &labelled, "default"),
                 name,
             });
         }
@@ -438,7 +484,7 @@ fn differential_against_kueues_webhooks() {
     let mut cases = Vec::new();
     let shared = root().join("../shared/samples/kuberay");
     if shared.is_dir() {
-        samples(&shared, "shared", &mut cases);
+        samples(&cluster, &shared, "shared", &mut cases);
     } else {
         println!(
             "note: {} is absent; its samples are not replayed",
@@ -446,7 +492,12 @@ fn differential_against_kueues_webhooks() {
         );
     }
     let operator = module_dir("kuberay", "github.com/ray-project/kuberay/ray-operator");
-    samples(&operator.join("config/samples"), "ray-operator", &mut cases);
+    samples(
+        &cluster,
+        &operator.join("config/samples"),
+        "ray-operator",
+        &mut cases,
+    );
     goldens(&root().join("tests/golden"), &mut cases);
     assert!(cases.len() > 40, "only {} cases found", cases.len());
 
@@ -492,5 +543,150 @@ fn differential_against_kueues_webhooks() {
         out.display(),
         unlisted.join("\n"),
         stale.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------- both registered
+
+/// Kueue's webhook configurations as a cluster that installs Kueue has them
+/// (`e2e/operators.sh kueue-webhooks`), calling only in namespaces labelled `label`.
+fn kueue_webhooks(label: &str) -> String {
+    let out = Command::new(root().join("e2e/operators.sh"))
+        .args(["kueue-webhooks", label])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn entries(rendered: &str) -> BTreeSet<String> {
+    serde_yaml_ng::Deserializer::from_str(rendered)
+        .filter_map(|doc| <Value as serde::Deserialize>::deserialize(doc).ok())
+        .flat_map(|config| {
+            let name = config["metadata"]["name"].as_str().unwrap_or("").to_owned();
+            config["webhooks"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |w| format!("{name}/{}", w["name"].as_str().unwrap_or("")))
+        })
+        .collect()
+}
+
+/// What a user sees when Kueue's webhooks and ours both run: every sample
+/// created (server-side dry run) in a namespace where both call. The table
+/// is kept in the docs; the test fails when it changes. Also: the kustomize
+/// Component of docs/deploy.md removes exactly Kueue's six Ray entries.
+#[test]
+fn both_webhooks_and_the_component() {
+    let cluster = Cluster::get();
+    let label = "e2e-kueue-webhooks";
+    let configs = kueue_webhooks(label);
+
+    // The Component over Kueue's own manifests.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("kueue.yaml"), &configs).unwrap();
+    // kustomize loads components by relative path only: a copy beside it.
+    std::fs::create_dir(dir.path().join("component")).unwrap();
+    std::fs::copy(
+        root().join("manifests/kueue-without-ray-webhooks/kustomization.yaml"),
+        dir.path().join("component/kustomization.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("kustomization.yaml"),
+        "resources: [kueue.yaml]\ncomponents: [component]\n",
+    )
+    .unwrap();
+    let rendered = cluster.ok(&["kustomize", dir.path().to_str().unwrap()], None);
+    let before = entries(&configs);
+    let after = entries(&rendered);
+    let removed: Vec<&String> = before.difference(&after).collect();
+    let expected: Vec<String> = ["mraycluster", "mrayjob", "mrayservice"]
+        .map(|e| format!("kueue-mutating-webhook-configuration/{e}.kb.io"))
+        .into_iter()
+        .chain(
+            ["vraycluster", "vrayjob", "vrayservice"]
+                .map(|e| format!("kueue-validating-webhook-configuration/{e}.kb.io")),
+        )
+        .collect();
+    assert_eq!(removed, expected.iter().collect::<Vec<_>>());
+    assert!(after.is_subset(&before) && after.len() + 6 == before.len());
+
+    // Both registered, in one namespace.
+    let ns = cluster.namespace("both");
+    cluster.ok(
+        &["label", "namespace", &ns.name, &format!("{label}=true")],
+        None,
+    );
+    cluster.ok(&["apply", "-f", "-"], Some(&configs));
+    let mut cases = Vec::new();
+    let shared = root().join("../shared/samples/kuberay");
+    if shared.is_dir() {
+        samples(&cluster, &shared, "shared", &mut cases);
+    }
+    let operator = module_dir("kuberay", "github.com/ray-project/kuberay/ray-operator");
+    samples(
+        &cluster,
+        &operator.join("config/samples"),
+        "ray-operator",
+        &mut cases,
+    );
+    let mut table = String::from(
+        "| sample | what the user sees | stored `suspend` | stored queue label |\n|---|---|---|---|\n",
+    );
+    for case in &cases {
+        let mut object = case.review["request"]["object"].clone();
+        if let Some(metadata) = object["metadata"].as_object_mut() {
+            metadata.remove("namespace"); // kubectl's reading set `default`
+        }
+        let out = cluster.kubectl(
+            &[
+                "create",
+                "--dry-run=server",
+                "-o",
+                "json",
+                "-n",
+                &ns.name,
+                "-f",
+                "-",
+            ],
+            Some(&object.to_string()),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let warnings = stderr.lines().filter(|l| l.starts_with("Warning:")).count();
+        let (seen, suspend, queue) = if out.status.success() {
+            let stored: Value = serde_json::from_slice(&out.stdout).unwrap();
+            let suspend = match stored["kind"].as_str() {
+                Some("RayService") => &stored["spec"]["rayClusterConfig"]["suspend"],
+                _ => &stored["spec"]["suspend"],
+            };
+            (
+                format!("created, {warnings} warnings"),
+                suspend.to_string(),
+                stored["metadata"]["labels"][kueue_e2e::QUEUE_LABEL].to_string(),
+            )
+        } else {
+            // Both validating webhooks run in parallel and the first denial
+            // to arrive is shown; kubectl prints an Invalid status by its
+            // causes, without the webhook's name. So: denied, not by whom.
+            assert!(stderr.contains("is invalid"), "{}: {stderr}", case.name);
+            ("denied".to_owned(), "–".into(), "–".into())
+        };
+        table += &format!("| {} | {seen} | {suspend} | {queue} |\n", case.name);
+    }
+    cluster.kubectl(&["delete", "-f", "-"], Some(&configs));
+    let out = root().join("target/e2e/kueue-both.md");
+    std::fs::write(&out, &table).unwrap();
+    let doc = std::fs::read_to_string(root().join(DOC)).unwrap_or_default();
+    assert!(
+        doc.contains(&table),
+        "{DOC} does not hold the table of what a user sees with both webhooks; the new one is {}",
+        out.display()
     );
 }

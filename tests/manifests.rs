@@ -18,11 +18,12 @@ use std::process::Command;
 const KUBERNETES_VERSION: &str = "1.34.0";
 /// The only kinds no built-in schema covers: cert-manager's CRDs.
 const CRD_GROUPS_NOT_VALIDATED: [&str; 1] = ["cert-manager.io/"];
-const OVERLAYS: [&str; 4] = [
+const OVERLAYS: [&str; 5] = [
     "base",
     "overlays/cert-manager",
     "overlays/generated-certs",
     "overlays/admin-namespaces",
+    "overlays/control-plane-only",
 ];
 const NAMESPACE: &str = "kueue-ray-webhook";
 
@@ -310,6 +311,13 @@ fn the_service_reaches_the_container_and_the_flags_exist() {
             .unwrap_or_else(|| panic!("--{name} is set"))
     };
     assert_eq!(flag("listen"), "0.0.0.0:9443");
+    // A 408 must reach the apiserver before its own timeout (timeoutSeconds
+    // of every registration: 5, checked in `registrations`).
+    let request_timeout = humantime::parse_duration(flag("request-timeout")).unwrap();
+    assert!(
+        request_timeout < std::time::Duration::from_secs(5),
+        "--request-timeout {request_timeout:?} is not below timeoutSeconds"
+    );
     // The webhook's namespace reaches --exclude-namespace's default.
     let env = container["env"].as_array().expect("env");
     let pod_namespace = env
@@ -705,4 +713,33 @@ fn the_network_policy_opens_the_webhook_port_to_all_and_the_admin_port_to_named_
         assert_eq!(strings(&expression["values"]), namespaces, "{overlay}");
         assert_eq!(rules.len(), 2, "{overlay}: no other way in");
     }
+}
+
+#[test]
+fn the_control_plane_overlay_opens_the_webhook_port_to_its_ip_blocks_only() {
+    let objects = Manifests::new().render("overlays/control-plane-only");
+    let policy = one(&objects, "NetworkPolicy");
+    let rules = policy["spec"]["ingress"].as_array().unwrap();
+    assert_eq!(rules.len(), 2, "no other way in");
+    let https = rules
+        .iter()
+        .find(|rule| rule["ports"][0]["port"] == "https")
+        .expect("a rule for the webhook port");
+    let from = https["from"]
+        .as_array()
+        .expect("the webhook port has sources");
+    assert!(!from.is_empty());
+    for source in from {
+        let cidr = source["ipBlock"]["cidr"]
+            .as_str()
+            .unwrap_or_else(|| panic!("only ipBlocks may reach the webhook port: {source}"));
+        assert!(cidr.contains('/'), "{cidr}");
+        assert_eq!(source.as_object().unwrap().len(), 1, "{source}");
+    }
+    // The admin port keeps the base's rule.
+    let admin = rules
+        .iter()
+        .find(|rule| rule["ports"][0]["port"] == "admin")
+        .expect("a rule for the admin port");
+    assert!(admin["from"][0]["namespaceSelector"].is_object());
 }

@@ -432,3 +432,137 @@ proptest! {
         }
     }
 }
+
+/// A pod template's topology annotations: each of Kueue's keys absent or
+/// holding a valid or an invalid value.
+#[derive(Clone, Debug)]
+struct Annotations {
+    required: Option<&'static str>,
+    preferred: Option<&'static str>,
+    unconstrained: Option<&'static str>,
+    slice_required: Option<&'static str>,
+    slice_size: Option<&'static str>,
+    group_name: Option<&'static str>,
+}
+
+const LEVELS: [&str; 4] = ["topology.kubernetes.io/zone", "rack", "", "Bad Label"];
+const BAD_LEVELS: [&str; 2] = ["", "Bad Label"];
+
+fn arb_annotations() -> impl Strategy<Value = Annotations> {
+    let level = || proptest::option::of(proptest::sample::select(&LEVELS[..]));
+    (
+        level(),
+        level(),
+        proptest::option::of(proptest::sample::select(&["true", "false", "yes"][..])),
+        level(),
+        proptest::option::of(proptest::sample::select(&["1", "0", "2147483648", "x"][..])),
+        proptest::option::of(proptest::sample::select(&["pair", "42"][..])),
+    )
+        .prop_map(
+            |(required, preferred, unconstrained, slice_required, slice_size, group_name)| {
+                Annotations {
+                    required,
+                    preferred,
+                    unconstrained,
+                    slice_required,
+                    slice_size,
+                    group_name,
+                }
+            },
+        )
+}
+
+impl Annotations {
+    fn json(&self) -> Value {
+        let mut map = serde_json::Map::new();
+        for (key, value) in [
+            ("required-topology", self.required),
+            ("preferred-topology", self.preferred),
+            ("unconstrained-topology", self.unconstrained),
+            ("slice-required-topology", self.slice_required),
+            ("slice-size", self.slice_size),
+            ("group-name", self.group_name),
+        ] {
+            if let Some(value) = value {
+                map.insert(format!("kueue.x-k8s.io/podset-{key}"), Value::from(value));
+            }
+        }
+        Value::Object(map)
+    }
+
+    /// The fields Kueue's rules deny, as a model written apart from the webhook's.
+    fn expected(&self, at: &str, v0_20: bool) -> Vec<String> {
+        let key = |k: &str| format!("{at}[kueue.x-k8s.io/podset-{k}]");
+        let mut out = Vec::new();
+        let levels = [self.required, self.preferred, self.unconstrained];
+        if levels.iter().flatten().count() > 1 {
+            out.push(at.to_string());
+        }
+        for (k, value) in [
+            ("required-topology", self.required),
+            ("preferred-topology", self.preferred),
+            ("slice-required-topology", self.slice_required),
+        ] {
+            if value.is_some_and(|v| BAD_LEVELS.contains(&v)) {
+                out.push(key(k));
+            }
+        }
+        if let Some(group) = self.group_name {
+            let conflicts = [
+                group == "42",
+                self.slice_size.is_some(),
+                self.slice_required.is_some(),
+                self.required.is_none() && self.preferred.is_none(),
+            ];
+            out.extend(conflicts.iter().filter(|c| **c).map(|_| key("group-name")));
+        }
+        if self.unconstrained == Some("yes") || (v0_20 && self.unconstrained == Some("false")) {
+            out.push(key("unconstrained-topology"));
+        }
+        if self.slice_size.is_some_and(|s| s != "1") {
+            out.push(key("slice-size"));
+        }
+        if self.slice_required.is_some() != self.slice_size.is_some() {
+            out.push(key("slice-size"));
+        }
+        out.sort();
+        out
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Any mix of topology annotations on the head and a worker template is
+    /// denied at exactly the fields the model names, managed or not.
+    #[test]
+    fn topology_annotations_are_denied_where_the_model_says(
+        head in arb_annotations(),
+        worker in arb_annotations(),
+        managed in any::<bool>(),
+        v0_20 in any::<bool>(),
+    ) {
+        let release = if v0_20 { "v0.20" } else { "v0.19" };
+        let policy = Policy::for_release(Some(kueue_ray_webhook::policy::Release::parse(release).unwrap()));
+        let labels = if managed { serde_json::json!({"kueue.x-k8s.io/queue-name": "q"}) } else { serde_json::json!({}) };
+        let template = |a: &Annotations| serde_json::json!({"metadata": {"annotations": a.json()},
+            "spec": {"containers": [{"name": "c"}]}});
+        let mut sent = arbitrary::base_review("RayCluster", "CREATE");
+        set(&mut sent, "/request/object", serde_json::json!({
+            "metadata": {"name": "c", "labels": labels},
+            "spec": {"suspend": true, "headGroupSpec": {"template": template(&head)},
+                "workerGroupSpecs": [{"groupName": "g", "template": template(&worker)}]}}));
+        let mut expected = head.expected("spec.headGroupSpec.template.metadata.annotations", v0_20);
+        expected.extend(worker.expected("spec.workerGroupSpecs[0].template.metadata.annotations", v0_20));
+        expected.sort();
+        let body = serde_json::to_vec(&sent).unwrap();
+        let answer = review(Webhook::Validate, &body, &policy);
+        let checked = check_answer(Webhook::Validate, &sent, &answer)?;
+        prop_assert_eq!(matches!(checked, Checked::Reviewed { allowed: true, .. }), expected.is_empty());
+        let got: Value = serde_json::from_slice(&answer.body).unwrap();
+        let causes = got["response"]["status"]["details"]["causes"].as_array().cloned().unwrap_or_default();
+        let mut fields: Vec<String> = causes.iter().filter_map(|c| c["field"].as_str().map(String::from)).collect();
+        fields.sort();
+        prop_assert_eq!(fields, expected);
+    }
+}

@@ -377,3 +377,111 @@ async fn declared_bodies_that_never_arrive_hold_no_budget() {
         "{metrics}"
     );
 }
+
+/// The kubelet's probe timeout is 1 s (the Deployment sets none); twice
+/// that here, for a busy test machine. A probe that waits for a slot
+/// behind a flood waits for connections to time out: seconds.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `GET path` as the kubelet probes: a fresh connection, an answer within
+/// [`PROBE_TIMEOUT`] or none (status 0).
+fn probe(admin: SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&admin, PROBE_TIMEOUT) else {
+        return (0, "no connection".into());
+    };
+    let started = std::time::Instant::now();
+    let _ = stream.set_read_timeout(Some(PROBE_TIMEOUT));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return (0, "cannot send".into());
+    }
+    let mut response = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while started.elapsed() < PROBE_TIMEOUT {
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => response.extend_from_slice(&buffer[..read]),
+            Err(_) => return (0, "no answer within the probe timeout".into()),
+        }
+    }
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The admin port flooded by one address with more keep-alive connections
+/// than its cap, each probing `/livez` every second (never idle for the
+/// idle timeout): the kubelet's probes (another address, fresh
+/// connections) are still answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_probes_are_answered_while_the_admin_port_is_flooded() {
+    let (_certs, server) = attacked(&[]);
+    let admin = server.admin;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut attackers = tokio::task::JoinSet::new();
+    for _ in 0..ATTACKERS {
+        let stop = stop.clone();
+        attackers.spawn(async move {
+            while !stop.load(Ordering::Acquire) {
+                let Ok(mut tcp) = attacker_tcp(admin).await else {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                // A probe every second on the same connection: never idle
+                // long enough for the idle timeout.
+                let mut buffer = [0u8; 1024];
+                while !stop.load(Ordering::Acquire) {
+                    let sent = tcp
+                        .write_all(b"GET /livez HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                        .await;
+                    if sent.is_err() || !matches!(tcp.read(&mut buffer).await, Ok(1..)) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        });
+    }
+    poll(
+        || {
+            let metrics = server.metrics();
+            let held: f64 = ["idle", "handshaking", "reading", "deciding"]
+                .iter()
+                .map(|state| {
+                    metric(
+                        &metrics,
+                        &format!(
+                            r#"kueue_ray_webhook_connections{{listener="admin",state="{state}"}}"#
+                        ),
+                    )
+                })
+                .sum();
+            (held >= 16.0).then_some(())
+        },
+        || format!("the flood never held the admin port: {}", server.metrics()),
+    );
+    let probes = tokio::task::spawn_blocking(move || {
+        (0..10)
+            .map(|_| {
+                std::thread::sleep(Duration::from_millis(100));
+                probe(admin, "/readyz")
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    stop.store(true, Ordering::Release);
+    attackers.abort_all();
+    for probe in &probes {
+        assert_eq!(probe, &(200, "ok\n".to_owned()), "{probes:?}");
+    }
+}

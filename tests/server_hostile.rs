@@ -129,14 +129,16 @@ async fn a_deeply_nested_object_inside_a_review_is_decided() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_review_with_160000_badly_named_groups_gets_an_answer_bounded_by_the_policy() {
     let (certs, server) = server(&[]);
-    let mut client = Client::connect(server.addr, http11_config(&certs.ca.cert_pem))
-        .await
-        .unwrap();
     let mut object = raycluster("many", Some("user-queue"));
     object["spec"]["workerGroupSpecs"] =
         serde_json::Value::Array(vec![json!({"groupName": "A."}); 160_000]);
     let body = serde_json::to_vec(&review("many-groups", "CREATE", Some(object), None)).unwrap();
     assert!(body.len() > 3_000_000, "{}", body.len());
+    // Connected when the request is ready: a first request must come
+    // within --header-read-timeout of accept.
+    let mut client = Client::connect(server.addr, http11_config(&certs.ca.cert_pem))
+        .await
+        .unwrap();
     let reply = client.post("/validate", body).await.unwrap();
     assert!(
         reply.body.len() <= ANSWER_LIMIT,
@@ -364,6 +366,27 @@ async fn a_body_that_stops_arriving_is_answered_408_within_the_request_timeout()
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("request timeout (500ms)"), "{answer}");
+}
+
+/// The body deadline (`--body-read-timeout`) comes before the request
+/// timeout: a body that stops arriving is answered 408 well within the
+/// apiserver's budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stops_arriving_is_answered_408_at_the_body_read_timeout() {
+    let (certs, server) = server(&["--body-read-timeout", "300ms"]);
+    let mut stream = connect(server.addr, http11_config(&certs.ca.cert_pem))
+        .await
+        .unwrap();
+    stream
+        .write_all(b"POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n{")
+        .await
+        .unwrap();
+    stream.flush().await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(PATIENCE, stream.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("body read timeout (300ms)"), "{answer}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

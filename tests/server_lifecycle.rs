@@ -37,6 +37,9 @@ async fn sigterm_turns_unready_drains_in_flight_requests_closes_idle_connections
             "20s",
             "--request-timeout",
             "1m",
+            // The in-flight body below waits out the shutdown delay.
+            "--body-read-timeout",
+            "1m",
         ],
     );
     let ca = certs.ca.cert_pem.clone();
@@ -405,7 +408,14 @@ async fn a_request_outliving_the_shutdown_timeout_is_cut_and_the_exit_code_says_
     let mut server = Server::start(
         &certs.cert(),
         &certs.key(),
-        &["--shutdown-timeout", "500ms", "--request-timeout", "10m"],
+        &[
+            "--shutdown-timeout",
+            "500ms",
+            "--request-timeout",
+            "10m",
+            "--body-read-timeout",
+            "10m",
+        ],
     );
     let mut stuck = connect(server.addr, http11_config(&certs.ca.cert_pem))
         .await

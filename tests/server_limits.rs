@@ -227,14 +227,10 @@ async fn http1_many_stalled_connections_are_refused_within_the_budget_and_memory
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_idle_http2_connection_is_closed_after_the_header_read_timeout() {
+async fn an_idle_http2_connection_is_closed_after_the_idle_timeout() {
     install_crypto_provider();
     let certs = CertDir::new();
-    let server = Server::start(
-        &certs.cert(),
-        &certs.key(),
-        &["--header-read-timeout", "1s"],
-    );
+    let server = Server::start(&certs.cert(), &certs.key(), &["--idle-timeout", "1s"]);
     let stream = connect(server.addr, h2_config(&certs.ca.cert_pem))
         .await
         .unwrap();

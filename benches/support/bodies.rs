@@ -28,11 +28,17 @@ pub struct Body {
     pub bytes: Vec<u8>,
     /// `request.uid`, echoed in every well-formed answer.
     pub uid: String,
+    /// A path other than `/mutate` or `/validate` (the peer benchmark sends
+    /// the same bytes to Kueue's per-kind paths, which ours also serves).
+    pub route: Option<&'static str>,
 }
 
 impl Body {
     /// The request path, with the query string the apiserver appends.
     pub fn path(&self) -> &'static str {
+        if let Some(route) = self.route {
+            return route;
+        }
         match self.webhook {
             Webhook::Mutate => "/mutate?timeout=10s",
             Webhook::Validate => "/validate?timeout=10s",
@@ -163,6 +169,7 @@ fn create(name: &'static str, object: Value, n: u8) -> Body {
         webhook: Webhook::Mutate,
         bytes,
         uid,
+        route: None,
     }
 }
 
@@ -177,6 +184,7 @@ fn update(name: &'static str, old: Value, new: Value, n: u8) -> Body {
         webhook: Webhook::Validate,
         bytes,
         uid,
+        route: None,
     }
 }
 

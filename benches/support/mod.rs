@@ -7,5 +7,6 @@ pub mod bodies;
 pub mod client;
 pub mod floor;
 pub mod load;
+pub mod peer;
 pub mod procstat;
 pub mod servers;

@@ -132,6 +132,18 @@ pub async fn start_webhook(
     tls: &Tls,
     probe: &Body,
 ) -> Result<Server, String> {
+    start_webhook_with(binary, certs, work, tls, probe, &[]).await
+}
+
+/// [`start_webhook`] with policy flags.
+pub async fn start_webhook_with(
+    binary: &Path,
+    certs: &Certs,
+    work: &Path,
+    tls: &Tls,
+    probe: &Body,
+    flags: &[&str],
+) -> Result<Server, String> {
     let (addr, admin) = (free_port()?, free_port()?);
     let mut command = Command::new(binary);
     command
@@ -145,7 +157,8 @@ pub async fn start_webhook(
         .arg("--tls-cert-file")
         .arg(certs.cert())
         .arg("--tls-key-file")
-        .arg(certs.key());
+        .arg(certs.key())
+        .args(flags);
     let log = work.join("webhook.log");
     let started = Instant::now();
     let child = spawn(command, &log)?;

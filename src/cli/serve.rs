@@ -46,15 +46,21 @@ pub struct ServeArgs {
     /// How long in-flight requests may take to finish once accepting stops.
     #[arg(long, env = "KUEUE_RAY_WEBHOOK_SHUTDOWN_TIMEOUT", default_value_t = server::DEFAULT_SHUTDOWN_TIMEOUT.into(), value_parser = duration)]
     pub shutdown_timeout: humantime::Duration,
-    /// Bound on receiving and answering one request (below the 10s
-    /// `timeoutSeconds` default of webhook registrations).
+    /// Bound on receiving the body and answering one request, from its
+    /// headers on; keep it below the registrations' timeoutSeconds (5s in
+    /// manifests/), so that a 408 reaches the apiserver.
     #[arg(long, env = "KUEUE_RAY_WEBHOOK_REQUEST_TIMEOUT", default_value_t = server::DEFAULT_REQUEST_TIMEOUT.into(), value_parser = nonzero_duration)]
     pub request_timeout: humantime::Duration,
+    /// A request whose body has not all arrived this long after its headers
+    /// gets 408 (within --request-timeout).
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_BODY_READ_TIMEOUT", default_value_t = server::DEFAULT_BODY_READ_TIMEOUT.into(), value_parser = nonzero_duration)]
+    pub body_read_timeout: humantime::Duration,
     /// A client that has not completed the TLS handshake by then is dropped.
     #[arg(long, env = "KUEUE_RAY_WEBHOOK_TLS_HANDSHAKE_TIMEOUT", default_value_t = server::DEFAULT_TLS_HANDSHAKE_TIMEOUT.into(), value_parser = nonzero_duration)]
     pub tls_handshake_timeout: humantime::Duration,
-    /// A client that has not sent its request headers by then is dropped
-    /// (also how long an idle HTTP/1.1 keep-alive connection is kept).
+    /// A connection that has not sent a first request's headers this long
+    /// after accept (TLS handshake included) is dropped; so is one slower
+    /// than this with any request's headers.
     #[arg(long, env = "KUEUE_RAY_WEBHOOK_HEADER_READ_TIMEOUT", default_value_t = server::DEFAULT_HEADER_READ_TIMEOUT.into(), value_parser = nonzero_duration)]
     pub header_read_timeout: humantime::Duration,
     /// Connections served at once; at the cap the connection doing the
@@ -165,6 +171,7 @@ impl ServeArgs {
             shutdown_delay: self.shutdown_delay.into(),
             shutdown_timeout: self.shutdown_timeout.into(),
             request_timeout: self.request_timeout.into(),
+            body_read_timeout: self.body_read_timeout.into(),
             tls_handshake_timeout: self.tls_handshake_timeout.into(),
             header_read_timeout: self.header_read_timeout.into(),
             cert_reload_interval: self.cert_reload_interval.into(),

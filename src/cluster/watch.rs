@@ -185,10 +185,11 @@ async fn run<K, V>(
                 continue;
             }
         };
+        let progress = !matches!(change, None | Some(Change::Relist));
         if let Some(change) = change {
             table.apply(change);
         }
-        if failing {
+        if failing && progress {
             failing = false;
             tracing::info!(watch, "watch recovered");
         }

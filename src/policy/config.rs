@@ -212,9 +212,18 @@ impl Policy {
     }
 
     /// Whether Kueue manages `obj`, so that the rules apply: it has a queue
-    /// label (given or defaulted), or every object is managed and its
-    /// namespace is not excluded. The one place this is decided.
+    /// label (given or defaulted) that the release heeds, or every object is
+    /// managed and its namespace is not excluded. The one place this is decided.
     pub fn manages(&self, obj: &RayObject) -> bool {
-        obj.queue_name.is_some() || (self.manage_jobs_without_queue_name && !obj.namespace_excluded)
+        let own_label = obj.queue_name.is_some() && !self.ignores_queue_label(obj);
+        own_label || (self.manage_jobs_without_queue_name && !obj.namespace_excluded)
+    }
+
+    /// Whether `obj`'s queue label counts for nothing: its namespace is
+    /// excluded and the release respects that even for labelled objects
+    /// (Kueue v0.15+: the reconciler never gives it a Workload, so
+    /// suspending it would strand it).
+    pub fn ignores_queue_label(&self, obj: &RayObject) -> bool {
+        obj.namespace_excluded && self.rules.excluded_namespaces_respected
     }
 }

@@ -32,6 +32,8 @@ pub struct PodTemplate {
     /// `template.spec.containers` is absent or empty (a wrong type is left
     /// to the API server's schema validation).
     pub no_containers: bool,
+    /// Its topology annotations (`template.metadata.annotations`).
+    pub topology: super::topology::Topology,
 }
 
 /// The depth at which `schedulingGates` itself exists.

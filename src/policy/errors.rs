@@ -59,6 +59,7 @@ pub enum Rule {
     HeadContainersMissing,
     ZeroDowntimeUpgrade,
     MultiKueueAutoscaling,
+    InvalidTopologyAnnotation,
     // RayJob
     ClusterSelectorWithClusterSpec,
     ClusterSpecMissing,
@@ -86,6 +87,7 @@ impl Rule {
             Rule::HeadContainersMissing => "head_containers_missing",
             Rule::ZeroDowntimeUpgrade => "zero_downtime_upgrade",
             Rule::MultiKueueAutoscaling => "multikueue_autoscaling",
+            Rule::InvalidTopologyAnnotation => "invalid_topology_annotation",
             Rule::ClusterSelectorWithClusterSpec => "cluster_selector_with_cluster_spec",
             Rule::ClusterSpecMissing => "cluster_spec_missing",
             Rule::ShutdownAfterJobFinishesOff => "shutdown_after_job_finishes_off",

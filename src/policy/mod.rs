@@ -19,6 +19,7 @@ pub mod profile;
 pub mod ray;
 pub mod rayjob;
 pub mod release_rules;
+pub mod topology;
 pub mod validate;
 pub mod violations;
 pub mod warning;
@@ -166,6 +167,7 @@ pub fn mutate_in(
     mutate::suspend(&mut obj, policy, &mut mutation);
     mutate::elastic_job_gates(&mut obj, policy, &mut mutation);
     rayjob::existing_cluster_warning(&obj, policy, &mut mutation);
+    mutate::excluded_namespace_warning(&obj, req.namespace, policy, &mut mutation);
     let mut violations = validate::violations(&obj, None, policy);
     validate::local_queue(
         &obj,
@@ -204,6 +206,14 @@ pub fn unmanaged_reason(mut req: Request, policy: &Policy) -> Result<Option<Stri
     let obj = object(&mut req, kind, policy, known(policy))?;
     if policy.manages(&obj) {
         return Ok(None);
+    }
+    if policy.ignores_queue_label(&obj) && obj.queue_name.is_some() {
+        let namespace = req.namespace.unwrap_or_default();
+        return Ok(Some(format!(
+            "namespace {namespace:?} is excluded (--exclude-namespace), and from Kueue v0.15 \
+             an object there is never given a Workload, queue label or not: Kueue does not \
+             manage this object, so its rules were not applied"
+        )));
     }
     if obj.namespace_excluded
         && (policy.default_queue.is_some() || policy.manage_jobs_without_queue_name)

@@ -242,3 +242,31 @@ pub fn elastic_job_gates(obj: &mut RayObject, policy: &Policy, out: &mut Mutatio
         ),
     ));
 }
+
+/// CREATE of an object with a queue label in a namespace that the release
+/// leaves alone even so (Kueue v0.15+): it is not suspended, which would
+/// strand it, and the user is told that Kueue will not manage it there.
+pub fn excluded_namespace_warning(
+    obj: &RayObject,
+    namespace: Option<&str>,
+    policy: &Policy,
+    out: &mut Mutation,
+) {
+    let (Some(queue), true) = (&obj.queue_name, policy.ignores_queue_label(obj)) else {
+        return;
+    };
+    let release = policy
+        .kueue_version
+        .map_or("this release".to_string(), |r| format!("Kueue {r}"));
+    out.warnings.push(Warning::on(
+        queue_label_path(),
+        format!(
+            "not suspended: namespace {:?} is outside Kueue's managedJobsNamespaceSelector \
+             (--exclude-namespace), where {release} never gives an object a Workload, queue \
+             label or not; the label {QUEUE_NAME_KEY}={queue:?} is ignored and the {} runs \
+             unmanaged",
+            namespace.unwrap_or_default(),
+            obj.kind.as_str()
+        ),
+    ));
+}

@@ -45,6 +45,45 @@ pub fn dns1123_subdomain(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+const NAME_FMT: &str = "a name part must consist of alphanumeric characters, '-', '_' or '.', \
+and must start and end with an alphanumeric character (e.g. 'MyName', or 'my.name', or \
+'123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+
+/// A qualified name (`[prefix/]name`): what a label key must be, so what a
+/// topology level names. The prefix is a DNS-1123 subdomain; the name at
+/// most 63 characters of letters, digits, `-`, `_` and `.`, starting and
+/// ending alphanumeric.
+pub fn qualified_name(s: &str) -> Result<(), String> {
+    let (prefix, name) = match s.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, s),
+    };
+    if let Some(prefix) = prefix {
+        if prefix.is_empty() {
+            return Err("prefix part must be non-empty".into());
+        }
+        dns1123_subdomain(prefix).map_err(|why| format!("prefix part {why}"))?;
+    }
+    if name.is_empty() {
+        return Err("name part must be non-empty".into());
+    }
+    if name.len() > LABEL_MAX {
+        return Err(format!(
+            "name part must be no more than {LABEL_MAX} characters"
+        ));
+    }
+    let bytes = name.as_bytes();
+    let alnum = |b: &u8| b.is_ascii_alphanumeric();
+    let ends = bytes.first().is_some_and(alnum) && bytes.last().is_some_and(alnum);
+    let body = bytes
+        .iter()
+        .all(|b| alnum(b) || matches!(b, b'-' | b'_' | b'.'));
+    if !ends || !body {
+        return Err(NAME_FMT.to_string());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,6 +95,33 @@ mod tests {
         }
         for bad in ["", "-a", "a-", "A", "a.b", "a_b", "ü", &"x".repeat(64)] {
             assert!(dns1123_label(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn qualified_names() {
+        for ok in [
+            "topology.kubernetes.io/zone",
+            "kubernetes.io/hostname",
+            "cloud.provider.com/topology-block",
+            "rack",
+            "A_b.c-D",
+            &"x".repeat(63),
+        ] {
+            assert!(qualified_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "/zone",
+            "zone/",
+            "Example.com/zone",
+            "a/b/c",
+            "-zone",
+            "zone.",
+            "zo ne",
+            &"x".repeat(64),
+        ] {
+            assert!(qualified_name(bad).is_err(), "{bad}");
         }
     }
 

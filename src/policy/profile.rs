@@ -53,6 +53,12 @@ pub struct ReleaseRules {
     /// Which kinds under MultiKueue may not autoscale in-tree as elastic
     /// jobs unless the worker clusters allow it.
     pub multikueue_elastic: MultiKueueElastic,
+    /// `kueue.x-k8s.io/podset-unconstrained-topology: "false"` is rejected
+    /// (Kueue v0.20, #15262).
+    pub unconstrained_false: bool,
+    /// An object in an excluded namespace is not managed even with its own
+    /// queue label (Kueue v0.15+, `ManagedJobsNamespaceSelectorAlwaysRespected`).
+    pub excluded_namespaces_respected: bool,
 }
 
 /// Which elastic kinds Kueue's MultiKueue rule covers.
@@ -77,7 +83,15 @@ pub const PLAIN: Profile = Profile {
         head_containers: false,
         upgrade_strategy: false,
         multikueue_elastic: MultiKueueElastic::Unchecked,
+        unconstrained_false: false,
+        excluded_namespaces_respected: false,
     },
+};
+
+/// The rules of the v0.15 – v0.18 rows.
+const V0_15_RULES: ReleaseRules = ReleaseRules {
+    excluded_namespaces_respected: true,
+    ..PLAIN.rules
 };
 
 impl Release {
@@ -121,10 +135,16 @@ impl Release {
     /// The row of the release table.
     pub fn profile(self) -> Profile {
         match self.minor_of_zero() {
-            Some(..=16) => PLAIN,
+            Some(..=14) => PLAIN,
+            // Excluded namespaces are respected even with a queue label.
+            Some(15 | 16) => Profile {
+                rules: V0_15_RULES,
+                ..PLAIN
+            },
             // Kueue admits a RayService itself.
             Some(17) => Profile {
                 rayservice_workload: RayServiceWorkload::Rayservice,
+                rules: V0_15_RULES,
                 ..PLAIN
             },
             // 10 PodSets per Workload; elastic jobs (workload slices) on by default.
@@ -132,7 +152,7 @@ impl Release {
                 max_worker_groups: 9,
                 rayservice_workload: RayServiceWorkload::Rayservice,
                 elastic_jobs: true,
-                ..PLAIN
+                rules: V0_15_RULES,
             },
             // 18 PodSets per Workload; MultiKueue denies an autoscaling elastic RayCluster.
             Some(19) => Profile {
@@ -141,7 +161,7 @@ impl Release {
                 elastic_jobs: true,
                 rules: ReleaseRules {
                     multikueue_elastic: MultiKueueElastic::RayCluster,
-                    ..PLAIN.rules
+                    ..V0_15_RULES
                 },
             },
             // The v0.19 knobs, and v0.20's rules; later releases get this row.
@@ -153,6 +173,8 @@ impl Release {
                     head_containers: true,
                     upgrade_strategy: true,
                     multikueue_elastic: MultiKueueElastic::AllKinds,
+                    unconstrained_false: true,
+                    excluded_namespaces_respected: true,
                 },
             },
         }
@@ -276,25 +298,29 @@ mod tests {
     fn every_row_of_the_table() {
         use MultiKueueElastic::{AllKinds, RayCluster, Unchecked};
         use RayServiceWorkload::{Raycluster, Rayservice};
-        let (before, v0_19) = (
-            PLAIN.rules,
-            ReleaseRules {
-                multikueue_elastic: RayCluster,
-                ..PLAIN.rules
-            },
-        );
+        let before = PLAIN.rules;
+        let v0_15 = ReleaseRules {
+            excluded_namespaces_respected: true,
+            ..before
+        };
+        let v0_19 = ReleaseRules {
+            multikueue_elastic: RayCluster,
+            ..v0_15
+        };
         let v0_20 = ReleaseRules {
             head_containers: true,
             upgrade_strategy: true,
             multikueue_elastic: AllKinds,
+            unconstrained_false: true,
+            excluded_namespaces_respected: true,
         };
         assert_eq!(before.multikueue_elastic, Unchecked);
         let rows = [
             ("v0.14", 7, Raycluster, false, before),
-            ("v0.15", 7, Raycluster, false, before),
-            ("v0.16.4", 7, Raycluster, false, before),
-            ("v0.17", 7, Rayservice, false, before),
-            ("v0.18", 9, Rayservice, true, before),
+            ("v0.15", 7, Raycluster, false, v0_15),
+            ("v0.16.4", 7, Raycluster, false, v0_15),
+            ("v0.17", 7, Rayservice, false, v0_15),
+            ("v0.18", 9, Rayservice, true, v0_15),
             ("v0.19", 17, Rayservice, true, v0_19),
             ("v0.19.9", 17, Rayservice, true, v0_19),
             ("v0.20", 17, Rayservice, true, v0_20),

@@ -10,6 +10,7 @@ use super::errors::{ErrorKind, FieldError, RequestError, Rule};
 use super::json::{Expected, Field, FirstItems, JsonType};
 use super::kinds::RayKind;
 use super::labels::{MAX_EXEC_TIME_KEY, PRIORITY_CLASS_KEY, WorkloadLabels};
+use super::topology::Topology;
 use super::violations::Violations;
 use super::wire::{
     ClusterSpecDoc, DeletionPolicyDoc, GroupDoc, MetaDoc, ObjectDoc, OwnerRefDoc, SpecDoc,
@@ -494,6 +495,7 @@ fn read_template(
     let gates = read(template, || format!("{}.template", group()), errors)
         .and_then(|template| {
             found.depth = 2;
+            found.topology = Topology::from_doc(template.metadata);
             read(
                 template.spec,
                 || format!("{}.template.spec", group()),

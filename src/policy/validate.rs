@@ -11,6 +11,7 @@ use super::names::{dns1123_label, dns1123_subdomain};
 use super::ray::{GroupName, RayObject, queue_label_path};
 use super::rayjob::{self, SUBMITTER_POD_SET};
 use super::release_rules;
+use super::topology;
 use super::violations::Violations;
 use super::warning::Warning;
 use super::workload::{is_suspended_workload, needs_elastic_job_gates};
@@ -22,6 +23,8 @@ const HEAD_POD_SET: &str = "head";
 /// All violations of `obj` (with `old`, the stored object, on UPDATE).
 pub fn violations(obj: &RayObject, old: Option<&RayObject>, policy: &Policy) -> Violations {
     let mut errors = obj.identity_errors.clone();
+    // Kueue checks these on every object, managed or not.
+    topology_annotations(obj, policy, &mut errors);
     let managed = policy.manages(obj);
     // A RayJob on an existing cluster is not a Kueue workload: only its
     // queue label's format is checked.
@@ -267,6 +270,23 @@ fn head_containers(obj: &RayObject, policy: &Policy, errors: &mut Violations) {
     });
 }
 
+/// The topology annotations of the head's and every worker group's template.
+fn topology_annotations(obj: &RayObject, policy: &Policy, errors: &mut Violations) {
+    let reject_false = policy.rules.unconstrained_false;
+    let base = || obj.kind.cluster_spec_path();
+    let head = || format!("{}.headGroupSpec.template.metadata.annotations", base());
+    topology::validate(&obj.cluster.head.topology, &head, reject_false, errors);
+    for (i, template) in obj.cluster.templates.iter().enumerate() {
+        let path = || {
+            format!(
+                "{}.workerGroupSpecs[{i}].template.metadata.annotations",
+                base()
+            )
+        };
+        topology::validate(&template.topology, &path, reject_false, errors);
+    }
+}
+
 /// KubeRay's autoscaler must be off, unless the object is an elastic job.
 fn autoscaling(obj: &RayObject, policy: &Policy, errors: &mut Violations) {
     if obj.cluster.autoscaling == Some(true)
@@ -302,7 +322,10 @@ fn queue_name_unchanged(
     policy: &Policy,
     errors: &mut Violations,
 ) {
-    if obj.queue_name == old.queue_name || !obj.identity_errors.is_empty() {
+    if obj.queue_name == old.queue_name
+        || !obj.identity_errors.is_empty()
+        || policy.ignores_queue_label(obj)
+    {
         return;
     }
     let how_to_fix = if is_suspended_workload(obj, policy) {

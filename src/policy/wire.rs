@@ -175,7 +175,33 @@ pub(super) struct GroupDoc {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(super) struct TemplateDoc {
+    pub metadata: Field<TemplateMetaDoc>,
     pub spec: Field<PodSpecDoc>,
+}
+
+/// A pod template's metadata: only its topology annotations are read.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct TemplateMetaDoc {
+    pub annotations: Field<TopologyDoc>,
+}
+
+/// Kueue's topology-aware scheduling annotations of a pod template.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct TopologyDoc {
+    #[serde(rename = "kueue.x-k8s.io/podset-required-topology")]
+    pub required: Field<String>,
+    #[serde(rename = "kueue.x-k8s.io/podset-preferred-topology")]
+    pub preferred: Field<String>,
+    #[serde(rename = "kueue.x-k8s.io/podset-unconstrained-topology")]
+    pub unconstrained: Field<String>,
+    #[serde(rename = "kueue.x-k8s.io/podset-slice-required-topology")]
+    pub slice_required: Field<String>,
+    #[serde(rename = "kueue.x-k8s.io/podset-slice-size")]
+    pub slice_size: Field<String>,
+    #[serde(rename = "kueue.x-k8s.io/podset-group-name")]
+    pub group_name: Field<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -206,6 +232,8 @@ json_object!(
     UpgradeStrategyDoc,
     GroupDoc,
     TemplateDoc,
+    TemplateMetaDoc,
+    TopologyDoc,
     PodSpecDoc,
     GateDoc
 );

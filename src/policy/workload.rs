@@ -26,12 +26,19 @@ pub fn is_suspended_workload(obj: &RayObject, policy: &Policy) -> bool {
 }
 
 /// Whether `obj`'s own pod templates must carry the elastic-job gate: an
-/// elastic top-level RayCluster or RayService (a child's templates are its
-/// owner's, gated there). An elastic RayJob may autoscale, but the gate
-/// rule of issue #10 names RayCluster and RayService only: its templates
-/// are left as they are.
+/// elastic top-level RayCluster or RayService, and the RayCluster of an
+/// elastic RayJob, which inherits the annotation and which Kueue's RayCluster
+/// webhook gates (Kueue `pkg/controller/jobs/raycluster/raycluster_webhook.go`,
+/// `Default`: every elastic RayCluster, whoever owns it). A RayService's
+/// RayCluster inherits templates gated at the RayService. An elastic RayJob
+/// may autoscale, but its own templates are left as they are: its
+/// RayCluster is gated instead.
 pub fn needs_elastic_job_gates(obj: &RayObject, policy: &Policy) -> bool {
-    obj.owner == Owner::TopLevel
-        && obj.kind != RayKind::RayJob
-        && elastic::is_elastic(obj.elastic_job.as_deref(), policy.elastic_jobs)
+    let place = match (obj.kind, obj.owner) {
+        (RayKind::RayJob, _) => false,
+        (_, Owner::TopLevel) => true,
+        (RayKind::RayCluster, Owner::RayJob) => true,
+        _ => false,
+    };
+    place && elastic::is_elastic(obj.elastic_job.as_deref(), policy.elastic_jobs)
 }

@@ -49,7 +49,8 @@ impl Health {
             SHUTTING_DOWN => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),
             _ => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "starting: waiting for a valid serving certificate and the TLS listener\n",
+                "starting: waiting for a valid serving certificate, the TLS listener and \
+                 (--api-access) the first sync of the watches\n",
             ),
         }
     }

@@ -1,19 +1,24 @@
 //! Log output: human text or one JSON object per line, filtered by
 //! `--log-level` or `RUST_LOG`.
 //!
-//! Lines go through one shared buffer that is written out every
-//! [`FLUSH_INTERVAL`] (and when full, and at exit): the info line of every
-//! admission request then costs a copy, not a `write(2)` on the request path.
+//! Lines leave the request path at once: each formatted line goes into a
+//! bounded queue ([`LOG_QUEUE_LINES`]) that a thread of its own writes to
+//! standard output. When the queue is full (stdout read slowly, or not at
+//! all) the line is dropped, never waited for; drops are counted
+//! ([`dropped_lines`], the `log_lines_dropped_total` metric) and reported by
+//! a warning written before the next line that gets through.
 
-use std::io::{BufWriter, Stdout, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::{Duration, Instant};
+use std::io::{BufWriter, Write};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::Instant;
+use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-/// Longest time a log line waits in the buffer.
-pub const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
+/// Lines waiting for the writer thread at most (at a few hundred bytes
+/// each, well under a MiB); past it lines are dropped and counted.
+pub const LOG_QUEUE_LINES: usize = 1024;
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -35,9 +40,21 @@ pub fn init(format: LogFormat, level: Option<&str>) -> Result<(), String> {
         }
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
     };
+    let (queue, guard) = NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(LOG_QUEUE_LINES)
+        .thread_name("log-writer")
+        .finish(BufWriter::with_capacity(64 * 1024, std::io::stdout()));
+    let _ = DROPPED.set(queue.error_counter());
+    *GUARD.lock().unwrap_or_else(PoisonError::into_inner) = Some(guard);
+    let writer = Queued {
+        queue,
+        format,
+        reported: AtomicUsize::new(0),
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(BufferedStdout::shared());
+        .with_writer(writer);
     let installed = match format {
         LogFormat::Text => builder
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
@@ -51,73 +68,62 @@ pub fn init(format: LogFormat, level: Option<&str>) -> Result<(), String> {
     installed.map_err(|error| format!("cannot install the logger: {error}"))
 }
 
-/// Writes out buffered log lines now; call before the process exits.
+/// Writes out queued log lines now (waiting up to about a second); call
+/// before the process exits. Lines logged afterwards are lost.
 pub fn flush() {
-    if let Some(stdout) = SHARED.get() {
-        let _ = stdout.lock().flush();
-    }
+    let guard = GUARD.lock().unwrap_or_else(PoisonError::into_inner).take();
+    drop(guard);
 }
 
-static SHARED: OnceLock<BufferedStdout> = OnceLock::new();
-
-/// Standard output behind a shared buffer, flushed by a background thread.
-#[derive(Clone, Debug)]
-struct BufferedStdout(Arc<Mutex<BufWriter<Stdout>>>);
-
-impl BufferedStdout {
-    /// The process-wide buffer; the first call starts the flushing thread.
-    fn shared() -> Self {
-        SHARED
-            .get_or_init(|| {
-                let stdout = Self(Arc::new(Mutex::new(BufWriter::with_capacity(
-                    64 * 1024,
-                    std::io::stdout(),
-                ))));
-                let flusher = stdout.clone();
-                let spawned =
-                    std::thread::Builder::new()
-                        .name("log-flush".into())
-                        .spawn(move || {
-                            loop {
-                                std::thread::sleep(FLUSH_INTERVAL);
-                                let _ = flusher.lock().flush();
-                            }
-                        });
-                if let Err(error) = spawned {
-                    eprintln!(
-                        "warning: no log flushing thread ({error}); logs are written at exit"
-                    );
-                }
-                stdout
-            })
-            .clone()
-    }
-
-    /// A poisoned lock only means a panic while writing a log line: go on.
-    fn lock(&self) -> MutexGuard<'_, BufWriter<Stdout>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
+/// Log lines dropped because the queue was full, since the start.
+pub fn dropped_lines() -> u64 {
+    DROPPED
+        .get()
+        .map_or(0, |counter| counter.dropped_lines() as u64)
 }
 
-impl<'a> MakeWriter<'a> for BufferedStdout {
-    type Writer = LogLine<'a>;
+static DROPPED: OnceLock<ErrorCounter> = OnceLock::new();
+static GUARD: Mutex<Option<WorkerGuard>> = Mutex::new(None);
 
+/// The queue, and the drops already reported in a line.
+struct Queued {
+    queue: NonBlocking,
+    format: LogFormat,
+    reported: AtomicUsize,
+}
+
+impl<'a> MakeWriter<'a> for Queued {
+    type Writer = NonBlocking;
+
+    /// The queue; first, when lines were dropped since the last report, a
+    /// warning that says how many (itself dropped if the queue is still full).
     fn make_writer(&'a self) -> Self::Writer {
-        LogLine(self.lock())
+        let mut writer = self.queue.clone();
+        let dropped = self.queue.error_counter().dropped_lines();
+        let reported = self.reported.load(Ordering::Relaxed);
+        if dropped > reported
+            && self
+                .reported
+                .compare_exchange(reported, dropped, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            let line = dropped_line(self.format, dropped - reported);
+            let _ = writer.write_all(line.as_bytes());
+        }
+        writer
     }
 }
 
-/// One formatted event being copied into the buffer.
-struct LogLine<'a>(MutexGuard<'a, BufWriter<Stdout>>);
-
-impl Write for LogLine<'_> {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.write(bytes)
-    }
-
-    /// Flushing is the background thread's job (and [`flush`]'s at exit).
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+/// The warning that `dropped` lines were dropped, in the log's format.
+fn dropped_line(format: LogFormat, dropped: usize) -> String {
+    let timestamp = humantime::format_rfc3339_micros(std::time::SystemTime::now());
+    let message = "log lines dropped: the log queue was full (stdout is read too slowly)";
+    match format {
+        LogFormat::Text => format!("{timestamp}  WARN {message} dropped_lines={dropped}\n"),
+        LogFormat::Json => format!(
+            "{{\"timestamp\":\"{timestamp}\",\"level\":\"WARN\",\"message\":\"{message}\",\"dropped_lines\":{dropped},\"target\":\"{}\"}}\n",
+            module_path!()
+        ),
     }
 }
 

@@ -88,6 +88,7 @@ pub struct Metrics {
     connections_evicted: Family<EvictionLabels, Counter>,
     inflight_bytes: Gauge,
     throttled: Family<ReasonLabels, Counter>,
+    log_lines_dropped: Counter,
     /// What the gauges are read from at each scrape (no per-request cost).
     watched: Mutex<Watched>,
 }
@@ -97,6 +98,8 @@ pub struct Metrics {
 struct Watched {
     slots: Vec<(&'static str, Weak<Slots>)>,
     budget: Option<Budget>,
+    /// Dropped log lines already counted in `log_lines_dropped`.
+    log_lines_dropped: u64,
 }
 
 impl Default for Metrics {
@@ -174,6 +177,12 @@ impl Metrics {
             "429 answers, by the share that had no room (connection, peer, total)",
             throttled.clone(),
         );
+        let log_lines_dropped = Counter::default();
+        registry.register(
+            "log_lines_dropped",
+            "Log lines dropped because the log queue was full (stdout read too slowly)",
+            log_lines_dropped.clone(),
+        );
         let build_info = Family::<VersionLabels, Gauge>::default();
         registry.register(
             "build_info",
@@ -198,6 +207,7 @@ impl Metrics {
             connections_evicted,
             inflight_bytes,
             throttled,
+            log_lines_dropped,
             watched: Mutex::default(),
         }
     }
@@ -234,7 +244,11 @@ impl Metrics {
 
     /// Sets the gauges read from the watched slots and budget.
     fn refresh(&self) {
-        let watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
+        let dropped = crate::server::logging::dropped_lines();
+        self.log_lines_dropped
+            .inc_by(dropped.saturating_sub(watched.log_lines_dropped));
+        watched.log_lines_dropped = watched.log_lines_dropped.max(dropped);
         for (listener, slots) in &watched.slots {
             let Some(slots) = slots.upgrade() else {
                 continue;

@@ -33,13 +33,19 @@ use tokio_util::sync::CancellationToken;
 pub const DEFAULT_SHUTDOWN_DELAY: Duration = Duration::from_secs(5);
 /// Default of `--shutdown-timeout`.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(20);
-/// Default of `--request-timeout`: below the 10s `timeoutSeconds` default of
-/// webhook registrations, so the apiserver gets our answer, not its own timeout.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
-/// Default of `--tls-handshake-timeout`.
-pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Default of `--header-read-timeout`.
-pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default of `--request-timeout`: reading the body and deciding. Below
+/// the `timeoutSeconds: 5` the manifests register (and the apiserver's 10s
+/// default), so a 408 reaches the apiserver before it gives up on its own;
+/// docs/serving.md, Timeouts, has the whole budget.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(4);
+/// Default of `--body-read-timeout`: the apiserver sends a body at once.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(2);
+/// Default of `--tls-handshake-timeout`: loopback and in-cluster handshakes
+/// take milliseconds.
+pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Default of `--header-read-timeout`: from accept to a first request's
+/// complete headers (the TLS handshake included), and each request's headers.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(2);
 /// Default of `--idle-timeout`: a pooled connection of the apiserver is
 /// kept this long between reviews.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -93,6 +99,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Bound on receiving and answering one request.
     pub request_timeout: Duration,
+    /// Bound on receiving one request's body.
+    pub body_read_timeout: Duration,
     pub tls_handshake_timeout: Duration,
     pub header_read_timeout: Duration,
     /// Connections served at once.
@@ -217,6 +225,7 @@ async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
     };
     let router = admission_router(
         AdmissionState::new(policy, metrics.clone(), config.request_timeout)
+            .with_body_read_timeout(config.body_read_timeout)
             .with_cluster(watched.clone()),
     );
     let shutdown = Shutdown::default();

@@ -130,9 +130,13 @@ impl Tracked {
         self.evicted.notified().await;
     }
 
-    /// A request begins; it is in progress until the guard is dropped.
+    /// A request begins; it is in progress until the guard is dropped. The
+    /// first one after an idle spell starts the no-progress clock; more
+    /// streams opened beside it do not reset it (only body bytes do).
     pub fn begin(self: &Arc<Self>) -> Active {
-        self.progressed();
+        if self.in_progress.load(Ordering::Acquire) == 0 {
+            self.progressed();
+        }
         self.in_progress.fetch_add(1, Ordering::AcqRel);
         self.requests.fetch_add(1, Ordering::Relaxed);
         Active(self.clone())

@@ -91,11 +91,15 @@ impl Cluster {
         String::from_utf8(out.stdout).unwrap()
     }
 
-    /// `kubectl create -f -`: Ok(stdout) or Err(stderr), with the warnings.
-    pub fn create(&self, namespace: &str, yaml: &str) -> Result<String, String> {
-        let out = self.kubectl(&["create", "-n", namespace, "-f", "-"], Some(yaml));
+    /// `kubectl create -f -`: Ok(the object as the create stored it, before
+    /// any controller touched it) or Err(stderr).
+    pub fn create(&self, namespace: &str, yaml: &str) -> Result<Value, String> {
+        let out = self.kubectl(
+            &["create", "-n", namespace, "-o", "json", "-f", "-"],
+            Some(yaml),
+        );
         if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+            Ok(serde_json::from_slice(&out.stdout).unwrap())
         } else {
             Err(String::from_utf8_lossy(&out.stderr).into_owned())
         }

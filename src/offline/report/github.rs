@@ -1,9 +1,6 @@
 //! GitHub Actions workflow commands: annotations on the pull request.
 
-use super::{
-    Report, describe_operation, describe_violation, object_name, relative_path, unmanaged_message,
-};
-use crate::offline::dry_run::Verdict;
+use super::{Kind, Report, findings, object_name, relative_path};
 use crate::offline::yaml::Position;
 use std::fmt::Write as _;
 
@@ -26,26 +23,15 @@ impl Report {
                     github_data(message)
                 );
             };
-            if object.verdict == Verdict::Denied && object.violations.is_empty() {
-                let message = object.message.as_deref().unwrap_or("denied");
-                command("error", object.source.at, message);
-            }
-            for violation in &object.violations {
-                command("error", violation.at, &describe_violation(violation));
-            }
-            if object.verdict == Verdict::Unmanaged {
-                let level = if self.require_managed {
-                    "error"
-                } else {
-                    "notice"
+            for finding in findings(object) {
+                let level = match finding.kind {
+                    Kind::Denied | Kind::Violation(_) => "error",
+                    Kind::Unmanaged if self.require_managed => "error",
+                    Kind::Unmanaged | Kind::Operation => "notice",
+                    Kind::Warning => "warning",
+                    Kind::Unchanged => continue,
                 };
-                command(level, object.source.at, &unmanaged_message(object));
-            }
-            for operation in &object.patch {
-                command("notice", operation.at, &describe_operation(&operation.item));
-            }
-            for warning in &object.warnings {
-                command("warning", warning.at, &warning.message);
+                command(level, finding.at, &finding.message);
             }
         }
         let _ = writeln!(out, "kueue-ray-webhook check: {}", self.summary);

@@ -1,8 +1,7 @@
 //! The JUnit XML report: one test case per object and skipped document.
 
-use super::{Report, findings, object_name, unmanaged_message};
+use super::{Finding, Report, findings, object_name, unmanaged_message};
 use crate::offline::dry_run::Verdict;
-use crate::offline::yaml::Position;
 
 impl Report {
     /// A JUnit XML report: one test case per Ray object (class name: its
@@ -12,10 +11,10 @@ impl Report {
         use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
         let mut suite = TestSuite::new("kueue-ray-webhook check");
         for object in &self.objects {
-            let located = |items: Vec<(Position, String)>| {
+            let located = |items: Vec<Finding>| {
                 items
                     .into_iter()
-                    .map(|(at, text)| format!("{}: {text}", object.source.locate(at)))
+                    .map(|f| format!("{}: {}", object.source.locate(f.at), f.line()))
                     .collect::<Vec<_>>()
                     .join("\n")
             };

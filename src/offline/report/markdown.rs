@@ -28,7 +28,7 @@ impl Report {
                 };
                 let cell: Vec<String> = findings(object)
                     .into_iter()
-                    .map(|(at, finding)| format!("line {}: {}", at.line, markdown_cell(&finding)))
+                    .map(|f| format!("line {}: {}", f.at.line, markdown_cell(&f.line())))
                     .collect();
                 let _ = writeln!(
                     out,

@@ -79,29 +79,70 @@ impl Report {
     }
 }
 
+/// What a finding is: the formats that rank findings (GitHub's levels,
+/// SARIF's rules) read it; the others only print it.
+#[derive(Clone, Copy)]
+enum Kind<'a> {
+    /// A denial whose answer names no field.
+    Denied,
+    Violation(&'a Violation),
+    Unmanaged,
+    /// An admitted object the webhook left as it was.
+    Unchanged,
+    Operation,
+    Warning,
+}
+
+/// One finding of an object, on the line of its field.
+struct Finding<'a> {
+    kind: Kind<'a>,
+    at: Position,
+    message: String,
+}
+
+impl Finding<'_> {
+    /// As the text, JUnit and Markdown reports print it (`warning: …`).
+    fn line(&self) -> String {
+        match self.kind {
+            Kind::Warning => format!("warning: {}", self.message),
+            _ => self.message.clone(),
+        }
+    }
+}
+
 /// An object's findings in order, each with the position of its field:
-/// the denial message or unmanaged reason, violations, patch operations, warnings.
-fn findings(object: &CheckedObject) -> Vec<(Position, String)> {
+/// the denial message, unmanaged reason or "unchanged", violations, patch
+/// operations, warnings. (An unmanaged object is allowed: it has no violations.)
+fn findings(object: &CheckedObject) -> Vec<Finding<'_>> {
     let mut out = Vec::new();
+    let mut add = |kind, at, message| out.push(Finding { kind, at, message });
     match object.verdict {
         Verdict::Denied if object.violations.is_empty() => {
             let message = object.message.clone().unwrap_or_else(|| "denied".into());
-            out.push((object.source.at, message));
+            add(Kind::Denied, object.source.at, message);
         }
-        Verdict::Unmanaged => out.push((object.source.at, unmanaged_message(object))),
+        Verdict::Unmanaged => add(Kind::Unmanaged, object.source.at, unmanaged_message(object)),
         Verdict::Admitted if object.patch.is_empty() => {
-            out.push((object.source.at, "unchanged".into()));
+            add(Kind::Unchanged, object.source.at, "unchanged".into());
         }
         _ => {}
     }
     for violation in &object.violations {
-        out.push((violation.at, describe_violation(violation)));
+        add(
+            Kind::Violation(violation),
+            violation.at,
+            describe_violation(violation),
+        );
     }
     for operation in &object.patch {
-        out.push((operation.at, describe_operation(&operation.item)));
+        add(
+            Kind::Operation,
+            operation.at,
+            describe_operation(&operation.item),
+        );
     }
     for warning in &object.warnings {
-        out.push((warning.at, format!("warning: {}", warning.message)));
+        add(Kind::Warning, warning.at, warning.message.clone());
     }
     out
 }

@@ -1,14 +1,13 @@
 //! SARIF 2.1.0, for code-scanning upload: one rule per violation reason,
 //! one result per finding.
 
-use super::{Report, describe_violation, object_name, relative_path, unmanaged_message};
-use crate::offline::dry_run::Verdict;
+use super::{Kind, Report, findings, object_name, relative_path};
 use crate::offline::yaml::Position;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 /// One SARIF result before rendering: its rule, level, file, position and message.
-struct Finding {
+struct SarifResult {
     rule: String,
     level: &'static str,
     file: String,
@@ -49,58 +48,40 @@ impl Report {
         })
     }
 
-    /// Every finding of the run, in report order: a denial without
-    /// violations, each violation, an unmanaged object, each warning.
-    fn sarif_findings(&self) -> Vec<Finding> {
-        let mut findings = Vec::new();
+    /// Every finding of the run but the patch, in report order: a denial
+    /// without violations, each violation, an unmanaged object, each warning.
+    fn sarif_findings(&self) -> Vec<SarifResult> {
+        let mut results = Vec::new();
         for object in &self.objects {
-            let file = &object.source.file;
             let name = object_name(object);
-            let mut add = |rule: &str, level: &'static str, at: Position, message: String| {
-                findings.push(Finding {
+            for finding in findings(object) {
+                let (rule, level) = match finding.kind {
+                    Kind::Denied => ("Denied", "error"),
+                    Kind::Violation(violation) if violation.reason.is_empty() => {
+                        ("Denied", "error")
+                    }
+                    Kind::Violation(violation) => (violation.reason.as_str(), "error"),
+                    Kind::Unmanaged if self.require_managed => ("Unmanaged", "error"),
+                    Kind::Unmanaged => ("Unmanaged", "note"),
+                    Kind::Warning => ("Warning", "warning"),
+                    Kind::Unchanged | Kind::Operation => continue,
+                };
+                results.push(SarifResult {
                     rule: rule.to_owned(),
                     level,
-                    file: file.clone(),
-                    at,
-                    message: format!("{name}: {message}"),
+                    file: object.source.file.clone(),
+                    at: finding.at,
+                    message: format!("{name}: {}", finding.message),
                 });
-            };
-            if object.verdict == Verdict::Denied && object.violations.is_empty() {
-                let message = object.message.clone().unwrap_or_else(|| "denied".into());
-                add("Denied", "error", object.source.at, message);
-            }
-            for violation in &object.violations {
-                let rule = if violation.reason.is_empty() {
-                    "Denied"
-                } else {
-                    &violation.reason
-                };
-                add(rule, "error", violation.at, describe_violation(violation));
-            }
-            if object.verdict == Verdict::Unmanaged {
-                let level = if self.require_managed {
-                    "error"
-                } else {
-                    "note"
-                };
-                add(
-                    "Unmanaged",
-                    level,
-                    object.source.at,
-                    unmanaged_message(object),
-                );
-            }
-            for warning in &object.warnings {
-                add("Warning", "warning", warning.at, warning.message.clone());
             }
         }
-        findings
+        results
     }
 }
 
 /// One SARIF result: the finding at its physical location, with the index
 /// of its rule among `rule_ids` (sorted, as the rules are listed).
-fn sarif_result(finding: &Finding, rule_ids: &[&str]) -> Value {
+fn sarif_result(finding: &SarifResult, rule_ids: &[&str]) -> Value {
     json!({
         "ruleId": finding.rule,
         "ruleIndex": rule_ids.iter().position(|id| *id == finding.rule),

@@ -11,8 +11,9 @@ impl Report {
         for object in &self.objects {
             let word = object.verdict.as_str().to_uppercase();
             let _ = writeln!(out, "{word:<9} {} ({})", object_name(object), object.source);
-            for (at, finding) in findings(object) {
-                let _ = writeln!(out, "    {}: {finding}", object.source.locate(at));
+            for finding in findings(object) {
+                let at = object.source.locate(finding.at);
+                let _ = writeln!(out, "    {at}: {}", finding.line());
             }
         }
         for skipped in &self.skipped {

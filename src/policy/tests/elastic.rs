@@ -212,3 +212,26 @@ fn an_elastic_rayjob_may_autoscale_and_is_not_gated() {
         errors(&d)
     );
 }
+
+#[test]
+fn an_elastic_rayjobs_raycluster_is_gated_as_kueues_raycluster_webhook_does() {
+    let mut obj = elastic_cluster();
+    obj["metadata"]["ownerReferences"] =
+        json!([{"apiVersion": "ray.io/v1", "kind": "RayJob", "controller": true}]);
+    let policy = release("v0.19");
+    let d = mutate_with(&policy, RC, &obj);
+    assert!(d.allowed(), "{:?}", errors(&d));
+    assert_eq!(d.changes, [Change::ElasticJobGate]);
+    let gated = apply_and_rerun(&policy, RC, &obj, &d);
+    for template in [
+        &gated["spec"]["headGroupSpec"]["template"],
+        &gated["spec"]["workerGroupSpecs"][0]["template"],
+        &gated["spec"]["workerGroupSpecs"][1]["template"],
+    ] {
+        let gates = template["spec"]["schedulingGates"].as_array().unwrap();
+        assert!(gates.contains(&json!({"name": ELASTIC})), "{template}");
+    }
+    // Ungated, the validating webhook denies it.
+    let v = validate_with(&policy, Operation::Create, RC, &obj, None);
+    assert_eq!(v.violations.rules(), [Rule::ElasticJobGateMissing]);
+}

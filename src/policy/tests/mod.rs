@@ -12,6 +12,7 @@ mod profiles;
 mod queue_labels;
 mod rayjob;
 mod release_rules;
+mod topology;
 mod validate;
 mod warnings;
 mod workload_labels;

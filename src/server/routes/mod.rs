@@ -43,6 +43,8 @@ pub struct AdmissionState {
     metrics: Arc<Metrics>,
     /// Bound on reading the body and answering.
     request_timeout: Duration,
+    /// Bound on reading the body (within `request_timeout`).
+    body_read_timeout: Duration,
     reviewer: Reviewer,
     /// Decisions of large bodies that may run at once (one per core).
     decision_slots: Arc<Semaphore>,
@@ -57,11 +59,20 @@ impl AdmissionState {
             policy: Arc::new(policy),
             metrics,
             request_timeout,
+            body_read_timeout: crate::server::DEFAULT_BODY_READ_TIMEOUT,
             reviewer: crate::admission::review,
             decision_slots: Arc::new(Semaphore::new(
                 std::thread::available_parallelism().map_or(2, usize::from),
             )),
             cluster: None,
+        }
+    }
+
+    /// The same state with bodies read within `timeout`.
+    pub fn with_body_read_timeout(self, timeout: Duration) -> Self {
+        Self {
+            body_read_timeout: timeout,
+            ..self
         }
     }
 
@@ -118,7 +129,17 @@ async fn handle_review(state: &AdmissionState, webhook: Webhook, request: Reques
     let http1 = request.version() < Version::HTTP_2;
     let answer = tokio::time::timeout_at(deadline, async {
         let tracked = request.extensions().get::<Arc<Tracked>>().cloned();
-        let (body, reservation) = body::read_body(request, deadline).await?;
+        let body_deadline = deadline.min(tokio::time::Instant::now() + state.body_read_timeout);
+        let (body, reservation) =
+            tokio::time::timeout_at(body_deadline, body::read_body(request, body_deadline))
+                .await
+                .map_err(|_| {
+                    if body_deadline < deadline {
+                        Refusal::BodyTimedOut(state.body_read_timeout)
+                    } else {
+                        Refusal::TimedOut(state.request_timeout)
+                    }
+                })??;
         // Never evicted from here on, whatever the connection cap.
         let _deciding = tracked.as_ref().map(Tracked::deciding);
         run_review(state, webhook, body, reservation, deadline).await
@@ -158,11 +179,15 @@ async fn run_review(
     reservation: Reservation,
     deadline: tokio::time::Instant,
 ) -> Result<Answer, Refusal> {
-    if let Some(cluster) = &state.cluster {
-        return Ok(review_in_cluster(state, cluster, webhook, &body).await);
-    }
     if body.len() <= INLINE_DECISION_BYTES {
-        return Ok((state.reviewer)(webhook, &body, &state.policy));
+        let answer = first_review(
+            state.reviewer,
+            webhook,
+            &body,
+            &state.policy,
+            &state.cluster,
+        );
+        return Ok(with_owner_read(state, webhook, &body, answer).await);
     }
     let slot = state
         .decision_slots
@@ -171,13 +196,14 @@ async fn run_review(
         .await
         .map_err(|_| Refusal::Busy)?;
     let (reviewer, policy) = (state.reviewer, state.policy.clone());
+    let cluster = state.cluster.clone();
     let decision = tokio::task::spawn_blocking(move || {
-        let answer = reviewer(webhook, &body, &policy);
+        let answer = first_review(reviewer, webhook, &body, &policy, &cluster);
         drop((slot, reservation));
-        answer
+        (answer, body)
     });
     match tokio::time::timeout_at(deadline, decision).await {
-        Ok(Ok(answer)) => Ok(answer),
+        Ok(Ok((answer, body))) => Ok(with_owner_read(state, webhook, &body, answer).await),
         // A panic in the reviewer: the same 500 as on the inline path.
         Ok(Err(error)) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
         Ok(Err(_)) => Err(Refusal::Busy),
@@ -185,22 +211,34 @@ async fn run_review(
     }
 }
 
-/// Decides with the caches; when the decision needs an owner the cache has
-/// not got, reads it (bounded by the owner-read timeout, inside the request
-/// deadline) and decides again with it. Inline whatever the body's size
-/// (the caches' locks are held for one lookup each).
-async fn review_in_cluster(
-    state: &AdmissionState,
-    cluster: &Watched,
+/// The answer from the request alone, or (`--api-access`) with the caches.
+fn first_review(
+    reviewer: Reviewer,
     webhook: Webhook,
     body: &[u8],
+    policy: &Policy,
+    cluster: &Option<Arc<Watched>>,
 ) -> Answer {
-    let answer = crate::admission::review_in(webhook, body, &state.policy, cluster);
-    let Some(read) = answer.record.owner_read.clone() else {
+    match cluster {
+        Some(cluster) => crate::admission::review_in(webhook, body, policy, cluster.as_ref()),
+        None => reviewer(webhook, body, policy),
+    }
+}
+
+/// When the decision needs an owner the cache has not got: reads it
+/// (bounded by the owner-read timeout, inside the request deadline) and
+/// decides again with it, inline (rare: a forged owner or a lagging watch).
+async fn with_owner_read(
+    state: &AdmissionState,
+    webhook: Webhook,
+    body: &[u8],
+    answer: Answer,
+) -> Answer {
+    let (Some(cluster), Some(read)) = (&state.cluster, &answer.record.owner_read) else {
         return answer;
     };
-    let owner = cluster.read_owner(&read).await;
-    let view = cluster.with_read(&read, &owner);
+    let owner = cluster.read_owner(read).await;
+    let view = cluster.with_read(read, &owner);
     crate::admission::review_in(webhook, body, &state.policy, &view)
 }
 
@@ -208,25 +246,54 @@ async fn review_in_cluster(
 /// the next line's `unlogged` field (and in the metrics, as every answer).
 pub const ALLOWED_LINES_PER_SECOND: u32 = 10;
 
+/// Denials logged at info per second and rule (by the first rule a denial
+/// names); past it they are counted in the next such line's `unlogged`.
+pub const DENIAL_LINES_PER_SECOND: u32 = 10;
+
 static ALLOWED_LINES: logging::PerSecond = logging::PerSecond::new(ALLOWED_LINES_PER_SECOND);
+
+/// One limiter per rule, rules hashed into [`DENIAL_RULE_LIMITERS`] (two
+/// rules that share one share its lines).
+const DENIAL_RULE_LIMITERS: usize = 32;
+static DENIAL_LINES: [logging::PerSecond; DENIAL_RULE_LIMITERS] =
+    [const { logging::PerSecond::new(DENIAL_LINES_PER_SECOND) }; DENIAL_RULE_LIMITERS];
+
+/// The limiter of a denial's lines: `Some` for a plain denial (status 200,
+/// no error), by its first rule.
+fn denial_limiter(answer: &Answer) -> Option<&'static logging::PerSecond> {
+    let record = &answer.record;
+    if record.allowed || answer.status != 200 || record.error.is_some() {
+        return None;
+    }
+    let rule = record.denials.first()?;
+    let hash = rule.bytes().fold(0usize, |hash, byte| {
+        hash.wrapping_mul(31).wrapping_add(usize::from(byte))
+    });
+    DENIAL_LINES.get(hash % DENIAL_RULE_LIMITERS)
+}
 
 /// The info line of an admission request: what was decided, never the object.
 ///
-/// Every denial, error and non-200 answer gets one. Allowed answers get one
-/// up to [`ALLOWED_LINES_PER_SECOND`], which is every request at the rates a
-/// cluster's apiserver sends; under a flood the rest are counted rather
-/// than formatted (the line cost about 6 µs of CPU, a fifth of a request).
-/// With `debug` enabled every request gets its line.
+/// Every error and non-200 answer gets one. Allowed answers get one up to
+/// [`ALLOWED_LINES_PER_SECOND`], denials up to [`DENIAL_LINES_PER_SECOND`]
+/// per rule: every request at the rates a cluster's apiserver sends; under
+/// a flood the rest are counted rather than formatted (the line cost about
+/// 6 µs of CPU, a fifth of a request, and a slow log reader must not see
+/// thousands). With `debug` enabled every request gets its line.
 fn log_answer(webhook: Webhook, answer: &Answer, elapsed: Duration) {
     let record = &answer.record;
     let plain_allow = record.allowed && answer.status == 200 && record.error.is_none();
-    let unlogged = if plain_allow && !tracing::enabled!(tracing::Level::DEBUG) {
-        match ALLOWED_LINES.admit() {
+    let limiter = if plain_allow {
+        Some(&ALLOWED_LINES)
+    } else {
+        denial_limiter(answer)
+    };
+    let unlogged = match limiter {
+        Some(limiter) if !tracing::enabled!(tracing::Level::DEBUG) => match limiter.admit() {
             Some(unlogged) => unlogged,
             None => return,
-        }
-    } else {
-        0
+        },
+        _ => 0,
     };
     tracing::info!(
         webhook = webhook.as_str(),

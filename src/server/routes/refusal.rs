@@ -4,6 +4,7 @@
 use super::AdmissionState;
 use crate::admission::Webhook;
 use crate::server::budget::Share;
+use crate::server::logging::PerSecond;
 use crate::server::metrics::Metrics;
 use crate::server::plain::{close_connection, plain};
 use axum::extract::{Request, State};
@@ -21,6 +22,13 @@ const MAX_UNWANTED_BYTES: usize = 64 * 1024;
 /// before the connection is closed instead.
 const UNWANTED_WAIT: Duration = super::body::BUDGET_WAIT;
 
+/// Refusals logged per second; past it they are counted in the next line's
+/// `unlogged` (and in the metrics, as every refusal): a flood of refused
+/// requests must not become a flood of lines.
+pub const REFUSAL_LINES_PER_SECOND: u32 = 20;
+
+static REFUSAL_LINES: PerSecond = PerSecond::new(REFUSAL_LINES_PER_SECOND);
+
 /// Why a request was not handed to the policy, or not answered by it.
 pub(super) enum Refusal {
     TooLarge,
@@ -30,6 +38,8 @@ pub(super) enum Refusal {
     NoRoom(usize, Share),
     Unreadable(String),
     TimedOut(Duration),
+    /// The body did not all arrive within `--body-read-timeout`.
+    BodyTimedOut(Duration),
     /// The server is stopping (no decision slot will be free again).
     Busy,
 }
@@ -70,6 +80,13 @@ impl Refusal {
                     humantime::format_duration(timeout)
                 ),
             ),
+            Refusal::BodyTimedOut(timeout) => (
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "request body not received within the body read timeout ({})\n",
+                    humantime::format_duration(timeout)
+                ),
+            ),
             Refusal::Busy => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the server is shutting down\n".to_owned(),
@@ -89,12 +106,15 @@ impl Refusal {
         }
         let (status, message) = self.status_and_message();
         metrics.http_error(status.as_u16());
-        tracing::info!(
-            webhook = webhook.as_str(),
-            status = status.as_u16(),
-            error = message.trim_end(),
-            "admission request refused"
-        );
+        if let Some(unlogged) = REFUSAL_LINES.admit() {
+            tracing::info!(
+                webhook = webhook.as_str(),
+                status = status.as_u16(),
+                error = message.trim_end(),
+                unlogged,
+                "admission request refused"
+            );
+        }
         let mut response = plain(status, message);
         if status == StatusCode::TOO_MANY_REQUESTS {
             response
