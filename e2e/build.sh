@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the `tool` binaries of e2e/go.mod (kube-apiserver, kubectl, etcd) and
-# of every sibling module e2e/*/go.mod into target/e2e/cache/<key>/, where
+# Builds the `tool` binaries of e2e/go.mod (kube-apiserver, kubectl, etcd) and,
+# with OPERATORS=1, of every sibling module e2e/*/go.mod into
+# target/e2e/cache/<module>-<key>/, where
 # <key> is the sha256 of that module's go.mod and go.sum: a second run with
 # the same files only relinks target/e2e/bin/<name> to the cached binaries.
 # Go's own caches stay where `go env` puts them (GOCACHE, GOMODCACHE), so
@@ -50,7 +51,9 @@ build_module() {
 }
 
 build_module "$root/e2e"
-# Sibling modules with `tool` directives (e2e/assets holds only data).
+# Sibling modules with `tool` directives (the operators, e2e/kueue and
+# e2e/kuberay) only with OPERATORS=1; e2e/assets holds only data.
+[ "${OPERATORS:-}" = 1 ] || exit 0
 for mod in "$root"/e2e/*/go.mod; do
   if [ -f "$mod" ] && grep -q '^tool' "$mod"; then build_module "$(dirname "$mod")"; fi
 done
