@@ -44,7 +44,7 @@ fn bench(c: &mut Criterion, bodies: &[Body], policy: &Policy) {
     bounds(c);
 }
 
-/// What the server's bounds add to one request (issue 11 allows < 1 µs): a
+/// What the server's bounds add to one request (the target allows < 1 µs): a
 /// budget reservation of a 3.3 KB body grown once and given back, the
 /// connection share put into the request's extensions, and the rate check
 /// of an allowed answer's log line.

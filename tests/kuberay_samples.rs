@@ -211,7 +211,7 @@ async fn every_sample_gets_its_expected_verdict() {
             Expect::AutoscalingDenied => {
                 for response in [&mutated, &validated] {
                     assert_eq!(response["allowed"], false, "{file}: {response}");
-                    assert_eq!(response["status"]["code"], 422, "{file}");
+                    assert_eq!(response["status"]["code"], 403, "{file}");
                     let causes = response["status"]["details"]["causes"].as_array().unwrap();
                     assert_eq!(causes.len(), 1, "{file}: {causes:?}");
                     assert_eq!(causes[0]["field"], field, "{file}");

@@ -1,5 +1,5 @@
-//! The `Status` of a denial, as the API server writes its own: a 422
-//! listing the violations, or a 400 for a review that cannot be decided.
+//! The `Status` of a denial: a 403 listing the violations in the API
+//! server's field-error style, or a 400 for a review that cannot be decided.
 //!
 //! Bounded whatever the object: the policy keeps at most
 //! [`LISTED_VIOLATIONS`](crate::policy::LISTED_VIOLATIONS) violations with
@@ -15,9 +15,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusCause, Status
 /// causes together; the violations past it are counted, not listed.
 pub const LISTING_BUDGET: usize = 32 * 1024;
 
-/// A `422 Invalid` status listing the violations, as the API server's own
-/// validation reports them (`apierrors.NewInvalid`). `name` is the request's
-/// (the object's own, or its `generateName`, when the request has none).
+/// A `403 Forbidden` status listing the violations: the message and causes
+/// of `apierrors.NewInvalid`, but not its reason. kubectl prints an
+/// `Invalid` error from its causes alone, dropping the API server's
+/// `admission webhook "…" denied the request` prefix, so a user could not
+/// tell our denial from the CRD's own validation; it prints a `Forbidden`
+/// one whole (seen against kube-apiserver and kubectl v1.37, docs/e2e.md).
+/// `name` is the request's (the object's own, or its `generateName`, when
+/// the request has none).
 pub(super) fn invalid(group: &str, kind: &str, name: Option<&str>, decision: &Decision) -> Status {
     let name = echoed(name.or(decision.object_name.as_deref()).unwrap_or_default());
     let (group, kind) = (echoed(group), echoed(kind));
@@ -60,8 +65,8 @@ pub(super) fn invalid(group: &str, kind: &str, name: Option<&str>, decision: &De
         many => format!("[{}]", many.join(", ")),
     };
     Status {
-        code: Some(422),
-        reason: Some("Invalid".into()),
+        code: Some(403),
+        reason: Some("Forbidden".into()),
         status: Some("Failure".into()),
         message: Some(format!("{kind}.{group} {name:?} is invalid: {list}")),
         details: Some(StatusDetails {

@@ -67,8 +67,8 @@ fn denial_lists_every_violation() {
     let (a, json) = answer(Webhook::Validate, &body);
     let status = &json["response"]["status"];
     assert_eq!(json["response"]["allowed"], false);
-    assert_eq!(status["code"], 422);
-    assert_eq!(status["reason"], "Invalid");
+    assert_eq!(status["code"], 403);
+    assert_eq!(status["reason"], "Forbidden");
     assert_eq!(
         status["message"],
         "RayCluster.ray.io \"c\" is invalid: [spec.workerGroupSpecs: Too many: 8: must have at most 7 items, \

@@ -321,3 +321,100 @@ impl Cluster for Overlay<'_> {
         self.base.cron_queue(namespace, owner)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A view whose API server is a closed port: every read fails at once.
+    fn watched() -> Watched {
+        let url = "https://127.0.0.1:1".parse().unwrap();
+        Watched {
+            client: Client::try_from(kube::Config::new(url)).unwrap(),
+            config: Config {
+                kubeconfig: None,
+                selector: Selector::default(),
+                local_queue_version: "v1beta2",
+                sync_bound: DEFAULT_SYNC_BOUND,
+                owner_read_timeout: DEFAULT_OWNER_READ_TIMEOUT,
+            },
+            queues: Table::default(),
+            namespaces: Table::default(),
+            jobs: Table::default(),
+            services: Table::default(),
+            crons: Table::default(),
+            meters: Meters::default(),
+        }
+    }
+
+    fn job(uid: &str) -> Controller {
+        Controller {
+            kind: OwnerKind::RayJob,
+            name: "job".into(),
+            uid: uid.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn only_a_cached_owner_that_records_the_cluster_is_taken_without_a_read() {
+        let w = watched();
+        assert_eq!(w.claim("ns", &job("u1"), "c"), Claim::Miss);
+        let owner = Owner {
+            uid: "u1".into(),
+            clusters: vec!["c".into()],
+        };
+        w.jobs.insert("ns", "job", owner);
+        assert_eq!(w.claim("ns", &job("u1"), "c"), Claim::Claimed);
+        // Another UID or another cluster: the cache may be behind, so read.
+        assert_eq!(w.claim("ns", &job("u2"), "c"), Claim::Miss);
+        assert_eq!(w.claim("ns", &job("u1"), "other"), Claim::Miss);
+        // A RayService of that name is not the RayJob.
+        let service = Controller {
+            kind: OwnerKind::RayService,
+            ..job("u1")
+        };
+        assert_eq!(w.claim("ns", &service, "c"), Claim::Miss);
+    }
+
+    #[tokio::test]
+    async fn an_owner_that_cannot_be_read_is_trusted_and_counted() {
+        let w = watched();
+        let read = OwnerRead {
+            namespace: "ns".into(),
+            controller: job("u1"),
+        };
+        let owner = w.read_owner(&read).await;
+        assert!(owner.is_err(), "{owner:?}");
+        let view = w.with_read(&read, &owner);
+        assert!(matches!(
+            view.claim("ns", &job("u1"), "c"),
+            Claim::Trusted(_)
+        ));
+        assert_eq!(w.meters.fallbacks.get(), 1);
+        let errors = w
+            .meters
+            .live_reads
+            .get_or_create(&ResultLabels { result: "error" });
+        assert_eq!(errors.get(), 1);
+        // Another owner is not the one read: the cache answers.
+        assert_eq!(view.claim("ns", &job("u2"), "c"), Claim::Miss);
+        let absent = Ok(None);
+        let view = w.with_read(&read, &absent);
+        let claim = view.claim("ns", &job("u1"), "c");
+        assert_eq!(claim, Claim::Disowned("does not exist".into()));
+    }
+
+    #[tokio::test]
+    async fn local_queues_are_unknown_until_listed_and_namespaces_fall_back_to_their_name() {
+        let w = watched();
+        assert_eq!(w.local_queue("ns", "q"), None);
+        w.queues.replace(cache::Objects::new());
+        assert_eq!(w.local_queue("ns", "q"), Some(false));
+        w.queues.insert("ns", "q", ());
+        assert_eq!(w.local_queue("ns", "q"), Some(true));
+        assert_eq!(w.namespace_managed("kube-system"), Some(false));
+        assert_eq!(w.namespace_managed("team-a"), Some(true));
+        w.namespaces.insert("", "team-a", false);
+        assert_eq!(w.namespace_managed("team-a"), Some(false));
+    }
+}

@@ -554,11 +554,12 @@ mod tests {
     fn scalars_resolve_as_go_yaml_does() {
         assert_eq!(
             values(
-                "a: yes\nb: off\nc: ~\nd: 0x10\ne: -3\nf: 1.5\ng: '1'\nh: 1.2.3\ni: 12345678901234567890\n"
+                "a: yes\nb: off\nc: ~\nd: 0x10\ne: -3\nf: 1.5\ng: '1'\nh: 1.2.3\ni: 12345678901234567890\n\
+                 j: 0777\nk: 0\nl: -010\nm: '0777'\n"
             ),
             [
                 json!({"a": true, "b": false, "c": null, "d": 16, "e": -3, "f": 1.5, "g": "1",
-                "h": "1.2.3", "i": 12345678901234567890u64})
+                "h": "1.2.3", "i": 12345678901234567890u64, "j": 511, "k": 0, "l": -8, "m": "0777"})
             ]
         );
     }

@@ -64,6 +64,10 @@ fn integer(text: &str) -> Option<Value> {
         (16, hex)
     } else if let Some(octal) = digits.strip_prefix("0o") {
         (8, octal)
+    } else if let Some(octal) = digits.strip_prefix('0').filter(|rest| !rest.is_empty()) {
+        // YAML 1.1's octal, which go-yaml (so kubectl) reads: `defaultMode:
+        // 0777` is 511, as the API server stores it (KubeRay's samples).
+        (8, octal)
     } else {
         (10, digits)
     };
