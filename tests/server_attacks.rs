@@ -405,17 +405,7 @@ fn probe(admin: SocketAddr, path: &str) -> (u16, String) {
             Err(_) => return (0, "no answer within the probe timeout".into()),
         }
     }
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    status_and_body(&String::from_utf8_lossy(&response))
 }
 
 /// The admin port flooded by one address with more keep-alive connections

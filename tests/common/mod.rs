@@ -357,6 +357,11 @@ pub fn admin_get_blocking(admin: SocketAddr, path: &str) -> (u16, String) {
     if stream.read_to_string(&mut response).is_err() {
         return (0, String::new());
     }
+    status_and_body(&response)
+}
+
+/// A plain HTTP/1.1 response's status (0 when unreadable) and body.
+pub fn status_and_body(response: &str) -> (u16, String) {
     let status = response
         .split(' ')
         .nth(1)
