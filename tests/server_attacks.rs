@@ -1,5 +1,5 @@
-//! One client must not take admission down: the attacks of issue 21 against
-//! the real binary over TLS on loopback, each with more connections than
+//! One client must not take admission down: connection-slot, budget and
+//! admin-port attacks against the real binary over TLS on loopback, each with more connections than
 //! the server's small `--max-connections`. While an attack runs, a
 //! legitimate review on a fresh connection is answered within the
 //! apiserver's webhook timeout (5 s, the bound the manifests ship; the

@@ -5,17 +5,16 @@
 //! object is a denial, never a crash.
 
 use super::cluster::{Controller, OwnerKind};
-use super::elastic::{ELASTIC_JOB_GATE, ELASTIC_JOB_KEY, PodTemplate};
-use super::errors::{ErrorKind, FieldError, RequestError, Rule};
-use super::json::{Expected, Field, FirstItems, JsonType};
+use super::elastic::{ELASTIC_JOB_KEY, PodTemplate};
+use super::errors::RequestError;
+use super::json::{Field, FirstItems};
 use super::kinds::RayKind;
 use super::labels::{MAX_EXEC_TIME_KEY, PRIORITY_CLASS_KEY, WorkloadLabels};
-use super::topology::Topology;
 use super::violations::Violations;
-use super::wire::{
-    ClusterSpecDoc, DeletionPolicyDoc, GroupDoc, MetaDoc, ObjectDoc, OwnerRefDoc, SpecDoc,
-    TemplateDoc,
-};
+use super::wire::{ClusterSpecDoc, GroupDoc, MetaDoc, ObjectDoc, OwnerRefDoc, SpecDoc};
+
+mod read;
+use read::{non_empty, read, read_policy, read_template, unreadable};
 
 /// The queue label (and, before Kueue v0.15, annotation) key.
 pub const QUEUE_NAME_KEY: &str = "kueue.x-k8s.io/queue-name";
@@ -149,39 +148,6 @@ pub struct RayObject {
     /// Wrong types in the pod templates' scheduling gates: reported for
     /// elastic objects only (the only rule that reads templates).
     pub template_errors: Violations,
-}
-
-fn type_error(path: impl Into<String>, found: JsonType, expected: JsonType) -> FieldError {
-    FieldError {
-        path: path.into(),
-        kind: ErrorKind::TypeInvalid,
-        value: Some(format!("\"{}\"", found.as_str())),
-        detail: format!("must be of type {}", expected.as_str()),
-        rule: Rule::WrongFieldType,
-    }
-}
-
-/// The value of `field` when present; a wrong type is recorded at `path`.
-fn read<T: Expected>(
-    field: Field<T>,
-    path: impl FnOnce() -> String,
-    errors: &mut Violations,
-) -> Option<T> {
-    match field {
-        Field::Value(value) => Some(value),
-        Field::Absent => None,
-        Field::Wrong(found) => {
-            errors.push(type_error(path(), found, T::TYPE));
-            None
-        }
-    }
-}
-
-fn non_empty(field: Field<String>) -> Option<String> {
-    match field {
-        Field::Value(s) if !s.is_empty() => Some(s),
-        _ => None,
-    }
 }
 
 impl RayObject {
@@ -460,73 +426,10 @@ impl RayObject {
     }
 }
 
-/// `spec.deletionStrategy.<when>.policy`, when a string.
-fn read_policy(
-    doc: Field<DeletionPolicyDoc>,
-    when: &'static str,
-    errors: &mut Violations,
-) -> Option<String> {
-    let path = move || format!("spec.deletionStrategy.{when}");
-    let doc = read(doc, path, errors)?;
-    read(doc.policy, move || format!("{}.policy", path()), errors)
-}
-
-fn unreadable() -> PodTemplate {
-    PodTemplate {
-        unreadable: true,
-        ..PodTemplate::default()
-    }
-}
-
-/// A group's `template`, down to its scheduling gates; `group` is the
-/// group's path. The group exists (depth 1).
-fn read_template(
-    template: Field<TemplateDoc>,
-    group: &dyn Fn() -> String,
-    errors: &mut Violations,
-) -> PodTemplate {
-    let mut found = PodTemplate {
-        depth: 1,
-        no_containers: true,
-        ..PodTemplate::default()
-    };
-    let before = errors.total();
-    let gates_path = || format!("{}.template.spec.schedulingGates", group());
-    let gates = read(template, || format!("{}.template", group()), errors)
-        .and_then(|template| {
-            found.depth = 2;
-            found.topology = Topology::from_doc(template.metadata);
-            read(
-                template.spec,
-                || format!("{}.template.spec", group()),
-                errors,
-            )
-        })
-        .and_then(|spec| {
-            found.depth = 3;
-            found.no_containers = match &spec.containers {
-                Field::Value(containers) => containers.is_empty(),
-                Field::Absent => true,
-                Field::Wrong(_) => false,
-            };
-            read(spec.scheduling_gates, gates_path, errors)
-        });
-    if let Some(gates) = gates {
-        found.depth = 4;
-        for (j, gate) in gates.items.into_iter().enumerate() {
-            let path = || format!("{}[{j}]", gates_path());
-            let name = read(gate, path, errors)
-                .and_then(|gate| read(gate.name, || format!("{}.name", path()), errors));
-            found.gated |= name.as_deref() == Some(ELASTIC_JOB_GATE);
-        }
-    }
-    found.unreadable = errors.total() > before;
-    found
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::errors::FieldError;
 
     /// `json` as the `object` of a review of `kind`.
     fn read(kind: RayKind, json: &str) -> Result<Option<RayObject>, RequestError> {

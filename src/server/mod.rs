@@ -158,15 +158,8 @@ async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let watched = match config.cluster.clone() {
-        Some(cluster) => match crate::cluster::Watched::start(cluster).await {
-            Ok(watched) => Some(watched),
-            Err(error) => {
-                tracing::error!(%error, "cannot start the API access (--api-access)");
-                return ExitCode::from(2);
-            }
-        },
-        None => None,
+    let Ok(watched) = start_watches(config.cluster.clone()).await else {
+        return ExitCode::from(2);
     };
     let mut metrics = metrics::Metrics::new();
     if let Some(watched) = &watched {
@@ -174,17 +167,7 @@ async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
     }
     let metrics = Arc::new(metrics);
     let health = Arc::new(admin::Health::default());
-    let settings = ConnectionSettings {
-        tls_handshake_timeout: config.tls_handshake_timeout,
-        header_read_timeout: config.header_read_timeout,
-        drain_timeout: config.shutdown_timeout,
-        max_connections: config.max_connections,
-        max_peer_connections: config.max_peer_connections,
-        idle_timeout: config.idle_timeout,
-        max_connection_age: config.max_connection_age,
-        max_inflight_bytes: config.max_inflight_bytes,
-        max_peer_inflight_bytes: config.max_peer_inflight_bytes,
-    };
+    let settings = connection_settings(&config);
 
     let Some(admin_listener) = bind(
         config.admin_listen,
@@ -237,18 +220,7 @@ async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
         shutdown.clone(),
         metrics,
     ));
-    match watched {
-        // Answers from what is cached meanwhile; ready (maybe degraded) after
-        // the first sync or its bound; a signal first leaves it not ready.
-        Some(watched) => {
-            let health = health.clone();
-            tokio::spawn(async move {
-                watched.first_sync().await;
-                health.set_ready();
-            });
-        }
-        None => health.set_ready(),
-    }
+    ready_after_first_sync(watched, health.clone());
 
     wait_for_shutdown(signals, &health, &shutdown.closing, config.shutdown_delay).await;
     tracing::info!("shutting down: no new connections; draining");
@@ -257,6 +229,56 @@ async fn serve(config: Config, policy: crate::policy::Policy) -> ExitCode {
     admin_stop.cancel();
     let _ = admin.await;
     exit_code(drained)
+}
+
+/// The watches of `--api-access` (`Ok(None)`: off); `Err` after logging why
+/// they cannot start.
+async fn start_watches(
+    cluster: Option<crate::cluster::Config>,
+) -> Result<Option<Arc<crate::cluster::Watched>>, ()> {
+    let Some(cluster) = cluster else {
+        return Ok(None);
+    };
+    match crate::cluster::Watched::start(cluster).await {
+        Ok(watched) => Ok(Some(watched)),
+        Err(error) => {
+            tracing::error!(%error, "cannot start the API access (--api-access)");
+            Err(())
+        }
+    }
+}
+
+/// The admission listener's connection limits and deadlines.
+fn connection_settings(config: &Config) -> ConnectionSettings {
+    ConnectionSettings {
+        tls_handshake_timeout: config.tls_handshake_timeout,
+        header_read_timeout: config.header_read_timeout,
+        drain_timeout: config.shutdown_timeout,
+        max_connections: config.max_connections,
+        max_peer_connections: config.max_peer_connections,
+        idle_timeout: config.idle_timeout,
+        max_connection_age: config.max_connection_age,
+        max_inflight_bytes: config.max_inflight_bytes,
+        max_peer_inflight_bytes: config.max_peer_inflight_bytes,
+    }
+}
+
+/// Ready at once without watches; with them, answers from what is cached
+/// meanwhile and turns ready (maybe degraded) after the first sync or its
+/// bound. A signal first leaves it not ready.
+fn ready_after_first_sync(
+    watched: Option<Arc<crate::cluster::Watched>>,
+    health: Arc<admin::Health>,
+) {
+    match watched {
+        Some(watched) => {
+            tokio::spawn(async move {
+                watched.first_sync().await;
+                health.set_ready();
+            });
+        }
+        None => health.set_ready(),
+    }
 }
 
 /// Binds `addr` and logs the bound address (tests and operators read it

@@ -1,4 +1,4 @@
-//! The RayJob rules and modes (issue 9), one test per rule.
+//! The RayJob rules and modes, one test per rule.
 
 use super::helpers::*;
 
