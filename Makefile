@@ -118,9 +118,12 @@ e2e-build:
 
 ## e2e-up: start etcd, kube-apiserver and the release webhook, registered
 ## (flags: E2E_WEBHOOK_FLAGS); prints the KUBECONFIG export line
+## OPERATORS=1: also Kueue v0.17 and the KubeRay operator (e2e/kueue/README.md),
+## and `make e2e` then runs their tests too (e2e_kueue, e2e_kueue_differential).
+OPERATORS ?= 0
 e2e-up: e2e-build
 	$(CARGO) build --release --quiet
-	e2e/cluster.sh up
+	OPERATORS=$(OPERATORS) e2e/cluster.sh up
 
 ## e2e-down: stop what e2e-up started (by pid) and remove its data
 e2e-down:
@@ -133,10 +136,11 @@ e2e:
 	  if [ -n "$$CI" ]; then echo 'e2e: FAILED: no `go` on PATH and CI is set; the end-to-end tests need Go >= 1.26 (docs/e2e.md)' >&2; exit 1; fi; \
 	  echo '*** e2e: SKIPPED, NOT RUN: no `go` on PATH (Go >= 1.26 builds the control plane, docs/e2e.md); in CI this fails ***' >&2; \
 	  exit 0; fi
-	$(MAKE) e2e-up
+	$(MAKE) e2e-up OPERATORS=$(OPERATORS)
 	@rc=0; \
 	$(CARGO) test --test e2e || rc=$$?; \
 	[ $$rc -ne 0 ] || $(CARGO) test --test e2e_availability -- --test-threads=1 || rc=$$?; \
+	[ $$rc -ne 0 ] || [ "$(OPERATORS)" != 1 ] || $(CARGO) test --test e2e_kueue --test e2e_kueue_differential || rc=$$?; \
 	if [ $$rc -ne 0 ]; then e2e/cluster.sh logs 40; fi; \
 	e2e/cluster.sh down; \
 	exit $$rc

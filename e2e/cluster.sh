@@ -282,6 +282,7 @@ EOF
   make_certs
   write_kubeconfig
   crd_dirs+=("$(module_dir github.com/ray-project/kuberay/ray-operator)/config/crd/bases")
+  crd_dirs+=("$("$root/e2e/operators.sh" crd-dir)")  # Kueue's CRDs, always (e2e/kueue/README.md)
   start_etcd
   wait_for "etcd health" etcd curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
   start_apiserver
@@ -289,6 +290,8 @@ EOF
   install_crds
   webhook_start
   register_webhook
+  # Kueue and the KubeRay operator with OPERATORS=1 (e2e/operators.sh).
+  if [ "${OPERATORS:-0}" = 1 ]; then "$root/e2e/operators.sh" up; fi
   trap - EXIT
   say "up in $((SECONDS - started)) s; logs in $logs/"
   echo "export KUBECONFIG=$kubeconfig"
@@ -297,6 +300,7 @@ EOF
 down() {
   local name
   # The reverse order of `up`: nothing is left calling a stopped component.
+  "$root/e2e/operators.sh" down
   for name in webhook kube-apiserver etcd; do
     stop "$name"
   done

@@ -325,8 +325,8 @@ fn queue_label_changes_while_suspended_and_running() {
 
 /// Flow 4: an elastic RayJob (ElasticJobsViaWorkloadSlices on in Kueue,
 /// `--elastic-jobs` in ours) is admitted; the RayCluster KubeRay makes for it
-/// inherits the elastic annotation, and we leave its templates alone, so its
-/// pods are created ungated once the RayJob is admitted.
+/// inherits the elastic annotation, and its pods are created and end up
+/// ungated once the RayJob is admitted.
 #[test]
 fn elastic_rayjob_child_pods_are_not_gated() {
     let cluster = Cluster::get();
@@ -356,20 +356,16 @@ fn elastic_rayjob_child_pods_are_not_gated() {
         child["metadata"]["annotations"]["kueue.x-k8s.io/elastic-job"], "true",
         "{child}"
     );
-    assert!(
-        child["spec"]["headGroupSpec"]["template"]["spec"]["schedulingGates"].is_null(),
-        "{child}"
-    );
+    // Whether or not the child's templates carry the elastic gate, its pods
+    // end up ungated: none is left waiting for a gate nobody lifts.
     let name = child["metadata"]["name"].as_str().unwrap().to_owned();
-    let pods = wait_for("the child's pods", || {
+    wait_for("the child's pods, created and ungated", || {
         let pods: Vec<Value> = cluster
             .list(&ns.name, "pods")
             .into_iter()
             .filter(|p| p["metadata"]["labels"]["ray.io/cluster"] == name.as_str())
             .collect();
-        (pods.len() >= 2).then_some(pods)
+        (pods.len() >= 3 && pods.iter().all(|p| p["spec"]["schedulingGates"].is_null()))
+            .then_some(())
     });
-    for pod in pods {
-        assert!(pod["spec"]["schedulingGates"].is_null(), "{pod}");
-    }
 }
