@@ -1,6 +1,6 @@
 //! End to end, availability: the webhook stopped, its certificate rotated,
-//! and its shutdown, while the real kube-apiserver calls it (`make e2e`,
-//! docs/e2e.md). These tests stop and restart the webhook, so `make e2e`
+//! its shutdown, and an idle-connection attack, while the real
+//! kube-apiserver calls it (`make e2e`, docs/e2e.md). These tests stop and restart the webhook, so `make e2e`
 //! runs them alone (`--test-threads=1`), after tests/e2e.rs.
 
 mod e2e_support;
@@ -214,4 +214,129 @@ fn sigterm_drains_then_refuses() {
     }
     assert!(outcomes.last().unwrap().at > exited);
     let _ = PATIENCE;
+}
+
+/// Connections the idle-connection attack keeps open: more than the
+/// webhook's default `--max-connections` (256), so it must make room.
+const ATTACK_CONNECTIONS: usize = 400;
+
+/// How long kubectl creates while the attack runs.
+const ATTACK_CREATING: Duration = Duration::from_secs(20);
+
+/// The webhook's admission evictions so far (every reason).
+fn evictions(cluster: &Cluster) -> f64 {
+    metric_sum(
+        &cluster.webhook_metrics(),
+        "kueue_ray_webhook_connections_evicted_total",
+        &[("listener", "admission")],
+    )
+}
+
+/// A TLS client trusting the e2e CA (run/pki/ca.crt).
+fn attack_tls_config(cluster: &Cluster) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let pem = std::fs::read(cluster.dir.join("run/pki/ca.crt")).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+/// One attacker: connects to `addr` (from this machine's default source
+/// address, the API server's own), says nothing (after the TLS handshake
+/// when `tls`), and reconnects when dropped, until `stop`.
+async fn idle_attacker(
+    addr: std::net::SocketAddr,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    stop: Arc<AtomicBool>,
+) {
+    use tokio::io::AsyncReadExt;
+    let mut sink = [0u8; 256];
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(tcp) = tokio::net::TcpStream::connect(addr).await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let held = match &tls {
+            None => {
+                let mut tcp = tcp;
+                tokio::time::timeout(PATIENCE, tcp.read(&mut sink)).await
+            }
+            Some(config) => {
+                let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+                let connector = tokio_rustls::TlsConnector::from(config.clone());
+                match connector.connect(name, tcp).await {
+                    Ok(mut stream) => tokio::time::timeout(PATIENCE, stream.read(&mut sink)).await,
+                    Err(_) => Ok(Ok(0)),
+                }
+            }
+        };
+        if !matches!(held, Ok(Ok(0))) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// The idle-connection attack of issue 21 from the same machine:
+/// [`ATTACK_CONNECTIONS`] connections to the webhook's address that never
+/// send a request (half never start TLS, half go silent after it), each
+/// reconnecting when dropped, while kubectl creates in a loop: the webhook
+/// makes room (evictions counted) and no create fails.
+#[test]
+fn an_idle_connection_attack_fails_no_create() {
+    let cluster = Arc::new(Cluster::up());
+    ensure_webhook(&cluster);
+    let ns = namespace(&cluster, "attack");
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", cluster.var("WEBHOOK_PORT"))
+        .parse()
+        .unwrap();
+    let before = evictions(&cluster);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let config = attack_tls_config(&cluster);
+    for n in 0..ATTACK_CONNECTIONS {
+        let tls = (n % 2 == 1).then(|| config.clone());
+        runtime.spawn(idle_attacker(addr, tls, stop.clone()));
+    }
+    // The attack has filled the slots: the webhook evicts to make room.
+    poll("the attack to fill the webhook's connection slots", || {
+        (evictions(&cluster) > before).then_some(())
+    });
+    let done = Arc::new(AtomicBool::new(false));
+    let creates = create_loop(cluster.clone(), ns, done.clone());
+    std::thread::sleep(ATTACK_CREATING);
+    done.store(true, Ordering::Relaxed);
+    let outcomes = creates.join().unwrap();
+    let during = evictions(&cluster);
+    stop.store(true, Ordering::Relaxed);
+    runtime.shutdown_background();
+
+    let failures: Vec<_> = outcomes.iter().filter_map(|o| o.error.as_deref()).collect();
+    assert!(outcomes.len() >= 3, "only {} creates ran", outcomes.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {} creates failed under the attack: {failures:#?}",
+        failures.len(),
+        outcomes.len()
+    );
+    assert!(during > before, "the attack never made the webhook evict");
+    println!(
+        "{} creates passed under the attack; {} evictions",
+        outcomes.len(),
+        during - before
+    );
 }
