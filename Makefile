@@ -4,7 +4,7 @@ CARGO ?= cargo
 BIN := $(or $(CARGO_TARGET_DIR),target)/debug/kueue-ray-webhook
 CERTS := certs
 
-.PHONY: run test build certs bench bless fuzz e2e e2e-up e2e-down e2e-build
+.PHONY: run test build certs bench bless fuzz e2e e2e-up e2e-down e2e-build e2e-operators
 
 ## build: compile the debug binary
 build:
@@ -27,7 +27,7 @@ test:
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy $(E2E_TESTS:%=--test %) -- -D warnings
 	$(CARGO) test
-	$(MAKE) e2e
+	$(MAKE) e2e OPERATORS=1
 
 ## bless: rewrite tests/golden/*.response.json and *.patch.json from the
 ## current answers, and docs/cli.md from --help (after a deliberate change;
@@ -109,8 +109,9 @@ manifests-check:
 
 # The end-to-end test targets (test = false in Cargo.toml: plain `cargo test`
 # leaves them out; they need `make e2e-up`). e2e_availability stops and
-# restarts the webhook, so it runs alone, after the others.
-E2E_TESTS := e2e e2e_availability
+# restarts the webhook, so it runs alone, after the others; the Kueue ones
+# need OPERATORS=1 (make test runs them too).
+E2E_TESTS := e2e e2e_availability e2e_kueue e2e_kueue_differential
 
 ## e2e-build: build etcd, kube-apiserver and kubectl (e2e/go.mod) into target/e2e/, cached by go.mod + go.sum
 e2e-build:
@@ -130,17 +131,29 @@ e2e-down:
 	e2e/cluster.sh down
 
 ## e2e: e2e-up, the end-to-end tests, e2e-down (also on failure; then the
-## tail of every log). Without Go: skipped, said loudly; in CI (CI set) a failure.
+## tail of every log). OPERATORS=1: then a second setup with Kueue and the
+## KubeRay operator running, for their tests (apart: a running Kueue re-suspends
+## what the first tests unsuspend by hand). Without Go: skipped, said loudly;
+## in CI (CI set) a failure.
 e2e:
 	@if ! command -v go >/dev/null; then \
 	  if [ -n "$$CI" ]; then echo 'e2e: FAILED: no `go` on PATH and CI is set; the end-to-end tests need Go >= 1.26 (docs/e2e.md)' >&2; exit 1; fi; \
 	  echo '*** e2e: SKIPPED, NOT RUN: no `go` on PATH (Go >= 1.26 builds the control plane, docs/e2e.md); in CI this fails ***' >&2; \
 	  exit 0; fi
-	$(MAKE) e2e-up OPERATORS=$(OPERATORS)
+	$(MAKE) e2e-up OPERATORS=0
 	@rc=0; \
 	$(CARGO) test --test e2e || rc=$$?; \
 	[ $$rc -ne 0 ] || $(CARGO) test --test e2e_availability -- --test-threads=1 || rc=$$?; \
-	[ $$rc -ne 0 ] || [ "$(OPERATORS)" != 1 ] || $(CARGO) test --test e2e_kueue --test e2e_kueue_differential || rc=$$?; \
+	if [ $$rc -ne 0 ]; then e2e/cluster.sh logs 40; fi; \
+	e2e/cluster.sh down; \
+	exit $$rc
+	@[ "$(OPERATORS)" != 1 ] || $(MAKE) e2e-operators
+
+## e2e-operators: e2e-up OPERATORS=1, the Kueue and KubeRay operator tests, e2e-down
+e2e-operators:
+	$(MAKE) e2e-up OPERATORS=1
+	@rc=0; \
+	$(CARGO) test --test e2e_kueue --test e2e_kueue_differential || rc=$$?; \
 	if [ $$rc -ne 0 ]; then e2e/cluster.sh logs 40; fi; \
 	e2e/cluster.sh down; \
 	exit $$rc
