@@ -369,3 +369,46 @@ fn elastic_rayjob_child_pods_are_not_gated() {
             .then_some(())
     });
 }
+
+/// Flow 4, settled with the real Kueue: a queue-labelled RayCluster in a
+/// namespace outside Kueue's `managedJobsNamespaceSelector` (`kube-system`,
+/// out by Kueue's default and by ours) never gets a Workload, so we leave it
+/// running (suspended, it would wait forever); its twin in a managed
+/// namespace is suspended and gets one.
+#[test]
+fn excluded_namespace_object_is_left_running_and_gets_no_workload() {
+    const EXCLUDED: &str = "kube-system";
+    let cluster = Cluster::get();
+    let ns = cluster.namespace("excluded-twin");
+    let name = format!("excluded-{}", std::process::id());
+    let labels = [(QUEUE_LABEL, QUEUE)];
+    let excluded = cluster.create(EXCLUDED, &raycluster(&name, &labels, 1));
+    let delete = || {
+        cluster.kubectl(
+            &[
+                "delete",
+                "-n",
+                EXCLUDED,
+                "raycluster",
+                &name,
+                "--wait=false",
+            ],
+            None,
+        )
+    };
+    let excluded = excluded.unwrap();
+    let twin = cluster
+        .create(&ns.name, &raycluster(&name, &labels, 1))
+        .unwrap();
+    assert!(suspended(&twin), "the managed twin is suspended: {twin}");
+    // Kueue has reconciled the twin (created at the same time) ...
+    cluster.workload_of(&ns.name, "RayCluster", &name);
+    // ... and made nothing for the excluded one, which still runs.
+    let workloads = cluster.workloads_of(EXCLUDED, "RayCluster", &name);
+    let stored = cluster.get_json(EXCLUDED, "raycluster", &name);
+    delete();
+    assert!(!suspended(&excluded), "we left it running: {excluded}");
+    assert!(workloads.is_empty(), "Kueue made a Workload: {workloads:?}");
+    let stored = stored.unwrap();
+    assert!(!suspended(&stored), "still running: {stored}");
+}
