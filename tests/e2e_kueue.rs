@@ -412,3 +412,36 @@ fn excluded_namespace_object_is_left_running_and_gets_no_workload() {
     let stored = stored.unwrap();
     assert!(!suspended(&stored), "still running: {stored}");
 }
+
+/// Flow 4, settled with the real Kueue: LocalQueue `default` defaulting is
+/// done by Kueue's own webhook (registered here for this test's namespace
+/// only): an unlabelled RayCluster in a namespace with a LocalQueue named
+/// `default` gets the queue label `default` and is queued. Ours does the same
+/// with `--api-access` (docs/serving.md), which this setup does not run.
+#[test]
+fn kueues_webhook_defaults_the_queue_to_a_localqueue_named_default() {
+    let cluster = Cluster::get();
+    let label = "e2e-kueue-default-queue";
+    let configs = kueue_webhooks(label);
+    let ns = cluster.namespace("default-queue");
+    cluster.ok(
+        &["label", "namespace", &ns.name, &format!("{label}=true")],
+        None,
+    );
+    let default_queue = format!(
+        "apiVersion: kueue.x-k8s.io/v1beta2\nkind: LocalQueue\nmetadata: {{name: default}}\nspec: {{clusterQueue: {}}}\n",
+        cluster.var("CLUSTER_QUEUE")
+    );
+    cluster.ok(&["apply", "-n", &ns.name, "-f", "-"], Some(&default_queue));
+    cluster.ok(&["apply", "-f", "-"], Some(&configs));
+    let created = cluster.create(&ns.name, &raycluster("unlabelled", &[], 1));
+    cluster.kubectl(&["delete", "-f", "-"], Some(&configs));
+    let created = created.unwrap();
+    assert_eq!(
+        created["metadata"]["labels"][QUEUE_LABEL], "default",
+        "Kueue's webhook sets the label: {created}"
+    );
+    assert!(suspended(&created), "and suspends it: {created}");
+    let workload = cluster.workload_of(&ns.name, "RayCluster", "unlabelled");
+    assert_eq!(workload["spec"]["queueName"], "default");
+}

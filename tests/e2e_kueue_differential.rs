@@ -548,21 +548,6 @@ fn differential_against_kueues_webhooks() {
 
 // ---------------------------------------------------------------- both registered
 
-/// Kueue's webhook configurations as a cluster that installs Kueue has them
-/// (`e2e/operators.sh kueue-webhooks`), calling only in namespaces labelled `label`.
-fn kueue_webhooks(label: &str) -> String {
-    let out = Command::new(root().join("e2e/operators.sh"))
-        .args(["kueue-webhooks", label])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 fn entries(rendered: &str) -> BTreeSet<String> {
     serde_yaml_ng::Deserializer::from_str(rendered)
         .filter_map(|doc| <Value as serde::Deserialize>::deserialize(doc).ok())
@@ -586,7 +571,7 @@ fn entries(rendered: &str) -> BTreeSet<String> {
 fn both_webhooks_and_the_component() {
     let cluster = Cluster::get();
     let label = "e2e-kueue-webhooks";
-    let configs = kueue_webhooks(label);
+    let configs = kueue_e2e::kueue_webhooks(label);
 
     // The Component over Kueue's own manifests.
     let dir = tempfile::tempdir().unwrap();

@@ -65,6 +65,10 @@ pub enum Eviction {
     Handshaking,
     Idle,
     NoProgress,
+    /// A request still reading, of an address holding more slots than the
+    /// newcomer's, when nothing above may go: a flood that keeps every one
+    /// of its connections fresh still yields to a lone client.
+    OverShare,
     /// The new connection itself: no open one could be evicted.
     Refused,
 }
@@ -75,6 +79,7 @@ impl Eviction {
             Eviction::Handshaking => "handshaking",
             Eviction::Idle => "idle",
             Eviction::NoProgress => "no_progress",
+            Eviction::OverShare => "over_share",
             Eviction::Refused => "refused",
         }
     }
@@ -94,6 +99,8 @@ pub struct Tracked {
     progress: AtomicU64,
     /// Requests begun on the connection.
     requests: AtomicU64,
+    /// A request body on it missed its deadline: no fresh start any more.
+    body_timed_out: AtomicBool,
     evicted: Notify,
 }
 
@@ -108,6 +115,7 @@ impl Tracked {
             idle_since: AtomicU64::new(0),
             progress: AtomicU64::new(0),
             requests: AtomicU64::new(0),
+            body_timed_out: AtomicBool::new(false),
             evicted: Notify::new(),
         }
     }
@@ -132,14 +140,24 @@ impl Tracked {
 
     /// A request begins; it is in progress until the guard is dropped. The
     /// first one after an idle spell starts the no-progress clock; more
-    /// streams opened beside it do not reset it (only body bytes do).
+    /// streams opened beside it do not reset it (only body bytes do), and
+    /// neither does any request on a connection that has let a body time
+    /// out (a client reopening silent streams after each 408 stays
+    /// evictable).
     pub fn begin(self: &Arc<Self>) -> Active {
-        if self.in_progress.load(Ordering::Acquire) == 0 {
+        if self.in_progress.load(Ordering::Acquire) == 0
+            && !self.body_timed_out.load(Ordering::Acquire)
+        {
             self.progressed();
         }
         self.in_progress.fetch_add(1, Ordering::AcqRel);
         self.requests.fetch_add(1, Ordering::Relaxed);
         Active(self.clone())
+    }
+
+    /// A request body on this connection missed its deadline.
+    pub fn body_timed_out(&self) {
+        self.body_timed_out.store(true, Ordering::Release);
     }
 
     /// Body bytes arrived.
@@ -345,11 +363,33 @@ fn evict(table: &mut Table, newcomer: IpAddr, own_only: bool) -> Option<Eviction
             Some(((reason_order(reason), Reverse(held), at), index, reason))
         })
         .min_by_key(|(key, _, _)| *key)
-        .map(|(_, index, reason)| (index, reason))?;
+        .map(|(_, index, reason)| (index, reason))
+        .or_else(|| over_share(table, newcomer_holds, own_only))?;
     let victim = table.open.swap_remove(index);
     forget_peer(table, victim.peer);
     victim.evicted.notify_one();
     Some(reason)
+}
+
+/// The reading connection of the address holding the most slots (more
+/// than one above the newcomer's count), the longest without progress;
+/// never one being decided. `None` for a newcomer at its own share.
+fn over_share(table: &Table, newcomer_holds: usize, own_only: bool) -> Option<(usize, Eviction)> {
+    if own_only {
+        return None;
+    }
+    let holds = |peer: &IpAddr| table.per_peer.get(peer).copied().unwrap_or(0);
+    table
+        .open
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| holds(&c.peer) > newcomer_holds + 1 && c.state() == State::Reading)
+        .min_by_key(|(_, c)| {
+            // Progress is an offset from each connection's opening.
+            let progress = c.opened + Duration::from_millis(c.progress.load(Ordering::Acquire));
+            (Reverse(holds(&c.peer)), progress)
+        })
+        .map(|(index, _)| (index, Eviction::OverShare))
 }
 
 fn reason_order(reason: Eviction) -> u8 {
@@ -357,7 +397,8 @@ fn reason_order(reason: Eviction) -> u8 {
         Eviction::Handshaking => 0,
         Eviction::Idle => 1,
         Eviction::NoProgress => 2,
-        Eviction::Refused => 3,
+        Eviction::OverShare => 3,
+        Eviction::Refused => 4,
     }
 }
 

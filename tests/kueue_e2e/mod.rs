@@ -25,6 +25,22 @@ pub const QUEUE: &str = "lq";
 /// A LocalQueue pointing at the ClusterQueue without quota.
 pub const EMPTY_QUEUE: &str = "lq-empty";
 
+/// Kueue's webhook configurations as a cluster that installs Kueue has them
+/// (`e2e/operators.sh kueue-webhooks`), calling only in namespaces labelled `label`.
+pub fn kueue_webhooks(label: &str) -> String {
+    let out =
+        std::process::Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/operators.sh"))
+            .args(["kueue-webhooks", label])
+            .output()
+            .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 pub struct Cluster {
     pub kubeconfig: PathBuf,
     /// `target/e2e/operators.env`: versions, Kueue's webhook URL and CA, queue names.

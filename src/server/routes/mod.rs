@@ -134,6 +134,9 @@ async fn handle_review(state: &AdmissionState, webhook: Webhook, request: Reques
             tokio::time::timeout_at(body_deadline, body::read_body(request, body_deadline))
                 .await
                 .map_err(|_| {
+                    if let Some(tracked) = &tracked {
+                        tracked.body_timed_out();
+                    }
                     if body_deadline < deadline {
                         Refusal::BodyTimedOut(state.body_read_timeout)
                     } else {
