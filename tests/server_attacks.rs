@@ -37,17 +37,6 @@ const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Legitimate reviews sent during each attack.
 const ROUNDS: usize = 6;
 
-fn rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-        .unwrap();
-    kib * 1024
-}
-
 /// The server's bound after which a request sending nothing is stalled
 /// (`server::slots::NO_PROGRESS`).
 const STALLED: Duration = Duration::from_millis(500);

@@ -28,17 +28,6 @@ const SENT: usize = 1024 * 1024;
 /// size, TLS and HTTP buffers of the attacking connections, allocator slack.
 const ALLOWANCE: u64 = 48 * MIB;
 
-fn rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-        .unwrap();
-    kib * 1024
-}
-
 fn attacked_server() -> (CertDir, Server) {
     let certs = CertDir::new();
     let server = Server::start(

@@ -640,3 +640,15 @@ pub fn curl(args: &[&str]) -> (String, String, ExitStatus) {
     let (body, code) = stdout.rsplit_once('\n').unwrap_or(("", &stdout));
     (code.to_owned(), body.to_owned(), output.status)
 }
+
+/// The resident set size of process `pid` in bytes (`VmRSS`).
+pub fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .unwrap();
+    kib * 1024
+}
