@@ -85,6 +85,20 @@ struct PolicyFlags {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     multikueue_ray_autoscaling: Option<bool>,
+    /// The cluster runs Kueue (v0.20 or later) with the Alpha feature gate
+    /// TASTopologySpreading: the podset-topology-spreading annotation is
+    /// validated as Kueue does (off: Kueue ignores it, and so does this)
+    /// [default: false]
+    #[arg(
+        long,
+        env = "KUEUE_RAY_WEBHOOK_TAS_TOPOLOGY_SPREADING",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    tas_topology_spreading: Option<bool>,
 }
 
 /// Where each flag's value came from: clap's `ValueSource` per argument id
@@ -93,7 +107,7 @@ struct PolicyFlags {
 struct Sources(Vec<(&'static str, Source)>);
 
 impl Sources {
-    const IDS: [&'static str; 9] = [
+    const IDS: [&'static str; 10] = [
         "kueue_version",
         "max_worker_groups",
         "default_queue",
@@ -103,6 +117,7 @@ impl Sources {
         "elastic_jobs",
         "exclude_namespaces",
         "multikueue_ray_autoscaling",
+        "tas_topology_spreading",
     ];
 
     fn read(matches: &ArgMatches) -> Self {
@@ -201,6 +216,12 @@ impl PolicyArgs {
             None,
             false,
         );
+        let (tas_topology_spreading, tas_topology_spreading_source) = self.sources.pick(
+            "tas_topology_spreading",
+            flags.tas_topology_spreading,
+            None,
+            false,
+        );
         Ok(Policy {
             kueue_version: flags.kueue_version,
             max_worker_groups,
@@ -220,12 +241,14 @@ impl PolicyArgs {
                 manage_jobs_without_queue_name: self.sources.of("manage_jobs_without_queue_name"),
                 exclude_namespaces: self.sources.of("exclude_namespaces"),
                 multikueue_ray_autoscaling: multikueue_ray_autoscaling_source,
+                tas_topology_spreading: tas_topology_spreading_source,
             },
             // Known only from manifests (`check --local-queues`), not a server flag.
             local_queues: None,
             require_local_queue: false,
             rules: profile.map_or(plain.rules, |p| p.rules),
             multikueue_ray_autoscaling,
+            tas_topology_spreading,
         })
     }
 }

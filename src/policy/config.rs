@@ -83,6 +83,10 @@ pub struct Policy {
     /// MultiKueue's worker clusters run with `MultiKueueRayInTreeAutoscaling`
     /// (Kueue v0.20, #17466): a MultiKueue elastic job may autoscale in-tree.
     pub multikueue_ray_autoscaling: bool,
+    /// The cluster runs Kueue's Alpha gate `TASTopologySpreading` (v0.20,
+    /// #14820): `podset-topology-spreading` is validated, from the v0.20
+    /// row on. Off, Kueue ignores the annotation, and so does this.
+    pub tas_topology_spreading: bool,
 }
 
 impl Default for Policy {
@@ -119,6 +123,7 @@ impl Policy {
             require_local_queue: false,
             rules: profile.rules,
             multikueue_ray_autoscaling: false,
+            tas_topology_spreading: false,
         }
     }
 }
@@ -182,6 +187,11 @@ impl Policy {
                 "multikueue-ray-autoscaling",
                 self.multikueue_ray_autoscaling.to_string(),
                 p.multikueue_ray_autoscaling,
+            ),
+            knob(
+                "tas-topology-spreading",
+                self.tas_topology_spreading.to_string(),
+                p.tas_topology_spreading,
             ),
         ]
     }
