@@ -116,8 +116,8 @@ async fn check_verdicts_and_patches_equal_the_https_servers_answers() {
         let objects = report["objects"].as_array().unwrap();
         assert_eq!(
             objects.len(),
-            17,
-            "every RayCluster, RayService and RayJob sample"
+            18,
+            "every RayCluster, RayService, RayJob and RayCronJob sample"
         );
         let mut denied = 0;
         for (index, verdict) in objects.iter().enumerate() {

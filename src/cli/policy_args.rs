@@ -88,7 +88,8 @@ struct PolicyFlags {
     /// The serving webhook gives a RayCronJob's runs its queue label (it runs
     /// `serve --api-access`): a labelled RayCronJob's runs are queued by it.
     /// Off: the label never reaches the runs (KubeRay copies none), which
-    /// is warned. `serve` sets it from --api-access [default: false]
+    /// is warned [default: false; serve: whether --api-access is on, and
+    /// true without it is a usage error]
     #[arg(
         long,
         env = "KUEUE_RAY_WEBHOOK_CRON_RUNS_LABELLED",
