@@ -228,6 +228,8 @@ pub enum Source {
     Environment,
     /// The row of `--kueue-version`.
     Profile,
+    /// `serve --api-access`: what the server itself does with its cluster view.
+    ApiAccess,
     /// The built-in default.
     #[default]
     Default,
@@ -239,6 +241,7 @@ impl Source {
             Source::Flag => "flag",
             Source::Environment => "environment",
             Source::Profile => "profile",
+            Source::ApiAccess => "api-access",
             Source::Default => "default",
         }
     }
@@ -256,6 +259,8 @@ pub struct Provenance {
     pub manage_jobs_without_queue_name: Source,
     pub exclude_namespaces: Source,
     pub multikueue_ray_autoscaling: Source,
+    pub cron_runs_labelled: Source,
+    pub deny_unqueued_cron_runs: Source,
     pub tas_topology_spreading: Source,
 }
 
