@@ -67,6 +67,8 @@ pub enum Rule {
     DeletionRulesSet,
     DeletionPolicyKeepsPods,
     LocalQueueNotFound,
+    // RayCronJob
+    CronQueueLabelNotCarried,
 }
 
 impl Rule {
@@ -94,6 +96,7 @@ impl Rule {
             Rule::DeletionRulesSet => "deletion_rules_set",
             Rule::DeletionPolicyKeepsPods => "deletion_policy_keeps_pods",
             Rule::LocalQueueNotFound => "local_queue_not_found",
+            Rule::CronQueueLabelNotCarried => "cron_queue_label_not_carried",
         }
     }
 }

@@ -200,6 +200,8 @@ pub enum Source {
     Environment,
     /// The row of `--kueue-version`.
     Profile,
+    /// `serve --api-access`: what the server itself does with its cluster view.
+    ApiAccess,
     /// The built-in default.
     #[default]
     Default,
@@ -211,6 +213,7 @@ impl Source {
             Source::Flag => "flag",
             Source::Environment => "environment",
             Source::Profile => "profile",
+            Source::ApiAccess => "api-access",
             Source::Default => "default",
         }
     }
@@ -228,6 +231,8 @@ pub struct Provenance {
     pub manage_jobs_without_queue_name: Source,
     pub exclude_namespaces: Source,
     pub multikueue_ray_autoscaling: Source,
+    pub cron_runs_labelled: Source,
+    pub deny_unqueued_cron_runs: Source,
 }
 
 /// One knob of the effective policy, for the startup log and `check`'s report.
