@@ -9,7 +9,7 @@
 
 mod arbitrary;
 
-use arbitrary::{arb_json, arb_review};
+use arbitrary::{arb_json, arb_review, arb_review_of};
 use base64::Engine as _;
 use kueue_ray_webhook::admission::{ANSWER_LIMIT, Answer, Webhook, review};
 use kueue_ray_webhook::policy::json::READ_ITEMS;
@@ -26,8 +26,9 @@ fn policies() -> impl Strategy<Value = Policy> {
         any::<bool>(),
         any::<bool>(),
     );
-    (flags, 0usize..9).prop_map(
-        |((default, manage, service, job, elastic, exclude), max)| Policy {
+    let cron_flags = (any::<bool>(), any::<bool>());
+    (flags, cron_flags, 0usize..9).prop_map(
+        |((default, manage, service, job, elastic, exclude), (labelled, deny), max)| Policy {
             max_worker_groups: max,
             default_queue: default.then(|| "default-queue".to_string()),
             manage_jobs_without_queue_name: manage,
@@ -48,6 +49,8 @@ fn policies() -> impl Strategy<Value = Policy> {
             } else {
                 Vec::new()
             },
+            cron_runs_labelled: labelled,
+            deny_unqueued_cron_runs: deny,
             ..Policy::default()
         },
     )
@@ -158,6 +161,35 @@ proptest! {
                 "not idempotent: {}",
                 String::from_utf8_lossy(&answer.body)
             );
+        }
+    }
+
+    /// A RayCronJob is never patched (its `spec.suspend` pauses its
+    /// schedule), and what is wrong with it is in its runs' template
+    /// (`spec.jobTemplate.…`), its queue label or its metadata.
+    #[test]
+    fn a_raycronjob_is_never_patched_and_its_findings_are_its_own_fields(
+        sent in arb_review_of(&["RayCronJob"]),
+        policy in policies(),
+    ) {
+        let body = serde_json::to_vec(&sent).unwrap();
+        for webhook in [Webhook::Mutate, Webhook::Validate] {
+            let answer = review(webhook, &body, &policy);
+            let Checked::Reviewed { patch, .. } = check_answer(webhook, &sent, &answer)? else {
+                continue;
+            };
+            prop_assert!(patch.is_none(), "{}", String::from_utf8_lossy(&answer.body));
+            let got: Value = serde_json::from_slice(&answer.body).unwrap();
+            let causes = got["response"]["status"]["details"]["causes"].as_array().cloned();
+            for cause in causes.unwrap_or_default() {
+                let field = cause["field"].as_str().unwrap_or_default();
+                prop_assert!(
+                    field == "spec"
+                        || field.starts_with("spec.jobTemplate")
+                        || field.starts_with("metadata"),
+                    "{field}: {cause}"
+                );
+            }
         }
     }
 

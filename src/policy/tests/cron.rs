@@ -230,3 +230,18 @@ fn with_the_rayjob_integration_off_it_is_left_alone() {
         assert!(d.allowed() && d.warnings.is_empty() && d.patch.0.is_empty());
     }
 }
+
+#[test]
+fn the_suspend_step_never_touches_a_cron_job() {
+    // Not reached through the webhooks (a RayCronJob is decided by its runs):
+    // the guard for any future caller.
+    let text = cron(Some("team")).to_string();
+    let mut obj = RayObject::from_wire(RayKind::RayCronJob, wire(&text), "object")
+        .unwrap()
+        .unwrap();
+    let policy = labelled_runs();
+    assert!(!workload::is_suspended_workload(&obj, &policy));
+    let mut out = mutate::Mutation::default();
+    mutate::suspend(&mut obj, &policy, &mut out);
+    assert!(out.patch.is_empty() && out.changes.is_empty());
+}
