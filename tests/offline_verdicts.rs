@@ -444,6 +444,7 @@ fn the_json_report_names_every_knob_and_where_it_came_from() {
             "v0.19",
             "--max-worker-groups",
             "9",
+            "--tas-topology-spreading",
             "-o",
             "json",
             "-",
@@ -471,6 +472,7 @@ fn the_json_report_names_every_knob_and_where_it_came_from() {
             knob("multikueue-ray-autoscaling", "true", "environment"),
             knob("cron-runs-labelled", "false", "default"),
             knob("deny-unqueued-cron-runs", "false", "default"),
+            knob("tas-topology-spreading", "true", "flag"),
         ])
     );
 }

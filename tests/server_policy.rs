@@ -84,7 +84,8 @@ fn the_effective_policy_is_logged_once_with_where_each_value_came_from() {
         .env("KUEUE_RAY_WEBHOOK_ELASTIC_JOBS", "false")
         .env("POD_NAMESPACE", "webhook-ns")
         .env_remove("KUEUE_RAY_WEBHOOK_EXCLUDE_NAMESPACE")
-        .env_remove("KUEUE_RAY_WEBHOOK_MULTIKUEUE_RAY_AUTOSCALING");
+        .env_remove("KUEUE_RAY_WEBHOOK_MULTIKUEUE_RAY_AUTOSCALING")
+        .env_remove("KUEUE_RAY_WEBHOOK_TAS_TOPOLOGY_SPREADING");
     let server = Server::spawn(command);
     let line = server.wait_for_log("effective policy");
     assert_eq!(
@@ -93,7 +94,7 @@ fn the_effective_policy_is_logged_once_with_where_each_value_came_from() {
          manage-jobs-without-queue-name=false (default) rayservice-workload=rayservice (profile) \
          rayjob-workload=rayjob (default) elastic-jobs=false (environment) exclude-namespace=kube-system,webhook-ns (default) \
          multikueue-ray-autoscaling=false (default) cron-runs-labelled=false (api-access) \
-         deny-unqueued-cron-runs=false (default)",
+         deny-unqueued-cron-runs=false (default) tas-topology-spreading=false (default)",
         "{line}"
     );
     assert_eq!(server.logs_with("effective policy").len(), 1);

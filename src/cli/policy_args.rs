@@ -104,6 +104,20 @@ struct PolicyFlags {
     /// (--cron-runs-labelled off) is denied, not warned.
     #[arg(long, env = "KUEUE_RAY_WEBHOOK_DENY_UNQUEUED_CRON_RUNS")]
     deny_unqueued_cron_runs: bool,
+    /// The cluster runs Kueue (v0.20 or later) with the Alpha feature gate
+    /// TASTopologySpreading: the podset-topology-spreading annotation is
+    /// validated as Kueue does (off: Kueue ignores it, and so does this)
+    /// [default: false]
+    #[arg(
+        long,
+        env = "KUEUE_RAY_WEBHOOK_TAS_TOPOLOGY_SPREADING",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    tas_topology_spreading: Option<bool>,
 }
 
 /// Where each flag's value came from: clap's `ValueSource` per argument id
@@ -112,7 +126,7 @@ struct PolicyFlags {
 struct Sources(Vec<(&'static str, Source)>);
 
 impl Sources {
-    const IDS: [&'static str; 11] = [
+    const IDS: [&'static str; 12] = [
         "kueue_version",
         "max_worker_groups",
         "default_queue",
@@ -124,6 +138,7 @@ impl Sources {
         "multikueue_ray_autoscaling",
         "cron_runs_labelled",
         "deny_unqueued_cron_runs",
+        "tas_topology_spreading",
     ];
 
     fn read(matches: &ArgMatches) -> Self {
@@ -225,6 +240,12 @@ impl PolicyArgs {
         let (cron_runs_labelled, cron_runs_labelled_source) =
             self.sources
                 .pick("cron_runs_labelled", flags.cron_runs_labelled, None, false);
+        let (tas_topology_spreading, tas_topology_spreading_source) = self.sources.pick(
+            "tas_topology_spreading",
+            flags.tas_topology_spreading,
+            None,
+            false,
+        );
         Ok(Policy {
             kueue_version: flags.kueue_version,
             max_worker_groups,
@@ -246,6 +267,7 @@ impl PolicyArgs {
                 multikueue_ray_autoscaling: multikueue_ray_autoscaling_source,
                 cron_runs_labelled: cron_runs_labelled_source,
                 deny_unqueued_cron_runs: self.sources.of("deny_unqueued_cron_runs"),
+                tas_topology_spreading: tas_topology_spreading_source,
             },
             // Known only from manifests (`check --local-queues`), not a server flag.
             local_queues: None,
@@ -254,6 +276,7 @@ impl PolicyArgs {
             multikueue_ray_autoscaling,
             cron_runs_labelled,
             deny_unqueued_cron_runs: flags.deny_unqueued_cron_runs,
+            tas_topology_spreading,
         })
     }
 

@@ -90,6 +90,10 @@ pub struct Policy {
     /// A queue label on a RayCronJob that its runs will not carry
     /// (`cron_runs_labelled` off) is a violation, not a warning.
     pub deny_unqueued_cron_runs: bool,
+    /// The cluster runs Kueue's Alpha gate `TASTopologySpreading` (v0.20,
+    /// #14820): `podset-topology-spreading` is validated, from the v0.20
+    /// row on. Off, Kueue ignores the annotation, and so does this.
+    pub tas_topology_spreading: bool,
 }
 
 impl Default for Policy {
@@ -128,6 +132,7 @@ impl Policy {
             multikueue_ray_autoscaling: false,
             cron_runs_labelled: false,
             deny_unqueued_cron_runs: false,
+            tas_topology_spreading: false,
         }
     }
 }
@@ -201,6 +206,11 @@ impl Policy {
                 "deny-unqueued-cron-runs",
                 self.deny_unqueued_cron_runs.to_string(),
                 p.deny_unqueued_cron_runs,
+            ),
+            knob(
+                "tas-topology-spreading",
+                self.tas_topology_spreading.to_string(),
+                p.tas_topology_spreading,
             ),
         ]
     }

@@ -13,6 +13,7 @@ pub enum ErrorKind {
     TypeInvalid,
     Forbidden,
     NotFound,
+    NotSupported,
 }
 
 impl ErrorKind {
@@ -26,6 +27,7 @@ impl ErrorKind {
             ErrorKind::TypeInvalid => "FieldValueTypeInvalid",
             ErrorKind::Forbidden => "FieldValueForbidden",
             ErrorKind::NotFound => "FieldValueNotFound",
+            ErrorKind::NotSupported => "FieldValueNotSupported",
         }
     }
 
@@ -37,6 +39,7 @@ impl ErrorKind {
             ErrorKind::TooMany => "Too many",
             ErrorKind::Forbidden => "Forbidden",
             ErrorKind::NotFound => "Not found",
+            ErrorKind::NotSupported => "Unsupported value",
         }
     }
 }

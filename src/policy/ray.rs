@@ -66,6 +66,30 @@ pub struct ClusterSpec {
     pub head: PodTemplate,
     /// Each worker group's `template` scheduling gates, as `groups`.
     pub templates: Vec<PodTemplate>,
+    /// Each worker group's pod count as Kueue counts its PodSet, as
+    /// `groups` ([`worker_pods`]); `None` when not an int32.
+    pub worker_pods: Vec<Option<i32>>,
+}
+
+/// A worker group's PodSet count as Kueue computes it (Kueue
+/// `pkg/controller/jobs/raycluster/common.go`, `effectiveWorkerCount`):
+/// `replicas`, times `numOfHosts` when that is over 1, in Go's wrapping int32
+/// arithmetic. An absent field takes its CRD default (KubeRay
+/// `apis/ray/v1/raycluster_types.go`: `replicas` 0, `numOfHosts` 1), which the
+/// API server sets before any webhook sees the object. `None`: a value that
+/// is not an int32 (the API server's to reject).
+pub fn worker_pods(replicas: Field<i64>, num_of_hosts: Field<i64>) -> Option<i32> {
+    let int32 = |field: Field<i64>, default: i32| match field {
+        Field::Absent => Some(default),
+        Field::Value(v) => i32::try_from(v).ok(),
+        Field::Wrong(_) => None,
+    };
+    let (replicas, hosts) = (int32(replicas, 0)?, int32(num_of_hosts, 1)?);
+    Some(if hosts > 1 {
+        replicas.wrapping_mul(hosts)
+    } else {
+        replicas
+    })
 }
 
 /// How a RayJob submits its job (`spec.submissionMode`).
@@ -454,12 +478,14 @@ impl RayObject {
         let groups = groups.into_iter().flat_map(|groups| groups.items);
         for (i, group) in groups.enumerate() {
             let path = || format!("{}.workerGroupSpecs[{i}]", base());
-            let (name, template) = match group {
-                Field::Absent => (GroupName::Unnamed, PodTemplate::default()),
+            let (name, template, pods) = match group {
+                Field::Absent => (GroupName::Unnamed, PodTemplate::default(), None),
                 group => match read(group, path, errors) {
-                    None => (GroupName::Unreadable, unreadable()),
+                    None => (GroupName::Unreadable, unreadable(), None),
                     Some(GroupDoc {
                         group_name,
+                        replicas,
+                        num_of_hosts,
                         template,
                     }) => {
                         let name = match group_name {
@@ -470,12 +496,14 @@ impl RayObject {
                         (
                             name,
                             read_template(template, &path, &mut self.template_errors),
+                            worker_pods(replicas, num_of_hosts),
                         )
                     }
                 },
             };
             self.cluster.groups.push(name);
             self.cluster.templates.push(template);
+            self.cluster.worker_pods.push(pods);
         }
     }
 }

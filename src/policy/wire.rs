@@ -179,6 +179,10 @@ pub(super) struct DeletionPolicyDoc {
 #[serde(default, rename_all = "camelCase")]
 pub(super) struct GroupDoc {
     pub group_name: Field<String>,
+    /// With `numOfHosts`, the pod count of the group's PodSet (topology
+    /// slices and groups).
+    pub replicas: Field<i64>,
+    pub num_of_hosts: Field<i64>,
     pub template: Field<TemplateDoc>,
 }
 
@@ -213,6 +217,10 @@ pub(super) struct TopologyDoc {
     pub slice_size: Field<String>,
     #[serde(rename = "kueue.x-k8s.io/podset-group-name")]
     pub group_name: Field<String>,
+    #[serde(rename = "kueue.x-k8s.io/podset-slice-required-topology-constraints")]
+    pub slice_layers: Field<String>,
+    #[serde(rename = "kueue.x-k8s.io/podset-topology-spreading")]
+    pub spreading: Field<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
