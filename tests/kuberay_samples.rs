@@ -182,7 +182,15 @@ async fn every_sample_gets_its_expected_verdict() {
     let mut job_cluster_client = Client::connect(job_cluster_mode.addr, config.clone())
         .await
         .unwrap();
-    let mut deny_cron_client = Client::connect(deny_cron.addr, config).await.unwrap();
+    let mut deny_cron_client = Client::connect(deny_cron.addr, config.clone())
+        .await
+        .unwrap();
+    let with_default = Server::start(
+        &certs.cert(),
+        &certs.key(),
+        &["--default-queue", "fallback"],
+    );
+    let mut default_client = Client::connect(with_default.addr, config).await.unwrap();
 
     for (i, (file, kind, expect)) in EXPECTED.iter().enumerate() {
         let objects = ray_objects(&dir.join(file));
@@ -333,6 +341,19 @@ async fn every_sample_gets_its_expected_verdict() {
                     let warning = warnings[0].as_str().unwrap();
                     assert!(
                         warning.starts_with(&label) && warning.contains("--api-access"),
+                        "{file}: {warning}"
+                    );
+                }
+                // With a default queue its runs are queued (and suspended) by
+                // it: the RayCronJob itself is still not patched.
+                for webhook in ["mutate", "validate"] {
+                    let path = format!("/{webhook}-ray-io-v1-{resource}");
+                    let response = admit(&mut default_client, &path, object, &uid).await;
+                    assert_eq!(response["allowed"], true, "{file}: {response}");
+                    assert!(response.get("patch").is_none(), "{file}: {response}");
+                    let warning = response["warnings"][0].as_str().unwrap();
+                    assert!(
+                        warning.contains("queued by --default-queue \"fallback\" instead"),
                         "{file}: {warning}"
                     );
                 }

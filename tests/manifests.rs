@@ -675,6 +675,15 @@ async fn every_registered_path_kind_and_operation_is_answered_by_the_real_server
         3 * KINDS.len(),
         "per kind, a CREATE registration and a CREATE+UPDATE registration"
     );
+    // Each kind is its own label value in the metrics (a RayCronJob too).
+    let metrics = server.metrics();
+    for kind in KINDS {
+        let line = format!(
+            "kueue_ray_webhook_admission_requests_total{{webhook=\"validate\",kind=\"{}\",operation=\"UPDATE\",",
+            kind.name
+        );
+        assert!(metrics.contains(&line), "{line}\n{metrics}");
+    }
     // A path the server does not route is refused, so a typo would show.
     let reply = client
         .post("/mutate-ray-io-v1-raycronjobs", common::create_review("x"))

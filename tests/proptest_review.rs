@@ -727,7 +727,7 @@ fn expected_groups(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
 
     /// Any mix of topology annotations on the head and a worker template
     /// (of any pod count) is denied at exactly the fields the model names,
@@ -739,7 +739,7 @@ proptest! {
         managed in any::<bool>(),
         minor in proptest::sample::select(&[16u32, 17, 19, 20][..]),
         spreading_gate in any::<bool>(),
-        replicas in proptest::option::of(0i64..5),
+        replicas in proptest::option::of(0i64..11),
         hosts in proptest::option::of(0i64..3),
     ) {
         let m = Model { minor, spreading_gate };

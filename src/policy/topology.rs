@@ -27,6 +27,7 @@ use super::json::Field;
 use super::names::qualified_name;
 use super::violations::Violations;
 use super::wire::TemplateMetaDoc;
+use std::collections::HashMap;
 
 pub const REQUIRED: &str = "kueue.x-k8s.io/podset-required-topology";
 pub const PREFERRED: &str = "kueue.x-k8s.io/podset-preferred-topology";
@@ -388,18 +389,22 @@ fn groups(
     rules: Rules,
     errors: &mut Violations,
 ) {
-    // Groups in the order they first appear, as Kueue's `orderedgroups`.
-    let mut names: Vec<&str> = Vec::new();
-    for name in pod_sets.iter().filter_map(|set| set.topology.group()) {
-        if !names.contains(&name) {
-            names.push(name);
+    // Groups in the order they first appear, as Kueue's `orderedgroups`;
+    // one pass, whatever the number of groups.
+    let mut order: Vec<(&str, Vec<&PodSet<'_>>)> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for set in pod_sets {
+        if let Some(name) = set.topology.group() {
+            let i = *index.entry(name).or_insert_with(|| {
+                order.push((name, Vec::new()));
+                order.len() - 1
+            });
+            if let Some((_, members)) = order.get_mut(i) {
+                members.push(set);
+            }
         }
     }
-    for name in names {
-        let members: Vec<&PodSet<'_>> = pod_sets
-            .iter()
-            .filter(|set| set.topology.group() == Some(name))
-            .collect();
+    for (name, members) in order {
         let at = |set: &PodSet<'_>| format!("{}[{GROUP_NAME}]", annotations(set.group));
         let [first, second] = members.as_slice() else {
             for set in &members {

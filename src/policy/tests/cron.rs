@@ -245,3 +245,26 @@ fn the_suspend_step_never_touches_a_cron_job() {
     mutate::suspend(&mut obj, &policy, &mut out);
     assert!(out.patch.is_empty() && out.changes.is_empty());
 }
+
+#[test]
+fn topology_annotations_of_the_template_are_checked_at_its_paths_even_unqueued() {
+    // Kueue checks them on every object, managed or not.
+    let mut obj = cron(None);
+    obj["spec"]["jobTemplate"]["rayClusterSpec"]["headGroupSpec"]["template"]["metadata"] =
+        json!({"annotations": {"kueue.x-k8s.io/podset-slice-size": "2"}});
+    let d = mutate_with(
+        &Policy::for_release(Release::parse("v0.20").ok()),
+        CRON,
+        &obj,
+    );
+    let paths: Vec<&str> = d.violations.iter().map(|e| e.path.as_str()).collect();
+    assert!(!paths.is_empty(), "{:?}", errors(&d));
+    for path in paths {
+        assert!(
+            path.starts_with(
+                "spec.jobTemplate.rayClusterSpec.headGroupSpec.template.metadata.annotations["
+            ),
+            "{path}"
+        );
+    }
+}
