@@ -4,7 +4,7 @@ CARGO ?= cargo
 BIN := $(or $(CARGO_TARGET_DIR),target)/debug/kueue-ray-webhook
 CERTS := certs
 
-.PHONY: run test build certs bench bless fuzz e2e e2e-up e2e-down e2e-build e2e-operators e2e-scale
+.PHONY: run test build certs bench attack-tools bless fuzz e2e e2e-up e2e-down e2e-build e2e-operators e2e-scale
 
 ## build: compile the debug binary
 build:
@@ -53,6 +53,13 @@ fuzz:
 bench:
 	$(CARGO) bench --bench pure
 	$(CARGO) bench --bench load
+
+## attack-tools: a virtualenv with the HTTP/2 client that
+## benches/attack/attack.py needs (docs/performance.md, "Under attack")
+attack-tools: target/attack-venv/bin/python
+target/attack-venv/bin/python:
+	python3 -m venv target/attack-venv
+	target/attack-venv/bin/pip install --quiet h2==4.3.0
 
 # ---------------------------------------------------------------- deployment
 # (see docs/deploy.md; tests/manifests.rs renders and validates manifests/)

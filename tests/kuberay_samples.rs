@@ -1,6 +1,6 @@
 //! The real KubeRay sample manifests (../shared/samples/kuberay, see its
-//! SOURCE.md), each RayCluster, RayService and RayJob given a queue label and sent as
-//! the CREATE review kube-apiserver would send, to the real server over TLS.
+//! SOURCE.md), each RayCluster, RayService, RayJob and RayCronJob given a queue label and
+//! sent as the CREATE review kube-apiserver would send, to the real server over TLS.
 
 mod common;
 mod offline_support;
@@ -34,6 +34,10 @@ enum Expect {
     /// `shutdownAfterJobFinishes` unset: denied at both. Admitted (and
     /// suspended) once the rules go and shutdown is set to true.
     DeletionRulesDenied,
+    /// A RayCronJob: never patched. Served without API access, its queue
+    /// label never reaches its runs: a warning at the label, a denial there
+    /// with --deny-unqueued-cron-runs.
+    CronLabelNotCarried,
 }
 
 const EXPECTED: &[(&str, &str, Expect)] = &[
@@ -98,6 +102,11 @@ const EXPECTED: &[(&str, &str, Expect)] = &[
         Expect::DeletionRulesDenied,
     ),
     ("ray-job.shutdown.yaml", "RayJob", Expect::Suspended),
+    (
+        "ray-cronjob.sample.yaml",
+        "RayCronJob",
+        Expect::CronLabelNotCarried,
+    ),
 ];
 
 /// The samples (a test that reads them is ignored without `../shared` outside CI).
@@ -105,7 +114,7 @@ fn samples_dir() -> PathBuf {
     offline_support::samples()
 }
 
-/// Every `ray.io` RayCluster, RayService or RayJob document of `file`, with a queue label.
+/// Every `ray.io` RayCluster, RayService, RayJob or RayCronJob document of `file`, with a queue label.
 fn ray_objects(file: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(file).unwrap();
     serde_yaml_ng::Deserializer::from_str(&text)
@@ -116,7 +125,7 @@ fn ray_objects(file: &Path) -> Vec<Value> {
                 .is_some_and(|v| v.starts_with("ray.io/"))
                 && matches!(
                     doc["kind"].as_str(),
-                    Some("RayCluster" | "RayService" | "RayJob")
+                    Some("RayCluster" | "RayService" | "RayJob" | "RayCronJob")
                 )
         })
         .map(|mut doc| {
@@ -169,9 +178,19 @@ async fn every_sample_gets_its_expected_verdict() {
     let mut service_client = Client::connect(service_mode.addr, config.clone())
         .await
         .unwrap();
-    let mut job_cluster_client = Client::connect(job_cluster_mode.addr, config)
+    let deny_cron = Server::start(&certs.cert(), &certs.key(), &["--deny-unqueued-cron-runs"]);
+    let mut job_cluster_client = Client::connect(job_cluster_mode.addr, config.clone())
         .await
         .unwrap();
+    let mut deny_cron_client = Client::connect(deny_cron.addr, config.clone())
+        .await
+        .unwrap();
+    let with_default = Server::start(
+        &certs.cert(),
+        &certs.key(),
+        &["--default-queue", "fallback"],
+    );
+    let mut default_client = Client::connect(with_default.addr, config).await.unwrap();
 
     for (i, (file, kind, expect)) in EXPECTED.iter().enumerate() {
         let objects = ray_objects(&dir.join(file));
@@ -200,7 +219,7 @@ async fn every_sample_gets_its_expected_verdict() {
             "RayJob" => "spec.rayClusterSpec.enableInTreeAutoscaling",
             _ => "spec.enableInTreeAutoscaling",
         };
-        if *kind == "RayJob" {
+        if *kind == "RayJob" || *kind == "RayCronJob" {
             let path = format!("/mutate-ray-io-v1-{resource}");
             let response = admit(&mut job_cluster_client, &path, object, &uid).await;
             assert_eq!(response["allowed"], true, "{file}: {response}");
@@ -312,6 +331,42 @@ async fn every_sample_gets_its_expected_verdict() {
                 assert!(warning.contains("not suspended"), "{file}: {warning}");
                 assert_eq!(validated["allowed"], true, "{file}: {validated}");
             }
+            Expect::CronLabelNotCarried => {
+                let label = format!("metadata.labels[{QUEUE_KEY}]");
+                for response in [&mutated, &validated] {
+                    assert_eq!(response["allowed"], true, "{file}: {response}");
+                    assert!(response.get("patch").is_none(), "{file}: {response}");
+                    let warnings = response["warnings"].as_array().unwrap();
+                    assert_eq!(warnings.len(), 1, "{file}: {response}");
+                    let warning = warnings[0].as_str().unwrap();
+                    assert!(
+                        warning.starts_with(&label) && warning.contains("--api-access"),
+                        "{file}: {warning}"
+                    );
+                }
+                // With a default queue its runs are queued (and suspended) by
+                // it: the RayCronJob itself is still not patched.
+                for webhook in ["mutate", "validate"] {
+                    let path = format!("/{webhook}-ray-io-v1-{resource}");
+                    let response = admit(&mut default_client, &path, object, &uid).await;
+                    assert_eq!(response["allowed"], true, "{file}: {response}");
+                    assert!(response.get("patch").is_none(), "{file}: {response}");
+                    let warning = response["warnings"][0].as_str().unwrap();
+                    assert!(
+                        warning.contains("queued by --default-queue \"fallback\" instead"),
+                        "{file}: {warning}"
+                    );
+                }
+                for webhook in ["mutate", "validate"] {
+                    let path = format!("/{webhook}-ray-io-v1-{resource}");
+                    let response = admit(&mut deny_cron_client, &path, object, &uid).await;
+                    assert_eq!(response["allowed"], false, "{file}: {response}");
+                    assert_eq!(response["status"]["code"], 403, "{file}");
+                    let causes = response["status"]["details"]["causes"].as_array().unwrap();
+                    assert_eq!(causes.len(), 1, "{file}: {causes:?}");
+                    assert_eq!(causes[0]["field"], label.as_str(), "{file}");
+                }
+            }
             Expect::Unchanged => {
                 assert_eq!(mutated["allowed"], true, "{file}: {mutated}");
                 assert!(mutated.get("patch").is_none(), "{file}: {mutated}");
@@ -359,7 +414,7 @@ fn the_expected_table_covers_every_ray_sample() {
     expected.sort();
     assert_eq!(
         found, expected,
-        "a RayCluster/RayService/RayJob sample without an expected verdict"
+        "a RayCluster/RayService/RayJob/RayCronJob sample without an expected verdict"
     );
 }
 
@@ -425,6 +480,9 @@ const BY_RELEASE: &[ByRelease] = &[
         ],
     ),
     ("ray-job.shutdown.yaml", ADMITTED, ADMITTED),
+    // Checked with --cron-runs-labelled: its runs carry its label and pass
+    // the RayJob rules (shutdownAfterJobFinishes: true).
+    ("ray-cronjob.sample.yaml", ADMITTED, ADMITTED),
 ];
 
 #[test]
@@ -444,8 +502,10 @@ fn check_gives_every_sample_its_verdict_under_kueue_v0_19_and_v0_20() {
     }
     let root = labelled.path().to_str().unwrap();
     for (column, release) in ["v0.19", "v0.20"].into_iter().enumerate() {
+        // As the Deployment serves (--api-access): a RayCronJob's runs carry its label.
+        let flags = ["--kueue-version", release, "--cron-runs-labelled"];
         let out = offline_support::run(
-            &["check", "--kueue-version", release, "-o", "json", root],
+            &[&["check", "-o", "json"][..], &flags, &[root]].concat(),
             None,
         );
         assert_eq!(out.code, 1, "{release}: {}", out.stderr);

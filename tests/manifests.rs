@@ -614,6 +614,19 @@ fn labelled_object(resource: &str) -> Value {
                 "rayClusterSpec": cluster["spec"],
             },
         }),
+        RayKind::RayCronJob => serde_json::json!({
+            "apiVersion": "ray.io/v1",
+            "kind": "RayCronJob",
+            "metadata": cluster["metadata"],
+            "spec": {
+                "schedule": "0 * * * *",
+                "jobTemplate": {
+                    "entrypoint": "python main.py",
+                    "shutdownAfterJobFinishes": true,
+                    "rayClusterSpec": cluster["spec"],
+                },
+            },
+        }),
     }
 }
 
@@ -643,8 +656,10 @@ async fn every_registered_path_kind_and_operation_is_answered_by_the_real_server
                         .unwrap();
                     let response = common::assert_review_answer(&reply, &uid, mutating);
                     assert_eq!(response["allowed"], true, "{uid}: {response}");
-                    // A labelled RayCluster or RayJob is suspended; a RayService is not (its RayCluster is).
-                    let suspends = mutating && resource != "rayservices";
+                    // A labelled RayCluster or RayJob is suspended; a RayService is not
+                    // (its RayCluster is), nor a RayCronJob (its runs are; it is never patched).
+                    let suspends =
+                        mutating && resource != "rayservices" && resource != "raycronjobs";
                     assert_eq!(
                         response.get("patch").is_some(),
                         suspends,
@@ -660,9 +675,18 @@ async fn every_registered_path_kind_and_operation_is_answered_by_the_real_server
         3 * KINDS.len(),
         "per kind, a CREATE registration and a CREATE+UPDATE registration"
     );
+    // Each kind is its own label value in the metrics (a RayCronJob too).
+    let metrics = server.metrics();
+    for kind in KINDS {
+        let line = format!(
+            "kueue_ray_webhook_admission_requests_total{{webhook=\"validate\",kind=\"{}\",operation=\"UPDATE\",",
+            kind.name
+        );
+        assert!(metrics.contains(&line), "{line}\n{metrics}");
+    }
     // A path the server does not route is refused, so a typo would show.
     let reply = client
-        .post("/mutate-ray-io-v1-raycronjob", common::create_review("x"))
+        .post("/mutate-ray-io-v1-raycronjobs", common::create_review("x"))
         .await
         .unwrap();
     assert_eq!(reply.status, 404);

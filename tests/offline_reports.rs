@@ -116,11 +116,11 @@ fn junit_report_has_one_case_per_object_and_a_failure_per_denial() {
     assert_eq!(out.code, 1);
     let report = quick_junit::Report::deserialize_from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("not JUnit XML: {e}\n{}", out.stdout));
-    // 17 Ray objects and the 9 skipped documents, each with its reason.
+    // 18 Ray objects and the 8 skipped documents, each with its reason.
     assert_eq!(report.tests, 26);
     assert_eq!(report.failures, 7);
     let suite = &report.test_suites[0];
-    assert_eq!(suite.skipped, 9);
+    assert_eq!(suite.skipped, 8);
     let failed: Vec<String> = suite
         .test_cases
         .iter()
@@ -330,6 +330,7 @@ fn patched_objects_are_what_the_patch_makes_and_are_stable() {
             "default.raycluster.raycluster-heterogeneous.yaml",
             "default.raycluster.raycluster-kuberay.yaml",
             "default.raycluster.raycluster-tpu-v6e-multihost.yaml",
+            "default.raycronjob.raycronjob-sample.yaml",
             "default.rayjob.rayjob-sample-.yaml",
             "default.rayjob.rayjob-sample-shutdown.yaml",
             "default.rayjob.rayjob-use-existing-raycluster.yaml",
@@ -357,13 +358,13 @@ fn patched_objects_are_what_the_patch_makes_and_are_stable() {
     assert!(
         again
             .stdout
-            .ends_with("10 admitted, 0 denied, 0 unmanaged, 0 skipped\n"),
+            .ends_with("11 admitted, 0 denied, 0 unmanaged, 0 skipped\n"),
         "{}",
         again.stdout
     );
     assert_eq!(
         again.stdout.matches(": unchanged\n").count(),
-        10,
+        11,
         "{}",
         again.stdout
     );
@@ -383,4 +384,104 @@ fn patched_to_stdout_moves_the_report_to_stderr() {
     assert_eq!(objects.len(), 1);
     assert_eq!(objects[0]["spec"]["suspend"], true);
     assert_eq!(objects[0]["metadata"]["namespace"], "default");
+}
+
+/// `check` of the RayCronJob fixture with `flags`, as `format`.
+fn check_cron_jobs(format: &str, flags: &[&str]) -> offline_support::Run {
+    let file = fixture("check/raycronjobs.yaml");
+    let args = [&["check", "-o", format][..], flags, &[path_str(&file)]].concat();
+    run(&args, None)
+}
+
+#[test]
+fn a_raycronjob_is_judged_by_its_runs_in_every_format_on_the_lines_of_its_fields() {
+    let file = fixture("check/raycronjobs.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let label = |name: &str| position_of(&text, &format!("name: {name}"), "kueue.x-k8s.io/");
+    let shutdown = position_of(&text, "name: hourly", "shutdownAfterJobFinishes");
+    let at = |v: &Value| {
+        (
+            v["line"].as_u64().unwrap() as usize,
+            v["column"].as_u64().unwrap() as usize,
+        )
+    };
+
+    // Served without API access: the label never reaches the runs; nothing
+    // queues them, so their rules do not apply; a warning on each label.
+    let out = check_cron_jobs("json", &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report = out.json();
+    for (object, name) in report["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(["nightly", "hourly"])
+    {
+        assert_eq!(object["verdict"], "unmanaged", "{object}");
+        assert_eq!(object["patch"], json!([]), "{object}");
+        assert_eq!(object["warnings"].as_array().unwrap().len(), 1, "{object}");
+        assert_eq!(at(&object["warnings"][0]), label(name), "{object}");
+    }
+    // --deny-unqueued-cron-runs: both denied at the label.
+    let out = check_cron_jobs("json", &["--deny-unqueued-cron-runs"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    for (object, name) in out.json()["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(["nightly", "hourly"])
+    {
+        assert_eq!(object["verdict"], "denied", "{object}");
+        let violations = object["violations"].as_array().unwrap();
+        assert_eq!(violations.len(), 1, "{object}");
+        assert_eq!(
+            violations[0]["path"],
+            "metadata.labels[kueue.x-k8s.io/queue-name]"
+        );
+        assert_eq!(at(&violations[0]), label(name), "{object}");
+    }
+
+    // The runs carry the label: nightly is admitted unpatched, hourly's
+    // runs would never release their quota.
+    let labelled = ["--cron-runs-labelled"];
+    let out = check_cron_jobs("json", &labelled);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report = out.json();
+    let nightly = &report["objects"][0];
+    assert_eq!(nightly["verdict"], "admitted", "{nightly}");
+    assert_eq!(nightly["patch"], json!([]));
+    assert_eq!(nightly["warnings"], json!([]));
+    let hourly = &report["objects"][1];
+    assert_eq!(hourly["verdict"], "denied", "{hourly}");
+    let path = "spec.jobTemplate.shutdownAfterJobFinishes";
+    assert_eq!(hourly["violations"][0]["path"], path, "{hourly}");
+    assert_eq!(at(&hourly["violations"][0]), shutdown);
+
+    let file = file.display().to_string();
+    let (line, column) = shutdown;
+    let out = check_cron_jobs("text", &labelled);
+    let expected = format!("    {file}:{line}:{column}: {path}: Invalid value: false");
+    assert!(out.stdout.contains(&expected), "{expected}\n{}", out.stdout);
+    let out = check_cron_jobs("junit", &labelled);
+    let expected = format!("{file}:{line}:{column}: {path}");
+    assert!(out.stdout.contains(&expected), "{expected}\n{}", out.stdout);
+    let out = check_cron_jobs("github", &labelled);
+    let expected =
+        format!("line={line},col={column},title=RayCronJob default/hourly denied::{path}");
+    assert!(out.stdout.contains(&expected), "{expected}\n{}", out.stdout);
+    let out = check_cron_jobs("markdown", &labelled);
+    let expected = format!("line {line}: {path}");
+    assert!(out.stdout.contains(&expected), "{expected}\n{}", out.stdout);
+    let out = check_cron_jobs("sarif", &labelled);
+    let log = out.json();
+    let result = log["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["message"]["text"].as_str().unwrap().contains(path))
+        .unwrap();
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["region"],
+        json!({"startLine": line, "startColumn": column})
+    );
 }

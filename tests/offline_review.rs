@@ -116,8 +116,8 @@ async fn check_verdicts_and_patches_equal_the_https_servers_answers() {
         let objects = report["objects"].as_array().unwrap();
         assert_eq!(
             objects.len(),
-            17,
-            "every RayCluster, RayService and RayJob sample"
+            18,
+            "every RayCluster, RayService, RayJob and RayCronJob sample"
         );
         let mut denied = 0;
         for (index, verdict) in objects.iter().enumerate() {
@@ -133,8 +133,10 @@ async fn check_verdicts_and_patches_equal_the_https_servers_answers() {
             let context = format!("{policy:?} {}", verdict["source"]);
             // Every policy here manages every object (a default queue or
             // manage-all), except the RayJob itself when its RayCluster is
-            // Kueue's workload: the server allows it, and check says why.
-            let left_alone = kind == "RayJob" && policy.contains(&"raycluster");
+            // Kueue's workload (and the RayCronJob that creates RayJobs):
+            // the server allows it, and check says why.
+            let left_alone =
+                (kind == "RayJob" || kind == "RayCronJob") && policy.contains(&"raycluster");
             let word = match (response["allowed"] == true, left_alone) {
                 (false, _) => "denied",
                 (true, false) => "admitted",

@@ -9,7 +9,7 @@
 
 mod arbitrary;
 
-use arbitrary::{arb_json, arb_review};
+use arbitrary::{arb_json, arb_review, arb_review_of};
 use base64::Engine as _;
 use kueue_ray_webhook::admission::{ANSWER_LIMIT, Answer, Webhook, review};
 use kueue_ray_webhook::policy::json::READ_ITEMS;
@@ -26,8 +26,9 @@ fn policies() -> impl Strategy<Value = Policy> {
         any::<bool>(),
         any::<bool>(),
     );
-    (flags, 0usize..9).prop_map(
-        |((default, manage, service, job, elastic, exclude), max)| Policy {
+    let cron_flags = (any::<bool>(), any::<bool>());
+    (flags, cron_flags, 0usize..9).prop_map(
+        |((default, manage, service, job, elastic, exclude), (labelled, deny), max)| Policy {
             max_worker_groups: max,
             default_queue: default.then(|| "default-queue".to_string()),
             manage_jobs_without_queue_name: manage,
@@ -48,6 +49,8 @@ fn policies() -> impl Strategy<Value = Policy> {
             } else {
                 Vec::new()
             },
+            cron_runs_labelled: labelled,
+            deny_unqueued_cron_runs: deny,
             ..Policy::default()
         },
     )
@@ -158,6 +161,35 @@ proptest! {
                 "not idempotent: {}",
                 String::from_utf8_lossy(&answer.body)
             );
+        }
+    }
+
+    /// A RayCronJob is never patched (its `spec.suspend` pauses its
+    /// schedule), and what is wrong with it is in its runs' template
+    /// (`spec.jobTemplate.…`), its queue label or its metadata.
+    #[test]
+    fn a_raycronjob_is_never_patched_and_its_findings_are_its_own_fields(
+        sent in arb_review_of(&["RayCronJob"]),
+        policy in policies(),
+    ) {
+        let body = serde_json::to_vec(&sent).unwrap();
+        for webhook in [Webhook::Mutate, Webhook::Validate] {
+            let answer = review(webhook, &body, &policy);
+            let Checked::Reviewed { patch, .. } = check_answer(webhook, &sent, &answer)? else {
+                continue;
+            };
+            prop_assert!(patch.is_none(), "{}", String::from_utf8_lossy(&answer.body));
+            let got: Value = serde_json::from_slice(&answer.body).unwrap();
+            let causes = got["response"]["status"]["details"]["causes"].as_array().cloned();
+            for cause in causes.unwrap_or_default() {
+                let field = cause["field"].as_str().unwrap_or_default();
+                prop_assert!(
+                    field == "spec"
+                        || field.starts_with("spec.jobTemplate")
+                        || field.starts_with("metadata"),
+                    "{field}: {cause}"
+                );
+            }
         }
     }
 
@@ -443,33 +475,67 @@ struct Annotations {
     slice_required: Option<&'static str>,
     slice_size: Option<&'static str>,
     group_name: Option<&'static str>,
+    slice_layers: Option<&'static str>,
+    spreading: Option<&'static str>,
 }
 
 const LEVELS: [&str; 4] = ["topology.kubernetes.io/zone", "rack", "", "Bad Label"];
 const BAD_LEVELS: [&str; 2] = ["", "Bad Label"];
+const SLICE_SIZES: [&str; 5] = ["1", "2", "0", "2147483648", "x"];
+/// Slice layers: one of 2 pods, two of 4 and 2, and two that are no layers.
+const ONE_LAYER: &str = r#"[{"topology":"rack","size":2}]"#;
+const TWO_LAYERS: &str = r#"[{"topology":"zone","size":4},{"topology":"rack","size":2}]"#;
+const LAYERS: [&str; 4] = [ONE_LAYER, TWO_LAYERS, "[]", "x"];
+/// Spreading: valid, no rules, and a share of 1 (out of range).
+const SPREAD: &str = r#"{"rules":[{"topologyKey":"zone","maxShareAllowingPlacement":"0.5"}]}"#;
+const SPREAD_SHARE_1: &str = r#"{"rules":[{"topologyKey":"zone","maxShareAllowingPlacement":1}]}"#;
+const SPREADS: [&str; 3] = [SPREAD, "{}", SPREAD_SHARE_1];
 
 fn arb_annotations() -> impl Strategy<Value = Annotations> {
     let level = || proptest::option::of(proptest::sample::select(&LEVELS[..]));
     (
-        level(),
-        level(),
-        proptest::option::of(proptest::sample::select(&["true", "false", "yes"][..])),
-        level(),
-        proptest::option::of(proptest::sample::select(&["1", "0", "2147483648", "x"][..])),
-        proptest::option::of(proptest::sample::select(&["pair", "42"][..])),
+        (
+            level(),
+            level(),
+            proptest::option::of(proptest::sample::select(&["true", "false", "yes"][..])),
+            level(),
+        ),
+        (
+            proptest::option::of(proptest::sample::select(&SLICE_SIZES[..])),
+            proptest::option::of(proptest::sample::select(&["pair", "42"][..])),
+            proptest::option::of(proptest::sample::select(&LAYERS[..])),
+            proptest::option::of(proptest::sample::select(&SPREADS[..])),
+        ),
     )
         .prop_map(
-            |(required, preferred, unconstrained, slice_required, slice_size, group_name)| {
-                Annotations {
-                    required,
-                    preferred,
-                    unconstrained,
-                    slice_required,
-                    slice_size,
-                    group_name,
-                }
+            |(
+                (required, preferred, unconstrained, slice_required),
+                (slice_size, group_name, slice_layers, spreading),
+            )| Annotations {
+                required,
+                preferred,
+                unconstrained,
+                slice_required,
+                slice_size,
+                group_name,
+                slice_layers,
+                spreading,
             },
         )
+}
+
+/// What the model knows of a release: its minor version, and whether the
+/// cluster runs the spreading gate.
+#[derive(Clone, Copy, Debug)]
+struct Model {
+    minor: u32,
+    spreading_gate: bool,
+}
+
+impl Model {
+    fn spreading(self) -> bool {
+        self.minor >= 20 && self.spreading_gate
+    }
 }
 
 impl Annotations {
@@ -482,6 +548,8 @@ impl Annotations {
             ("slice-required-topology", self.slice_required),
             ("slice-size", self.slice_size),
             ("group-name", self.group_name),
+            ("slice-required-topology-constraints", self.slice_layers),
+            ("topology-spreading", self.spreading),
         ] {
             if let Some(value) = value {
                 map.insert(format!("kueue.x-k8s.io/podset-{key}"), Value::from(value));
@@ -490,8 +558,13 @@ impl Annotations {
         Value::Object(map)
     }
 
-    /// The fields Kueue's rules deny, as a model written apart from the webhook's.
-    fn expected(&self, at: &str, v0_20: bool) -> Vec<String> {
+    fn level(&self) -> bool {
+        self.required.is_some() || self.preferred.is_some()
+    }
+
+    /// The fields Kueue's rules deny in this template alone, as a model
+    /// written apart from the webhook's.
+    fn expected(&self, at: &str, m: Model) -> Vec<String> {
         let key = |k: &str| format!("{at}[kueue.x-k8s.io/podset-{k}]");
         let mut out = Vec::new();
         let levels = [self.required, self.preferred, self.unconstrained];
@@ -508,52 +581,196 @@ impl Annotations {
             }
         }
         if let Some(group) = self.group_name {
+            let sliced = m.minor < 20;
             let conflicts = [
                 group == "42",
-                self.slice_size.is_some(),
-                self.slice_required.is_some(),
-                self.required.is_none() && self.preferred.is_none(),
+                sliced && self.slice_size.is_some(),
+                sliced && self.slice_required.is_some(),
+                !self.level(),
             ];
             out.extend(conflicts.iter().filter(|c| **c).map(|_| key("group-name")));
         }
-        if self.unconstrained == Some("yes") || (v0_20 && self.unconstrained == Some("false")) {
+        if self.unconstrained == Some("yes")
+            || (m.minor >= 20 && self.unconstrained == Some("false"))
+        {
             out.push(key("unconstrained-topology"));
         }
-        if self.slice_size.is_some_and(|s| s != "1") {
+        if self.slice_size.is_some_and(|s| !["1", "2"].contains(&s)) {
             out.push(key("slice-size"));
         }
         if self.slice_required.is_some() != self.slice_size.is_some() {
             out.push(key("slice-size"));
         }
-        out.sort();
+        let layers = key("slice-required-topology-constraints");
+        if let Some(value) = self.slice_layers {
+            match m.minor {
+                ..=16 => {}
+                17 | 18 => out.push(layers.clone()),
+                _ => {
+                    if self.slice_required.is_some() {
+                        out.push(layers.clone());
+                    }
+                    if self.slice_size.is_some() {
+                        out.push(layers.clone());
+                    }
+                    if self.group_name.is_some() && m.minor < 20 {
+                        out.push(key("group-name"));
+                    }
+                    if value == "[]" || value == "x" {
+                        out.push(layers.clone());
+                    }
+                }
+            }
+        }
+        if let Some(value) = self.spreading
+            && m.spreading()
+        {
+            let spreading = key("topology-spreading");
+            if self.required.is_none() || value == "{}" {
+                out.push(spreading);
+            } else if value == SPREAD_SHARE_1 {
+                out.push(format!("{spreading}.rules[0].maxShareAllowingPlacement"));
+            }
+        }
         out
+    }
+
+    /// Whether Kueue builds this template's PodSet topology request.
+    fn builds(&self, m: Model) -> bool {
+        let sliced = self.slice_required.is_some() && self.slice_size.is_some();
+        if !self.level() {
+            match self.unconstrained {
+                Some("yes") => return false,
+                Some(_) => {}
+                None if !sliced && self.slice_layers.is_none() => return true,
+                None => {}
+            }
+        }
+        match self.slice_layers {
+            Some(layers) if m.minor >= 19 => layers == ONE_LAYER || layers == TWO_LAYERS,
+            _ if sliced => self
+                .slice_size
+                .is_some_and(|s| ["1", "2", "0"].contains(&s)),
+            _ => true,
+        }
+    }
+
+    /// The fields the count rules deny in this template of `pods` pods.
+    fn expected_fit(&self, at: &str, pods: i64, m: Model) -> Vec<String> {
+        let key = |k: &str| format!("{at}[kueue.x-k8s.io/podset-{k}]");
+        let mut out = Vec::new();
+        if let Some(size) = self.slice_size.and_then(|s| s.parse::<i32>().ok())
+            && i64::from(size) > pods
+        {
+            out.push(key("slice-size"));
+        }
+        let outer = match self.slice_layers {
+            Some(ONE_LAYER) => Some((2, 1)),
+            Some(TWO_LAYERS) => Some((4, 2)),
+            _ => None,
+        };
+        if let Some((size, layers)) = outer
+            && m.minor >= 17
+            && (size > pods || (m.minor >= 20 && layers > 1 && pods % size != 0))
+        {
+            out.push(key("slice-required-topology-constraints"));
+        }
+        out
+    }
+
+    fn group(&self) -> Option<&'static str> {
+        self.group_name.filter(|_| self.level())
+    }
+
+    /// What Kueue's PodSet asks for, required first.
+    fn asks(&self) -> (Option<&'static str>, Option<&'static str>) {
+        match self.required {
+            Some(r) => (Some(r), None),
+            None => (None, self.preferred),
+        }
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+/// The fields the group rules deny for the head (1 pod) and one worker.
+fn expected_groups(
+    head: &Annotations,
+    worker: &Annotations,
+    worker_pods: i64,
+    m: Model,
+) -> Vec<String> {
+    const HEAD: &str = "spec.headGroupSpec.template.metadata.annotations";
+    const WORKER: &str = "spec.workerGroupSpecs[0].template.metadata.annotations";
+    let name = |at: &str| format!("{at}[kueue.x-k8s.io/podset-group-name]");
+    let mut out = Vec::new();
+    match (head.group(), worker.group()) {
+        (Some(a), Some(b)) if a == b => {
+            // The head is a single pod: the size rule always holds.
+            let _ = worker_pods;
+            let spreading = |a: &Annotations| a.spreading.unwrap_or("");
+            if m.spreading() && spreading(head) != spreading(worker) {
+                out.extend([HEAD.to_string(), WORKER.to_string()]);
+            }
+            if head.asks() != worker.asks() {
+                out.extend([HEAD.to_string(), WORKER.to_string()]);
+            }
+        }
+        (a, b) => {
+            if a.is_some() {
+                out.push(name(HEAD));
+            }
+            if b.is_some() {
+                out.push(name(WORKER));
+            }
+        }
+    }
+    out
+}
 
-    /// Any mix of topology annotations on the head and a worker template is
-    /// denied at exactly the fields the model names, managed or not.
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+    /// Any mix of topology annotations on the head and a worker template
+    /// (of any pod count) is denied at exactly the fields the model names,
+    /// managed or not, under every release that changed the rules.
     #[test]
     fn topology_annotations_are_denied_where_the_model_says(
         head in arb_annotations(),
         worker in arb_annotations(),
         managed in any::<bool>(),
-        v0_20 in any::<bool>(),
+        minor in proptest::sample::select(&[16u32, 17, 19, 20][..]),
+        spreading_gate in any::<bool>(),
+        replicas in proptest::option::of(0i64..11),
+        hosts in proptest::option::of(0i64..3),
     ) {
-        let release = if v0_20 { "v0.20" } else { "v0.19" };
-        let policy = Policy::for_release(Some(kueue_ray_webhook::policy::Release::parse(release).unwrap()));
+        let m = Model { minor, spreading_gate };
+        let release = kueue_ray_webhook::policy::Release::parse(&format!("v0.{minor}")).unwrap();
+        let policy = Policy { tas_topology_spreading: spreading_gate, ..Policy::for_release(Some(release)) };
         let labels = if managed { serde_json::json!({"kueue.x-k8s.io/queue-name": "q"}) } else { serde_json::json!({}) };
         let template = |a: &Annotations| serde_json::json!({"metadata": {"annotations": a.json()},
             "spec": {"containers": [{"name": "c"}]}});
+        let mut group = serde_json::json!({"groupName": "g", "template": template(&worker)});
+        if let Some(replicas) = replicas {
+            group["replicas"] = replicas.into();
+        }
+        if let Some(hosts) = hosts {
+            group["numOfHosts"] = hosts.into();
+        }
+        // Kueue's count: replicas (the CRD's default 0), times numOfHosts over 1.
+        let worker_pods = replicas.unwrap_or(0) * hosts.filter(|h| *h > 1).unwrap_or(1);
         let mut sent = arbitrary::base_review("RayCluster", "CREATE");
         set(&mut sent, "/request/object", serde_json::json!({
             "metadata": {"name": "c", "labels": labels},
             "spec": {"suspend": true, "headGroupSpec": {"template": template(&head)},
-                "workerGroupSpecs": [{"groupName": "g", "template": template(&worker)}]}}));
-        let mut expected = head.expected("spec.headGroupSpec.template.metadata.annotations", v0_20);
-        expected.extend(worker.expected("spec.workerGroupSpecs[0].template.metadata.annotations", v0_20));
+                "workerGroupSpecs": [group]}}));
+        let (head_at, worker_at) = ("spec.headGroupSpec.template.metadata.annotations",
+            "spec.workerGroupSpecs[0].template.metadata.annotations");
+        let mut expected = head.expected(head_at, m);
+        expected.extend(worker.expected(worker_at, m));
+        if head.builds(m) && worker.builds(m) {
+            expected.extend(head.expected_fit(head_at, 1, m));
+            expected.extend(worker.expected_fit(worker_at, worker_pods, m));
+            expected.extend(expected_groups(&head, &worker, worker_pods, m));
+        }
         expected.sort();
         let body = serde_json::to_vec(&sent).unwrap();
         let answer = review(Webhook::Validate, &body, &policy);

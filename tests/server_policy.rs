@@ -59,6 +59,23 @@ fn an_invalid_default_queue_is_a_usage_error() {
 }
 
 #[test]
+fn saying_the_server_labels_cron_runs_without_api_access_is_a_usage_error() {
+    let certs = CertDir::new();
+    let output = Server::command(&certs.cert(), &certs.key())
+        .arg("--cron-runs-labelled")
+        .env_remove("KUEUE_RAY_WEBHOOK_API_ACCESS")
+        .env_remove("KUEUE_RAY_WEBHOOK_KUBECONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--cron-runs-labelled needs --api-access"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn the_effective_policy_is_logged_once_with_where_each_value_came_from() {
     let certs = CertDir::new();
     let mut command = Server::command(&certs.cert(), &certs.key());
@@ -67,7 +84,8 @@ fn the_effective_policy_is_logged_once_with_where_each_value_came_from() {
         .env("KUEUE_RAY_WEBHOOK_ELASTIC_JOBS", "false")
         .env("POD_NAMESPACE", "webhook-ns")
         .env_remove("KUEUE_RAY_WEBHOOK_EXCLUDE_NAMESPACE")
-        .env_remove("KUEUE_RAY_WEBHOOK_MULTIKUEUE_RAY_AUTOSCALING");
+        .env_remove("KUEUE_RAY_WEBHOOK_MULTIKUEUE_RAY_AUTOSCALING")
+        .env_remove("KUEUE_RAY_WEBHOOK_TAS_TOPOLOGY_SPREADING");
     let server = Server::spawn(command);
     let line = server.wait_for_log("effective policy");
     assert_eq!(
@@ -75,7 +93,8 @@ fn the_effective_policy_is_logged_once_with_where_each_value_came_from() {
         "kueue-version=v0.18 (flag) max-worker-groups=3 (flag) default-queue=none (default) \
          manage-jobs-without-queue-name=false (default) rayservice-workload=rayservice (profile) \
          rayjob-workload=rayjob (default) elastic-jobs=false (environment) exclude-namespace=kube-system,webhook-ns (default) \
-         multikueue-ray-autoscaling=false (default)",
+         multikueue-ray-autoscaling=false (default) cron-runs-labelled=false (api-access) \
+         deny-unqueued-cron-runs=false (default) tas-topology-spreading=false (default)",
         "{line}"
     );
     assert_eq!(server.logs_with("effective policy").len(), 1);

@@ -85,6 +85,39 @@ struct PolicyFlags {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     multikueue_ray_autoscaling: Option<bool>,
+    /// The serving webhook gives a RayCronJob's runs its queue label (it runs
+    /// `serve --api-access`): a labelled RayCronJob's runs are queued by it.
+    /// Off: the label never reaches the runs (KubeRay copies none), which
+    /// is warned [default: false; serve: whether --api-access is on, and
+    /// true without it is a usage error]
+    #[arg(
+        long,
+        env = "KUEUE_RAY_WEBHOOK_CRON_RUNS_LABELLED",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    cron_runs_labelled: Option<bool>,
+    /// A queue label on a RayCronJob that its runs will not carry
+    /// (--cron-runs-labelled off) is denied, not warned.
+    #[arg(long, env = "KUEUE_RAY_WEBHOOK_DENY_UNQUEUED_CRON_RUNS")]
+    deny_unqueued_cron_runs: bool,
+    /// The cluster runs Kueue (v0.20 or later) with the Alpha feature gate
+    /// TASTopologySpreading: the podset-topology-spreading annotation is
+    /// validated as Kueue does (off: Kueue ignores it, and so does this)
+    /// [default: false]
+    #[arg(
+        long,
+        env = "KUEUE_RAY_WEBHOOK_TAS_TOPOLOGY_SPREADING",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    tas_topology_spreading: Option<bool>,
 }
 
 /// Where each flag's value came from: clap's `ValueSource` per argument id
@@ -93,7 +126,7 @@ struct PolicyFlags {
 struct Sources(Vec<(&'static str, Source)>);
 
 impl Sources {
-    const IDS: [&'static str; 9] = [
+    const IDS: [&'static str; 12] = [
         "kueue_version",
         "max_worker_groups",
         "default_queue",
@@ -103,6 +136,9 @@ impl Sources {
         "elastic_jobs",
         "exclude_namespaces",
         "multikueue_ray_autoscaling",
+        "cron_runs_labelled",
+        "deny_unqueued_cron_runs",
+        "tas_topology_spreading",
     ];
 
     fn read(matches: &ArgMatches) -> Self {
@@ -201,6 +237,15 @@ impl PolicyArgs {
             None,
             false,
         );
+        let (cron_runs_labelled, cron_runs_labelled_source) =
+            self.sources
+                .pick("cron_runs_labelled", flags.cron_runs_labelled, None, false);
+        let (tas_topology_spreading, tas_topology_spreading_source) = self.sources.pick(
+            "tas_topology_spreading",
+            flags.tas_topology_spreading,
+            None,
+            false,
+        );
         Ok(Policy {
             kueue_version: flags.kueue_version,
             max_worker_groups,
@@ -220,13 +265,42 @@ impl PolicyArgs {
                 manage_jobs_without_queue_name: self.sources.of("manage_jobs_without_queue_name"),
                 exclude_namespaces: self.sources.of("exclude_namespaces"),
                 multikueue_ray_autoscaling: multikueue_ray_autoscaling_source,
+                cron_runs_labelled: cron_runs_labelled_source,
+                deny_unqueued_cron_runs: self.sources.of("deny_unqueued_cron_runs"),
+                tas_topology_spreading: tas_topology_spreading_source,
             },
             // Known only from manifests (`check --local-queues`), not a server flag.
             local_queues: None,
             require_local_queue: false,
             rules: profile.map_or(plain.rules, |p| p.rules),
             multikueue_ray_autoscaling,
+            cron_runs_labelled,
+            deny_unqueued_cron_runs: flags.deny_unqueued_cron_runs,
+            tas_topology_spreading,
         })
+    }
+
+    /// The policy of `serve`: as [`policy`](Self::policy), and the server
+    /// labels a RayCronJob's runs when it has API access (it watches
+    /// RayCronJobs), unless --cron-runs-labelled says otherwise; saying it
+    /// does without API access is a usage error (it cannot).
+    pub fn serve_policy(&self, api_access: bool) -> Result<Policy, String> {
+        let mut policy = self.policy()?;
+        match self.flags.cron_runs_labelled {
+            Some(true) if !api_access => {
+                return Err(
+                    "--cron-runs-labelled needs --api-access: only a webhook that \
+                            watches RayCronJobs gives their runs a queue label"
+                        .into(),
+                );
+            }
+            Some(_) => {}
+            None => {
+                policy.cron_runs_labelled = api_access;
+                policy.provenance.cron_runs_labelled = Source::ApiAccess;
+            }
+        }
+        Ok(policy)
     }
 }
 

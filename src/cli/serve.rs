@@ -142,7 +142,8 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     pub(super) fn run(self) -> ExitCode {
-        let mut policy = match self.policy.policy() {
+        let api_access = self.api_access || self.kubeconfig.is_some();
+        let mut policy = match self.policy.serve_policy(api_access) {
             Ok(policy) => policy,
             Err(error) => {
                 eprintln!("error: {error}");
@@ -150,7 +151,7 @@ impl ServeArgs {
             }
         };
         policy.require_local_queue = self.require_local_queue;
-        let cluster = (self.api_access || self.kubeconfig.is_some()).then(|| cluster::Config {
+        let cluster = api_access.then(|| cluster::Config {
             kubeconfig: self.kubeconfig.clone(),
             selector: self
                 .managed_namespace_selector

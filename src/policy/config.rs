@@ -83,6 +83,17 @@ pub struct Policy {
     /// MultiKueue's worker clusters run with `MultiKueueRayInTreeAutoscaling`
     /// (Kueue v0.20, #17466): a MultiKueue elastic job may autoscale in-tree.
     pub multikueue_ray_autoscaling: bool,
+    /// The serving webhook gives a RayCronJob's runs the RayCronJob's queue
+    /// label (`serve --api-access`, which watches RayCronJobs): KubeRay
+    /// copies no labels to runs, so without it the label never reaches them.
+    pub cron_runs_labelled: bool,
+    /// A queue label on a RayCronJob that its runs will not carry
+    /// (`cron_runs_labelled` off) is a violation, not a warning.
+    pub deny_unqueued_cron_runs: bool,
+    /// The cluster runs Kueue's Alpha gate `TASTopologySpreading` (v0.20,
+    /// #14820): `podset-topology-spreading` is validated, from the v0.20
+    /// row on. Off, Kueue ignores the annotation, and so does this.
+    pub tas_topology_spreading: bool,
 }
 
 impl Default for Policy {
@@ -119,6 +130,9 @@ impl Policy {
             require_local_queue: false,
             rules: profile.rules,
             multikueue_ray_autoscaling: false,
+            cron_runs_labelled: false,
+            deny_unqueued_cron_runs: false,
+            tas_topology_spreading: false,
         }
     }
 }
@@ -182,6 +196,21 @@ impl Policy {
                 "multikueue-ray-autoscaling",
                 self.multikueue_ray_autoscaling.to_string(),
                 p.multikueue_ray_autoscaling,
+            ),
+            knob(
+                "cron-runs-labelled",
+                self.cron_runs_labelled.to_string(),
+                p.cron_runs_labelled,
+            ),
+            knob(
+                "deny-unqueued-cron-runs",
+                self.deny_unqueued_cron_runs.to_string(),
+                p.deny_unqueued_cron_runs,
+            ),
+            knob(
+                "tas-topology-spreading",
+                self.tas_topology_spreading.to_string(),
+                p.tas_topology_spreading,
             ),
         ]
     }

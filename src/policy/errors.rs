@@ -13,6 +13,7 @@ pub enum ErrorKind {
     TypeInvalid,
     Forbidden,
     NotFound,
+    NotSupported,
 }
 
 impl ErrorKind {
@@ -26,6 +27,7 @@ impl ErrorKind {
             ErrorKind::TypeInvalid => "FieldValueTypeInvalid",
             ErrorKind::Forbidden => "FieldValueForbidden",
             ErrorKind::NotFound => "FieldValueNotFound",
+            ErrorKind::NotSupported => "FieldValueNotSupported",
         }
     }
 
@@ -37,6 +39,7 @@ impl ErrorKind {
             ErrorKind::TooMany => "Too many",
             ErrorKind::Forbidden => "Forbidden",
             ErrorKind::NotFound => "Not found",
+            ErrorKind::NotSupported => "Unsupported value",
         }
     }
 }
@@ -67,6 +70,8 @@ pub enum Rule {
     DeletionRulesSet,
     DeletionPolicyKeepsPods,
     LocalQueueNotFound,
+    // RayCronJob
+    CronQueueLabelNotCarried,
 }
 
 impl Rule {
@@ -94,6 +99,7 @@ impl Rule {
             Rule::DeletionRulesSet => "deletion_rules_set",
             Rule::DeletionPolicyKeepsPods => "deletion_policy_keeps_pods",
             Rule::LocalQueueNotFound => "local_queue_not_found",
+            Rule::CronQueueLabelNotCarried => "cron_queue_label_not_carried",
         }
     }
 }

@@ -48,6 +48,12 @@ impl Expected for String {
     const TYPE: JsonType = JsonType::String;
 }
 
+/// An integer field (`replicas`): a JSON number that is an integer; any
+/// other number (`1.5`, one past `i64`) is the wrong type.
+impl Expected for i64 {
+    const TYPE: JsonType = JsonType::Number;
+}
+
 impl<T> Expected for Vec<T> {
     const TYPE: JsonType = JsonType::Array;
 }
@@ -113,12 +119,23 @@ impl<'de, T: Deserialize<'de> + Expected> Visitor<'de> for FieldVisitor<T> {
         }
     }
 
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Field::Wrong(JsonType::Number))
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        if Self::expects(JsonType::Number) {
+            // A number `T` cannot hold is of the wrong type, not a failed parse.
+            let value = T::deserialize(de::value::I64Deserializer::<E>::new(v));
+            Ok(value.map_or(Field::Wrong(JsonType::Number), Field::Value))
+        } else {
+            Ok(Field::Wrong(JsonType::Number))
+        }
     }
 
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Field::Wrong(JsonType::Number))
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        if Self::expects(JsonType::Number) {
+            let value = T::deserialize(de::value::U64Deserializer::<E>::new(v));
+            Ok(value.map_or(Field::Wrong(JsonType::Number), Field::Value))
+        } else {
+            Ok(Field::Wrong(JsonType::Number))
+        }
     }
 
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {

@@ -11,6 +11,9 @@ pub enum RayKind {
     RayCluster,
     RayService,
     RayJob,
+    /// Not a workload: it creates a RayJob (a run) from `spec.jobTemplate`
+    /// on a schedule (KubeRay v1.6+, feature gate `RayCronJob`).
+    RayCronJob,
 }
 
 /// What the webhook knows of one kind.
@@ -27,8 +30,13 @@ pub struct KindInfo {
     /// Where the cluster spec (worker groups, autoscaling) lives, as JSON path tokens.
     pub cluster_spec: &'static [&'static str],
     /// The boolean that suspends the workload, as JSON path tokens: read to
-    /// tell whether it is suspended, written (with its missing parents) to suspend it.
+    /// tell whether it is suspended, written (with its missing parents) to
+    /// suspend it. Empty for a kind that is never suspended.
     pub suspend: &'static [&'static str],
+    /// Where the spec of the RayJobs it creates lives, as JSON path tokens:
+    /// a kind that is not a workload itself, but whose runs are (empty for
+    /// the workload kinds).
+    pub run_template: &'static [&'static str],
 }
 
 /// Every handled kind, one entry each.
@@ -40,6 +48,7 @@ pub const KINDS: &[KindInfo] = &[
         route_suffix: "ray-io-v1-raycluster",
         cluster_spec: &["spec"],
         suspend: &["spec", "suspend"],
+        run_template: &[],
     },
     KindInfo {
         kind: RayKind::RayService,
@@ -50,6 +59,7 @@ pub const KINDS: &[KindInfo] = &[
         // Read and written when Kueue admits the RayService itself
         // (`--rayservice-workload rayservice`).
         suspend: &["spec", "rayClusterConfig", "suspend"],
+        run_template: &[],
     },
     KindInfo {
         kind: RayKind::RayJob,
@@ -59,6 +69,21 @@ pub const KINDS: &[KindInfo] = &[
         // May be absent: a job that runs on an existing cluster (`clusterSelector`).
         cluster_spec: &["spec", "rayClusterSpec"],
         suspend: &["spec", "suspend"],
+        run_template: &[],
+    },
+    KindInfo {
+        kind: RayKind::RayCronJob,
+        name: "RayCronJob",
+        plural: "raycronjobs",
+        route_suffix: "ray-io-v1-raycronjob",
+        // Its runs' cluster spec: each run's spec is a copy of
+        // `spec.jobTemplate` (KubeRay `controllers/ray/raycronjob_controller.go`,
+        // `constructRayJob`).
+        cluster_spec: &["spec", "jobTemplate", "rayClusterSpec"],
+        // Never written: its `spec.suspend` pauses the schedule, and Kueue
+        // admits the runs, not the RayCronJob.
+        suspend: &[],
+        run_template: &["spec", "jobTemplate"],
     },
 ];
 
@@ -111,6 +136,12 @@ impl RayKind {
     pub fn suspend_path(self) -> String {
         dotted(self.info().suspend)
     }
+
+    /// Whether objects of this kind are not workloads but create RayJobs
+    /// (runs) from a template: a RayCronJob.
+    pub fn makes_runs(self) -> bool {
+        !self.info().run_template.is_empty()
+    }
 }
 
 #[cfg(test)]
@@ -119,7 +150,12 @@ mod tests {
 
     #[test]
     fn every_kind_has_one_entry() {
-        for kind in [RayKind::RayCluster, RayKind::RayService, RayKind::RayJob] {
+        for kind in [
+            RayKind::RayCluster,
+            RayKind::RayService,
+            RayKind::RayJob,
+            RayKind::RayCronJob,
+        ] {
             assert_eq!(KINDS.iter().filter(|i| i.kind == kind).count(), 1);
             assert_eq!(RayKind::named(kind.as_str()), Some(kind));
             assert_eq!(kind.info().plural, kind.as_str().to_lowercase() + "s");
@@ -132,8 +168,23 @@ mod tests {
 
     #[test]
     fn the_suspend_field_is_in_spec_or_in_the_cluster_spec() {
-        // What `RayObject::read_spec` can read.
+        // What `RayObject::read_spec` can read; a kind that makes runs is
+        // never suspended, and its runs' cluster spec is in the run template.
         for info in KINDS {
+            if info.kind.makes_runs() {
+                assert!(info.suspend.is_empty(), "{}", info.name);
+                assert_eq!(
+                    info.cluster_spec,
+                    [info.run_template, &["rayClusterSpec"]].concat(),
+                    "{}",
+                    info.name
+                );
+                assert_eq!(
+                    RayKind::RayJob.info().cluster_spec,
+                    ["spec", "rayClusterSpec"]
+                );
+                continue;
+            }
             let parent = info.suspend.strip_suffix(&["suspend"]);
             assert!(
                 parent == Some(&["spec"][..]) || parent == Some(info.cluster_spec),

@@ -6,6 +6,7 @@
 
 pub mod cluster;
 pub mod config;
+pub mod cron;
 pub mod elastic;
 pub mod errors;
 pub mod json;
@@ -70,11 +71,12 @@ pub struct Request<'a> {
 
 impl Request<'_> {
     /// Requests the rules do not look at: other kinds, subresources, and
-    /// RayJobs when Kueue's RayJob integration is off.
+    /// RayJobs and the RayCronJobs that create them when Kueue's RayJob
+    /// integration is off.
     fn out_of_scope(&self, policy: &Policy) -> bool {
         self.kind.is_none()
             || self.sub_resource.is_some_and(|s| !s.is_empty())
-            || (self.kind == Some(RayKind::RayJob)
+            || (matches!(self.kind, Some(RayKind::RayJob | RayKind::RayCronJob))
                 && policy.rayjob_workload == RayJobWorkload::Raycluster)
     }
 }
@@ -161,6 +163,9 @@ pub fn mutate_in(
         return Ok(Decision::default());
     }
     let mut obj = object(&mut req, kind, policy, cluster)?;
+    if kind.makes_runs() {
+        return Ok(cron::decide(obj, req.namespace, policy, cluster));
+    }
     let mut mutation = mutate::Mutation::default();
     let owner_read = owners::verify(&mut obj, req.namespace, cluster, &mut mutation.warnings);
     mutate::queue_label(&mut obj, req.namespace, policy, cluster, &mut mutation);
@@ -200,35 +205,47 @@ pub fn unmanaged_reason(mut req: Request, policy: &Policy) -> Result<Option<Stri
             RayKind::RayJob => "with --rayjob-workload raycluster Kueue leaves the RayJob alone \
                                 and manages the RayCluster KubeRay creates for it"
                 .into(),
+            RayKind::RayCronJob => "with --rayjob-workload raycluster Kueue leaves the RayJobs \
+                                    this RayCronJob creates alone and manages the RayClusters \
+                                    KubeRay creates for them"
+                .into(),
             _ => "a subresource: the rules do not apply".into(),
         }));
     }
     let obj = object(&mut req, kind, policy, known(policy))?;
-    if policy.manages(&obj) {
-        return Ok(None);
+    if kind.makes_runs() {
+        return Ok(cron::unmanaged_reason(obj, req.namespace, policy));
     }
-    if policy.ignores_queue_label(&obj) && obj.queue_name.is_some() {
-        let namespace = req.namespace.unwrap_or_default();
-        return Ok(Some(format!(
+    Ok(unmanaged_because(&obj, req.namespace, policy))
+}
+
+/// Why Kueue would not manage `obj` in `namespace`, or `None` when it would.
+fn unmanaged_because(obj: &RayObject, namespace: Option<&str>, policy: &Policy) -> Option<String> {
+    if policy.manages(obj) {
+        return None;
+    }
+    if policy.ignores_queue_label(obj) && obj.queue_name.is_some() {
+        let namespace = namespace.unwrap_or_default();
+        return Some(format!(
             "namespace {namespace:?} is excluded (--exclude-namespace), and from Kueue v0.15 \
              an object there is never given a Workload, queue label or not: Kueue does not \
              manage this object, so its rules were not applied"
-        )));
+        ));
     }
     if obj.namespace_excluded
         && (policy.default_queue.is_some() || policy.manage_jobs_without_queue_name)
     {
-        let namespace = req.namespace.unwrap_or_default();
-        return Ok(Some(format!(
+        let namespace = namespace.unwrap_or_default();
+        return Some(format!(
             "no {QUEUE_NAME_KEY} label, and namespace {namespace:?} is excluded \
              (--exclude-namespace), where --default-queue and --manage-jobs-without-queue-name \
              do not apply: Kueue does not manage this object, so its rules were not applied"
-        )));
+        ));
     }
-    Ok(Some(format!(
+    Some(format!(
         "no {QUEUE_NAME_KEY} label and --manage-jobs-without-queue-name is off: Kueue does not \
          manage this object, so its rules were not applied"
-    )))
+    ))
 }
 
 /// The validating webhook: CREATE and UPDATE of managed objects must follow
@@ -252,6 +269,14 @@ pub fn validate_in(
         Operation::Delete | Operation::Connect => return Ok(Decision::default()),
     }
     let obj = object(&mut req, kind, policy, cluster)?;
+    if kind.makes_runs() {
+        // Finalizers must always be removable; a RayCronJob's runs are
+        // created afresh, so nothing of the stored one binds the new one.
+        if obj.deleting {
+            return Ok(Decision::default());
+        }
+        return Ok(cron::decide(obj, req.namespace, policy, cluster));
+    }
     let old = match req.operation {
         // Finalizers must always be removable.
         Operation::Update if obj.deleting => return Ok(Decision::default()),

@@ -84,6 +84,32 @@ pub fn qualified_name(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A label value (Kubernetes `IsValidLabelValue`): empty, or at most 63
+/// characters, alphanumeric at both ends, `-`, `_` or `.` between.
+pub fn label_value(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Ok(());
+    }
+    if s.len() > LABEL_MAX {
+        return Err(format!("must be no more than {LABEL_MAX} characters"));
+    }
+    let bytes = s.as_bytes();
+    let alnum = |b: &u8| b.is_ascii_alphanumeric();
+    let ends = bytes.first().is_some_and(alnum) && bytes.last().is_some_and(alnum);
+    let body = bytes
+        .iter()
+        .all(|b| alnum(b) || matches!(b, b'-' | b'_' | b'.'));
+    if !ends || !body {
+        return Err(
+            "a valid label must be an empty string or consist of alphanumeric \
+                    characters, '-', '_' or '.', and must start and end with an alphanumeric \
+                    character"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@
 //! [`Release::profile`], and an explicit flag still overrides each knob.
 
 use super::config::RayServiceWorkload;
+use super::topology::SliceLayers;
 use std::fmt;
 
 /// A Kueue release, to minor precision (the patch level changes no rule).
@@ -59,6 +60,18 @@ pub struct ReleaseRules {
     /// An object in an excluded namespace is not managed even with its own
     /// queue label (Kueue v0.15+, `ManagedJobsNamespaceSelectorAlwaysRespected`).
     pub excluded_namespaces_respected: bool,
+    /// A grouped PodSet may also be sliced (Kueue v0.20, #15111,
+    /// `TASGroupedPodSetSlicing` Beta and on).
+    pub tas_grouped_slicing: bool,
+    /// What Kueue does with `podset-slice-required-topology-constraints`
+    /// (v0.17 #9506 behind an Alpha gate; Beta and on from v0.19).
+    pub tas_slice_layers: SliceLayers,
+    /// Partial last slices: more than one slice layer must divide the pod
+    /// count (Kueue v0.20, #15640, `TASPartialSlices` Beta and on).
+    pub tas_partial_slices: bool,
+    /// The release knows `podset-topology-spreading` (Kueue v0.20, #14820);
+    /// it is validated only under `--tas-topology-spreading` (Alpha gate).
+    pub tas_spreading: bool,
 }
 
 /// Which elastic kinds Kueue's MultiKueue rule covers.
@@ -85,13 +98,23 @@ pub const PLAIN: Profile = Profile {
         multikueue_elastic: MultiKueueElastic::Unchecked,
         unconstrained_false: false,
         excluded_namespaces_respected: false,
+        tas_grouped_slicing: false,
+        tas_slice_layers: SliceLayers::Unknown,
+        tas_partial_slices: false,
+        tas_spreading: false,
     },
 };
 
-/// The rules of the v0.15 – v0.18 rows.
+/// The rules of the v0.15 – v0.16 rows.
 const V0_15_RULES: ReleaseRules = ReleaseRules {
     excluded_namespaces_respected: true,
     ..PLAIN.rules
+};
+
+/// The rules of the v0.17 – v0.18 rows: slice layers exist, gated off.
+const V0_17_RULES: ReleaseRules = ReleaseRules {
+    tas_slice_layers: SliceLayers::Gated,
+    ..V0_15_RULES
 };
 
 impl Release {
@@ -144,7 +167,7 @@ impl Release {
             // Kueue admits a RayService itself.
             Some(17) => Profile {
                 rayservice_workload: RayServiceWorkload::Rayservice,
-                rules: V0_15_RULES,
+                rules: V0_17_RULES,
                 ..PLAIN
             },
             // 10 PodSets per Workload; elastic jobs (workload slices) on by default.
@@ -152,7 +175,7 @@ impl Release {
                 max_worker_groups: 9,
                 rayservice_workload: RayServiceWorkload::Rayservice,
                 elastic_jobs: true,
-                rules: V0_15_RULES,
+                rules: V0_17_RULES,
             },
             // 18 PodSets per Workload; MultiKueue denies an autoscaling elastic RayCluster.
             Some(19) => Profile {
@@ -161,6 +184,7 @@ impl Release {
                 elastic_jobs: true,
                 rules: ReleaseRules {
                     multikueue_elastic: MultiKueueElastic::RayCluster,
+                    tas_slice_layers: SliceLayers::Checked,
                     ..V0_15_RULES
                 },
             },
@@ -175,6 +199,10 @@ impl Release {
                     multikueue_elastic: MultiKueueElastic::AllKinds,
                     unconstrained_false: true,
                     excluded_namespaces_respected: true,
+                    tas_grouped_slicing: true,
+                    tas_slice_layers: SliceLayers::Checked,
+                    tas_partial_slices: true,
+                    tas_spreading: true,
                 },
             },
         }
@@ -200,6 +228,8 @@ pub enum Source {
     Environment,
     /// The row of `--kueue-version`.
     Profile,
+    /// `serve --api-access`: what the server itself does with its cluster view.
+    ApiAccess,
     /// The built-in default.
     #[default]
     Default,
@@ -211,6 +241,7 @@ impl Source {
             Source::Flag => "flag",
             Source::Environment => "environment",
             Source::Profile => "profile",
+            Source::ApiAccess => "api-access",
             Source::Default => "default",
         }
     }
@@ -228,6 +259,9 @@ pub struct Provenance {
     pub manage_jobs_without_queue_name: Source,
     pub exclude_namespaces: Source,
     pub multikueue_ray_autoscaling: Source,
+    pub cron_runs_labelled: Source,
+    pub deny_unqueued_cron_runs: Source,
+    pub tas_topology_spreading: Source,
 }
 
 /// One knob of the effective policy, for the startup log and `check`'s report.
@@ -303,8 +337,13 @@ mod tests {
             excluded_namespaces_respected: true,
             ..before
         };
+        let v0_17 = ReleaseRules {
+            tas_slice_layers: SliceLayers::Gated,
+            ..v0_15
+        };
         let v0_19 = ReleaseRules {
             multikueue_elastic: RayCluster,
+            tas_slice_layers: SliceLayers::Checked,
             ..v0_15
         };
         let v0_20 = ReleaseRules {
@@ -313,14 +352,18 @@ mod tests {
             multikueue_elastic: AllKinds,
             unconstrained_false: true,
             excluded_namespaces_respected: true,
+            tas_grouped_slicing: true,
+            tas_slice_layers: SliceLayers::Checked,
+            tas_partial_slices: true,
+            tas_spreading: true,
         };
         assert_eq!(before.multikueue_elastic, Unchecked);
         let rows = [
             ("v0.14", 7, Raycluster, false, before),
             ("v0.15", 7, Raycluster, false, v0_15),
             ("v0.16.4", 7, Raycluster, false, v0_15),
-            ("v0.17", 7, Rayservice, false, v0_15),
-            ("v0.18", 9, Rayservice, true, v0_15),
+            ("v0.17", 7, Rayservice, false, v0_17),
+            ("v0.18", 9, Rayservice, true, v0_17),
             ("v0.19", 17, Rayservice, true, v0_19),
             ("v0.19.9", 17, Rayservice, true, v0_19),
             ("v0.20", 17, Rayservice, true, v0_20),

@@ -11,7 +11,9 @@ use super::json::{Field, FirstItems};
 use super::kinds::RayKind;
 use super::labels::{MAX_EXEC_TIME_KEY, PRIORITY_CLASS_KEY, WorkloadLabels};
 use super::violations::Violations;
-use super::wire::{ClusterSpecDoc, GroupDoc, MetaDoc, ObjectDoc, OwnerRefDoc, SpecDoc};
+use super::wire::{
+    ClusterSpecDoc, GroupDoc, JobSpecDoc, MetaDoc, ObjectDoc, OwnerRefDoc, SpecDoc, TopSpecDoc,
+};
 
 mod read;
 use read::{non_empty, read, read_policy, read_template, unreadable};
@@ -22,6 +24,11 @@ pub const QUEUE_NAME_KEY: &str = "kueue.x-k8s.io/queue-name";
 /// The queue label as a field path: `metadata.labels[kueue.x-k8s.io/queue-name]`.
 pub fn queue_label_path() -> String {
     format!("metadata.labels[{QUEUE_NAME_KEY}]")
+}
+
+/// Where a kind's runs' spec lives, as a field path (`spec.jobTemplate`).
+pub fn dotted_run_template(kind: RayKind) -> String {
+    super::kinds::dotted(kind.info().run_template)
 }
 
 /// Who controls a RayCluster.
@@ -59,6 +66,30 @@ pub struct ClusterSpec {
     pub head: PodTemplate,
     /// Each worker group's `template` scheduling gates, as `groups`.
     pub templates: Vec<PodTemplate>,
+    /// Each worker group's pod count as Kueue counts its PodSet, as
+    /// `groups` ([`worker_pods`]); `None` when not an int32.
+    pub worker_pods: Vec<Option<i32>>,
+}
+
+/// A worker group's PodSet count as Kueue computes it (Kueue
+/// `pkg/controller/jobs/raycluster/common.go`, `effectiveWorkerCount`):
+/// `replicas`, times `numOfHosts` when that is over 1, in Go's wrapping int32
+/// arithmetic. An absent field takes its CRD default (KubeRay
+/// `apis/ray/v1/raycluster_types.go`: `replicas` 0, `numOfHosts` 1), which the
+/// API server sets before any webhook sees the object. `None`: a value that
+/// is not an int32 (the API server's to reject).
+pub fn worker_pods(replicas: Field<i64>, num_of_hosts: Field<i64>) -> Option<i32> {
+    let int32 = |field: Field<i64>, default: i32| match field {
+        Field::Absent => Some(default),
+        Field::Value(v) => i32::try_from(v).ok(),
+        Field::Wrong(_) => None,
+    };
+    let (replicas, hosts) = (int32(replicas, 0)?, int32(num_of_hosts, 1)?);
+    Some(if hosts > 1 {
+        replicas.wrapping_mul(hosts)
+    } else {
+        replicas
+    })
 }
 
 /// How a RayJob submits its job (`spec.submissionMode`).
@@ -148,6 +179,12 @@ pub struct RayObject {
     /// Wrong types in the pod templates' scheduling gates: reported for
     /// elastic objects only (the only rule that reads templates).
     pub template_errors: Violations,
+    /// A RayCronJob's run as KubeRay creates it (`constructRayJob` in
+    /// `controllers/ray/raycronjob_controller.go`, v1.6): a RayJob whose
+    /// `spec` is a copy of `spec.jobTemplate`, labelled only
+    /// `ray.io/cronjob-name`, controlled by the RayCronJob. Its paths are
+    /// the run's own (`spec.…`). `None` for the other kinds.
+    pub run: Option<Box<RayObject>>,
 }
 
 impl RayObject {
@@ -169,7 +206,19 @@ impl RayObject {
     }
 
     fn from_doc(kind: RayKind, doc: ObjectDoc) -> Self {
-        let mut obj = RayObject {
+        let mut obj = Self::empty(kind);
+        obj.read_metadata(doc.metadata);
+        if kind.makes_runs() {
+            obj.read_runs(doc.spec);
+        } else {
+            obj.read_spec(doc.spec);
+        }
+        obj
+    }
+
+    /// An object of `kind` with nothing read yet.
+    fn empty(kind: RayKind) -> Self {
+        RayObject {
             kind,
             name: None,
             queue_name: None,
@@ -192,10 +241,36 @@ impl RayObject {
             identity_errors: Violations::default(),
             type_errors: Violations::default(),
             template_errors: Violations::default(),
-        };
-        obj.read_metadata(doc.metadata);
-        obj.read_spec(doc.spec);
-        obj
+            run: None,
+        }
+    }
+
+    /// A RayCronJob's `spec`: only the template of its runs is read (its
+    /// `schedule` and `suspend` are the RayCronJob's own business).
+    fn read_runs(&mut self, spec: Field<TopSpecDoc>) {
+        let template = read(spec, || "spec".into(), &mut self.type_errors)
+            .map_or(Field::Absent, |spec: TopSpecDoc| spec.job_template);
+        let path = || dotted_run_template(self.kind);
+        let template = read(template, path, &mut self.type_errors);
+        self.run = Some(Box::new(self.run_of(template)));
+    }
+
+    /// The run KubeRay would create from `template`: no labels or
+    /// annotations of ours (KubeRay sets only `ray.io/cronjob-name` and a
+    /// timestamp), this object as its controller, the template as its spec.
+    pub(super) fn run_of(&self, template: Option<JobSpecDoc>) -> RayObject {
+        let mut run = Self::empty(RayKind::RayJob);
+        run.name = self.name.clone();
+        run.named = self.named;
+        run.controller = Some(Controller {
+            kind: OwnerKind::RayCronJob,
+            name: self.name.clone().unwrap_or_default(),
+            // Not known until the RayCronJob is stored: no cluster view
+            // answers for it.
+            uid: String::new(),
+        });
+        run.read_spec(template.map_or(Field::Absent, Field::Value));
+        run
     }
 
     /// Identity: name, queue, owner, deletion.
@@ -286,7 +361,10 @@ impl RayObject {
     }
 
     /// The cluster spec and the suspend field, where the kind's table entry says.
-    fn read_spec(&mut self, spec: Field<SpecDoc<ClusterSpecDoc>>) {
+    fn read_spec<J>(&mut self, spec: Field<SpecDoc<ClusterSpecDoc, J>>)
+    where
+        SpecDoc<ClusterSpecDoc, J>: super::json::Expected,
+    {
         let Some(mut spec) = read(spec, || "spec".into(), &mut self.type_errors) else {
             return;
         };
@@ -335,7 +413,7 @@ impl RayObject {
     }
 
     /// A RayJob's own fields: cluster or cluster selector, submission, clean-up.
-    fn read_job(&mut self, spec: &mut SpecDoc<ClusterSpecDoc>) {
+    fn read_job<J>(&mut self, spec: &mut SpecDoc<ClusterSpecDoc, J>) {
         let errors = &mut self.type_errors;
         let job = &mut self.job;
         job.has_cluster_spec = matches!(spec.ray_cluster_spec, Field::Value(_));
@@ -368,7 +446,7 @@ impl RayObject {
         self.suspend = read(suspend, path, &mut self.type_errors);
     }
 
-    fn read_cluster<N>(&mut self, doc: SpecDoc<N>, suspend: Option<Field<bool>>) {
+    fn read_cluster<N, J>(&mut self, doc: SpecDoc<N, J>, suspend: Option<Field<bool>>) {
         // Paths are built only for wrong types: this runs on every request.
         let kind = self.kind;
         let base = move || kind.cluster_spec_path();
@@ -400,12 +478,14 @@ impl RayObject {
         let groups = groups.into_iter().flat_map(|groups| groups.items);
         for (i, group) in groups.enumerate() {
             let path = || format!("{}.workerGroupSpecs[{i}]", base());
-            let (name, template) = match group {
-                Field::Absent => (GroupName::Unnamed, PodTemplate::default()),
+            let (name, template, pods) = match group {
+                Field::Absent => (GroupName::Unnamed, PodTemplate::default(), None),
                 group => match read(group, path, errors) {
-                    None => (GroupName::Unreadable, unreadable()),
+                    None => (GroupName::Unreadable, unreadable(), None),
                     Some(GroupDoc {
                         group_name,
+                        replicas,
+                        num_of_hosts,
                         template,
                     }) => {
                         let name = match group_name {
@@ -416,12 +496,14 @@ impl RayObject {
                         (
                             name,
                             read_template(template, &path, &mut self.template_errors),
+                            worker_pods(replicas, num_of_hosts),
                         )
                     }
                 },
             };
             self.cluster.groups.push(name);
             self.cluster.templates.push(template);
+            self.cluster.worker_pods.push(pods);
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use super::cluster::Cluster;
 use super::config::Policy;
-use super::elastic::{self, ELASTIC_JOB_KEY};
+use super::elastic::{self, ELASTIC_JOB_KEY, Group};
 use super::errors::{ErrorKind, FieldError, Rule, quoted};
 use super::json::READ_ITEMS;
 use super::kinds::RayKind;
@@ -270,21 +270,34 @@ fn head_containers(obj: &RayObject, policy: &Policy, errors: &mut Violations) {
     });
 }
 
-/// The topology annotations of the head's and every worker group's template.
+/// The topology annotations of the head's and every worker group's
+/// template, and the PodSets they shape (the head is one pod).
 fn topology_annotations(obj: &RayObject, policy: &Policy, errors: &mut Violations) {
-    let reject_false = policy.rules.unconstrained_false;
+    let rules = topology::Rules {
+        false_unconstrained: policy.rules.unconstrained_false,
+        grouped_slicing: policy.rules.tas_grouped_slicing,
+        slice_layers: policy.rules.tas_slice_layers,
+        partial_slices: policy.rules.tas_partial_slices,
+        spreading: policy.rules.tas_spreading && policy.tas_topology_spreading,
+    };
+    let cluster = &obj.cluster;
+    let head = topology::PodSet {
+        group: Group::Head,
+        topology: &cluster.head.topology,
+        pods: Some(1),
+    };
+    let workers = cluster
+        .templates
+        .iter()
+        .enumerate()
+        .map(|(i, template)| topology::PodSet {
+            group: Group::Worker(i),
+            topology: &template.topology,
+            pods: cluster.worker_pods.get(i).copied().flatten(),
+        });
+    let pod_sets: Vec<_> = std::iter::once(head).chain(workers).collect();
     let base = || obj.kind.cluster_spec_path();
-    let head = || format!("{}.headGroupSpec.template.metadata.annotations", base());
-    topology::validate(&obj.cluster.head.topology, &head, reject_false, errors);
-    for (i, template) in obj.cluster.templates.iter().enumerate() {
-        let path = || {
-            format!(
-                "{}.workerGroupSpecs[{i}].template.metadata.annotations",
-                base()
-            )
-        };
-        topology::validate(&template.topology, &path, reject_false, errors);
-    }
+    topology::validate_pod_sets(&pod_sets, &base, rules, errors);
 }
 
 /// KubeRay's autoscaler must be off, unless the object is an elastic job.

@@ -56,6 +56,17 @@ impl Violations {
         self.listed.len() + self.unlisted
     }
 
+    /// Moves the listed violations under `from` (a path prefix) to `to`:
+    /// the violations of a RayCronJob's run (`spec.…`) at the RayCronJob's
+    /// paths (`spec.jobTemplate.…`).
+    pub fn rebase(&mut self, from: &str, to: &str) {
+        for error in &mut self.listed {
+            if let Some(rest) = error.path.strip_prefix(from) {
+                error.path = format!("{to}{rest}");
+            }
+        }
+    }
+
     /// Each violated rule once, in the order first found.
     pub fn rules(&self) -> &[Rule] {
         &self.rules

@@ -13,7 +13,7 @@ use serde::Deserialize;
 #[serde(default)]
 pub struct ObjectDoc {
     pub(super) metadata: Field<MetaDoc>,
-    pub(super) spec: Field<SpecDoc<ClusterSpecDoc>>,
+    pub(super) spec: Field<TopSpecDoc>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -58,14 +58,17 @@ pub(super) struct OwnerRefDoc {
 /// `spec`, or a cluster spec nested in it. A RayCluster's `spec` is its
 /// cluster spec, so both levels have the same fields; `Nested` is how the
 /// nested cluster specs are read: [`ClusterSpecDoc`] under `spec`, and
-/// [`NotRead`] one level further down.
+/// [`NotRead`] one level further down. `Job` is how a RayCronJob's
+/// `jobTemplate` is read: as a RayJob's `spec` ([`JobSpecDoc`]) under the
+/// top-level `spec`, not at all further down.
 #[derive(Debug, Default, Deserialize)]
 #[serde(
     default,
     rename_all = "camelCase",
-    bound = "Nested: Deserialize<'de> + super::json::Expected + Default"
+    bound = "Nested: Deserialize<'de> + super::json::Expected + Default, \
+             Job: Deserialize<'de> + super::json::Expected + Default"
 )]
-pub(super) struct SpecDoc<Nested> {
+pub(super) struct SpecDoc<Nested, Job = NotRead> {
     pub suspend: Field<bool>,
     pub enable_in_tree_autoscaling: Field<bool>,
     pub worker_group_specs: Field<FirstItems<Field<GroupDoc>>>,
@@ -84,6 +87,8 @@ pub(super) struct SpecDoc<Nested> {
     pub managed_by: Field<String>,
     /// A RayService's upgrade strategy.
     pub upgrade_strategy: Field<UpgradeStrategyDoc>,
+    /// A RayCronJob's template of its runs' `spec` (a RayJob spec).
+    pub job_template: Field<Job>,
 }
 
 /// A RayService's `spec.upgradeStrategy`: only its `type` is read.
@@ -97,7 +102,13 @@ pub(super) struct UpgradeStrategyDoc {
 /// A cluster spec nested in `spec`.
 pub(super) type ClusterSpecDoc = SpecDoc<NotRead>;
 
-impl<Nested> SpecDoc<Nested> {
+/// A RayJob's `spec`, and a RayCronJob's `spec.jobTemplate`.
+pub(super) type JobSpecDoc = SpecDoc<ClusterSpecDoc>;
+
+/// The top-level `spec` of any kind.
+pub(super) type TopSpecDoc = SpecDoc<ClusterSpecDoc, JobSpecDoc>;
+
+impl<Nested, Job> SpecDoc<Nested, Job> {
     /// The cluster spec nested under `key` (a [`KINDS`](super::kinds::KINDS) path token).
     pub fn take_nested(&mut self, key: &str) -> Field<Nested> {
         match key {
@@ -168,6 +179,10 @@ pub(super) struct DeletionPolicyDoc {
 #[serde(default, rename_all = "camelCase")]
 pub(super) struct GroupDoc {
     pub group_name: Field<String>,
+    /// With `numOfHosts`, the pod count of the group's PodSet (topology
+    /// slices and groups).
+    pub replicas: Field<i64>,
+    pub num_of_hosts: Field<i64>,
     pub template: Field<TemplateDoc>,
 }
 
@@ -202,6 +217,10 @@ pub(super) struct TopologyDoc {
     pub slice_size: Field<String>,
     #[serde(rename = "kueue.x-k8s.io/podset-group-name")]
     pub group_name: Field<String>,
+    #[serde(rename = "kueue.x-k8s.io/podset-slice-required-topology-constraints")]
+    pub slice_layers: Field<String>,
+    #[serde(rename = "kueue.x-k8s.io/podset-topology-spreading")]
+    pub spreading: Field<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -223,7 +242,8 @@ json_object!(
     MetaDoc,
     StringMapDoc,
     OwnerRefDoc,
-    SpecDoc<ClusterSpecDoc>,
+    TopSpecDoc,
+    JobSpecDoc,
     ClusterSpecDoc,
     NotRead,
     EntryCount,

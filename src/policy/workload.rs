@@ -22,6 +22,8 @@ pub fn is_suspended_workload(obj: &RayObject, policy: &Policy) -> bool {
         (RayKind::RayJob, _) => {
             policy.rayjob_workload == RayJobWorkload::Rayjob && !obj.job.selects_cluster_only()
         }
+        // Never: its `spec.suspend` pauses its schedule; its runs are the workloads.
+        (RayKind::RayCronJob, _) => false,
     }
 }
 
@@ -35,7 +37,7 @@ pub fn is_suspended_workload(obj: &RayObject, policy: &Policy) -> bool {
 /// RayCluster is gated instead.
 pub fn needs_elastic_job_gates(obj: &RayObject, policy: &Policy) -> bool {
     let place = match (obj.kind, obj.owner) {
-        (RayKind::RayJob, _) => false,
+        (RayKind::RayJob | RayKind::RayCronJob, _) => false,
         (_, Owner::TopLevel) => true,
         (RayKind::RayCluster, Owner::RayJob) => true,
         _ => false,

@@ -104,10 +104,12 @@ fn base_object(kind: &str) -> Value {
         .collect();
     let cluster = json!({"suspend": false, "enableInTreeAutoscaling": false, "workerGroupSpecs": groups,
         "headGroupSpec": {"template": {"spec": {"containers": [{"name": "h"}]}}}});
+    let job = json!({"rayClusterSpec": cluster, "shutdownAfterJobFinishes": true,
+        "entrypoint": "python main.py"});
     let spec = match kind {
         "RayService" => json!({"rayClusterConfig": cluster}),
-        "RayJob" => json!({"rayClusterSpec": cluster, "shutdownAfterJobFinishes": true,
-            "entrypoint": "python main.py"}),
+        "RayJob" => job,
+        "RayCronJob" => json!({"schedule": "0 3 * * *", "suspend": false, "jobTemplate": job}),
         _ => cluster,
     };
     json!({"apiVersion": "ray.io/v1", "kind": kind,
@@ -174,6 +176,10 @@ const HOT: &[&str] = &[
     "/request/object/spec/submissionMode",
     "/request/object/spec/shutdownAfterJobFinishes",
     "/request/object/spec/deletionStrategy",
+    "/request/object/spec/jobTemplate",
+    "/request/object/spec/jobTemplate/shutdownAfterJobFinishes",
+    "/request/object/spec/jobTemplate/rayClusterSpec",
+    "/request/object/spec/jobTemplate/rayClusterSpec/enableInTreeAutoscaling",
     "/request/oldObject",
     "/request/oldObject/metadata/labels",
     "/request/uid",
@@ -225,20 +231,24 @@ fn apply_edit(review: &mut Value, pointer: &str, edit: Edit) {
 
 /// A base review with up to four places set to arbitrary JSON or removed.
 pub fn arb_review() -> impl Strategy<Value = Value> {
+    // Weighted towards the requests that produce patches.
+    arb_review_of(&[
+        "RayCluster",
+        "RayCluster",
+        "RayCluster",
+        "RayService",
+        "RayService",
+        "RayJob",
+        "RayJob",
+        "RayCronJob",
+        "Pod",
+    ])
+}
+
+/// [`arb_review`] of one of `kinds`.
+pub fn arb_review_of(kinds: &'static [&'static str]) -> impl Strategy<Value = Value> {
     let base = (
-        // Weighted towards the requests that produce patches.
-        proptest::sample::select(
-            &[
-                "RayCluster",
-                "RayCluster",
-                "RayCluster",
-                "RayService",
-                "RayService",
-                "RayJob",
-                "RayJob",
-                "Pod",
-            ][..],
-        ),
+        proptest::sample::select(kinds),
         proptest::sample::select(
             &[
                 "CREATE", "CREATE", "CREATE", "CREATE", "UPDATE", "UPDATE", "DELETE", "CONNECT",

@@ -161,6 +161,10 @@ pub const DENIED_RAYJOB_SAMPLES: [(&str, &[&str]); 3] = [
 /// admitted unchanged, never suspended.
 pub const EXISTING_CLUSTER_RAYJOB_SAMPLE: &str = "ray-job.use-existing-raycluster.yaml";
 
+/// The RayCronJob sample: labelled, checked without --cron-runs-labelled, it
+/// is unmanaged (its runs will not carry the label), with a warning at the label.
+pub const CRON_SAMPLE: &str = "ray-cronjob.sample.yaml";
+
 /// Label key Kueue reads.
 pub const QUEUE_LABEL: &str = "kueue.x-k8s.io/queue-name";
 
@@ -220,12 +224,12 @@ pub fn is_ray_object(value: &Value) -> bool {
         .is_some_and(|v| v.starts_with("ray.io/"))
         && matches!(
             value["kind"].as_str(),
-            Some("RayCluster" | "RayService" | "RayJob")
+            Some("RayCluster" | "RayService" | "RayJob" | "RayCronJob")
         )
 }
 
 /// Copies every sample into `dir`, with the queue label on each RayCluster,
-/// RayService and RayJob, and returns how many such objects there are.
+/// RayService, RayJob and RayCronJob, and returns how many such objects there are.
 pub fn labelled_samples(samples: &Path, dir: &Path) -> usize {
     labelled_samples_with(samples, dir, |_, _| {})
 }

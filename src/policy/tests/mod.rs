@@ -2,6 +2,7 @@
 //! per capability, sharing [`helpers`].
 
 mod cluster;
+mod cron;
 mod elastic;
 mod head_containers;
 mod helpers;

@@ -99,6 +99,7 @@ fn elastic_autoscaling(kind: RayKind, multikueue: bool) -> Value {
             obj["spec"]["rayClusterSpec"] = cluster;
             obj["spec"]["shutdownAfterJobFinishes"] = json!(true);
         }
+        RayKind::RayCronJob => panic!("a RayCronJob is not a workload"),
     }
     if multikueue {
         obj["spec"]["managedBy"] = json!("kueue.x-k8s.io/multikueue");
