@@ -57,8 +57,17 @@ module_dir() {
 start() {
   local name=$1; shift
   setsid "$@" >"$logs/$name.log" 2>&1 </dev/null &
-  local pid=$!
-  echo "$pid $(readlink -f "$1")" >"$run/$name.pid"
+  local pid=$! exe i
+  exe=$(readlink -f "$1")
+  echo "$pid $exe" >"$run/$name.pid"
+  # Until its exec, /proc/PID/exe is this shell's or setsid's: wait for it
+  # (at most 5 s) so that live_pid does not take a starting process for a
+  # gone one (a restart under load failed so).
+  for ((i = 0; i < 50; i++)); do
+    [ "$(readlink -f "/proc/$pid/exe" 2>/dev/null)" != "$exe" ] || return 0
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
 }
 
 # The pid of NAME if it is still the process `start` started, else nothing.

@@ -187,8 +187,17 @@ EOF
 start() {
   local name=$1; shift
   setsid "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
-  echo "$! $(readlink -f "$1")" >"$RUN/$name.pid"
-  log "$name started (pid $!, log $LOGS/$name.log)"
+  local pid=$! exe i
+  exe=$(readlink -f "$1")
+  echo "$pid $exe" >"$RUN/$name.pid"
+  log "$name started (pid $pid, log $LOGS/$name.log)"
+  # As in e2e/cluster.sh: wait (at most 5 s) for the exec, so that live_pid
+  # does not take the starting process for a gone one.
+  for ((i = 0; i < 50; i++)); do
+    [[ $(readlink -f "/proc/$pid/exe" 2>/dev/null) != "$exe" ]] || return 0
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
 }
 
 # The pid of NAME if it still runs the executable `start` started, else nothing.
@@ -226,9 +235,10 @@ cmd_up() {
   "$KUBECTL" create namespace kueue-system --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
 
   start kueue "$kueue" --config "$STATE/kueue-config.yaml" --kubeconfig "$KUBECONFIG"
-  # Webhooks stay off unless ENABLE_WEBHOOKS=true (main.go); leader election off by flag.
+  # Webhooks stay off unless ENABLE_WEBHOOKS=true (main.go); leader election off by flag;
+  # the RayCronJob controller (Alpha in v1.6, off by default) on by its feature gate.
   ENABLE_WEBHOOKS=false start ray-operator "$kuberay" \
-    --kubeconfig "$KUBECONFIG" --enable-leader-election=false \
+    --kubeconfig "$KUBECONFIG" --enable-leader-election=false --feature-gates=RayCronJob=true \
     --metrics-addr "127.0.0.1:$ray_metrics" --health-probe-bind-address "127.0.0.1:$ray_probe"
 
   wait_for "Kueue ready (127.0.0.1:$KUEUE_HEALTH_PORT/readyz)" curl -sf "http://127.0.0.1:$KUEUE_HEALTH_PORT/readyz"

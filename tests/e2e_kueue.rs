@@ -1,5 +1,5 @@
 //! What we admit becomes a Workload that the real Kueue admits (issue 17):
-//! Kueue v0.17's controller manager and the KubeRay operator v1.5 run against
+//! Kueue v0.17's controller manager and the KubeRay operator v1.6 run against
 //! the e2e API server (`make e2e-up OPERATORS=1`), our webhook registered by
 //! its manifests with `--kueue-version v0.17 --elastic-jobs`; Kueue's own
 //! webhooks are not registered. Every wait is bounded polling on API state.

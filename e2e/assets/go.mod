@@ -6,4 +6,4 @@ module github.com/kueue-ray-webhook/e2e/assets
 
 go 1.26.0
 
-require github.com/ray-project/kuberay/ray-operator v1.5.0
+require github.com/ray-project/kuberay/ray-operator v1.6.0
