@@ -22,7 +22,11 @@ const QUEUE_LABEL: &str = "kueue.x-k8s.io/queue-name";
 
 /// One sample file (one Ray object each), its denied fields under v0.19,
 /// and under v0.20 (empty: admitted).
-type Row = (&'static str, &'static [&'static str], &'static [&'static str]);
+type Row = (
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+);
 
 const ADMITTED: &[&str] = &[];
 const AUTOSCALING: &[&str] = &["spec.enableInTreeAutoscaling"];
@@ -34,7 +38,11 @@ const UPGRADE: &[&str] = &["spec.upgradeStrategy"];
 /// downtime (a second RayCluster beside the admitted one), which Kueue
 /// v0.20 refuses for a RayService that is not elastic.
 const TABLE: &[Row] = &[
-    ("pytorch-mnist/ray-job.pytorch-mnist.yaml", SHUTDOWN, SHUTDOWN),
+    (
+        "pytorch-mnist/ray-job.pytorch-mnist.yaml",
+        SHUTDOWN,
+        SHUTDOWN,
+    ),
     (
         "pytorch-resnet-image-classifier/ray-job.pytorch-image-classifier.yaml",
         ADMITTED,
@@ -51,7 +59,11 @@ const TABLE: &[Row] = &[
         ADMITTED,
         ADMITTED,
     ),
-    ("ray-cluster-resource-isolation.gke.yaml", ADMITTED, ADMITTED),
+    (
+        "ray-cluster-resource-isolation.gke.yaml",
+        ADMITTED,
+        ADMITTED,
+    ),
     ("ray-cluster.auth-manual.yaml", ADMITTED, ADMITTED),
     ("ray-cluster.auth.secret-ref.yaml", AUTOSCALING, AUTOSCALING),
     ("ray-cluster.auth.yaml", AUTOSCALING, AUTOSCALING),
@@ -68,7 +80,11 @@ const TABLE: &[Row] = &[
     ("ray-cluster.head-command.yaml", ADMITTED, ADMITTED),
     ("ray-cluster.kai-gpu-sharing.yaml", ADMITTED, ADMITTED),
     ("ray-cluster.kai-scheduler.yaml", ADMITTED, ADMITTED),
-    ("ray-cluster.kubernetes.auth-manual.yaml", ADMITTED, ADMITTED),
+    (
+        "ray-cluster.kubernetes.auth-manual.yaml",
+        ADMITTED,
+        ADMITTED,
+    ),
     ("ray-cluster.kubernetes.auth.yaml", ADMITTED, ADMITTED),
     ("ray-cluster.overwrite-command.yaml", ADMITTED, ADMITTED),
     ("ray-cluster.persistent-redis.yaml", ADMITTED, ADMITTED),
@@ -84,7 +100,11 @@ const TABLE: &[Row] = &[
     ("ray-cluster.tpu-v6e-singlehost.yaml", ADMITTED, ADMITTED),
     ("ray-cluster.uv.yaml", ADMITTED, ADMITTED),
     ("ray-cluster.verl.yaml", ADMITTED, ADMITTED),
-    ("ray-cluster.volcano-scheduler-queue.yaml", ADMITTED, ADMITTED),
+    (
+        "ray-cluster.volcano-scheduler-queue.yaml",
+        ADMITTED,
+        ADMITTED,
+    ),
     ("ray-cluster.volcano-scheduler.yaml", ADMITTED, ADMITTED),
     ("ray-cluster.yunikorn-scheduler.yaml", ADMITTED, ADMITTED),
     // Checked with --cron-runs-labelled, as the Deployment serves: its runs
