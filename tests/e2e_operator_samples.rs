@@ -14,19 +14,12 @@ mod e2e_support;
 mod offline_support;
 
 use e2e_support::{documents, operator_module_dir};
+use offline_support::ByRelease;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 const QUEUE_LABEL: &str = "kueue.x-k8s.io/queue-name";
-
-/// One sample file (one Ray object each), its denied fields under v0.19,
-/// and under v0.20 (empty: admitted).
-type Row = (
-    &'static str,
-    &'static [&'static str],
-    &'static [&'static str],
-);
 
 const ADMITTED: &[&str] = &[];
 const AUTOSCALING: &[&str] = &["spec.enableInTreeAutoscaling"];
@@ -37,7 +30,7 @@ const UPGRADE: &[&str] = &["spec.upgradeStrategy"];
 /// `spec.upgradeStrategy` unset: KubeRay then upgrades it with zero
 /// downtime (a second RayCluster beside the admitted one), which Kueue
 /// v0.20 refuses for a RayService that is not elastic.
-const TABLE: &[Row] = &[
+const TABLE: &[ByRelease] = &[
     (
         "pytorch-mnist/ray-job.pytorch-mnist.yaml",
         SHUTDOWN,
@@ -220,13 +213,7 @@ fn check_gives_every_operator_sample_its_verdict_under_kueue_v0_19_and_v0_20() {
             continue;
         }
         assert_eq!(objects.len(), 1, "{}: one Ray object", file.display());
-        let text: String = objects
-            .iter()
-            .map(|o| format!("---\n{}", serde_yaml_ng::to_string(o).unwrap()))
-            .collect();
-        let target = labelled.path().join(&file);
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::write(target, text).unwrap();
+        offline_support::write_labelled(labelled.path(), &file.to_string_lossy(), &objects);
         with_ray_objects.insert(file.to_string_lossy().into_owned());
     }
     let named: BTreeSet<String> = TABLE.iter().map(|(f, _, _)| f.to_string()).collect();
@@ -235,37 +222,5 @@ fn check_gives_every_operator_sample_its_verdict_under_kueue_v0_19_and_v0_20() {
         "TABLE must name exactly the samples that hold a Ray object"
     );
 
-    let root = labelled.path().to_str().unwrap();
-    for (column, release) in ["v0.19", "v0.20"].into_iter().enumerate() {
-        // As the Deployment serves (--api-access): a RayCronJob's runs carry its label.
-        let flags = ["--kueue-version", release, "--cron-runs-labelled"];
-        let out = offline_support::run(
-            &[&["check", "-o", "json"][..], &flags, &[root]].concat(),
-            None,
-        );
-        assert_eq!(out.code, 1, "{release}: {}", out.stderr);
-        let report = out.json();
-        let objects = report["objects"].as_array().unwrap();
-        assert_eq!(objects.len(), TABLE.len(), "{release}");
-        for object in objects {
-            let file = object["source"]["file"].as_str().unwrap();
-            let file = Path::new(file).strip_prefix(labelled.path()).unwrap();
-            let file = file.to_str().unwrap();
-            let row = TABLE.iter().find(|(f, _, _)| *f == file).unwrap();
-            let expected = if column == 0 { row.1 } else { row.2 };
-            let fields: Vec<&str> = object["violations"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v["path"].as_str().unwrap())
-                .collect();
-            assert_eq!(fields, expected, "{release} {file}");
-            let verdict = if expected.is_empty() {
-                "admitted"
-            } else {
-                "denied"
-            };
-            assert_eq!(object["verdict"], verdict, "{release} {file}");
-        }
-    }
+    offline_support::check_by_release(labelled.path(), TABLE);
 }
