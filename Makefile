@@ -119,7 +119,7 @@ manifests-check:
 # e2e_cluster_aware stop and restart the webhook, so each runs alone, after
 # the others; the Kueue ones
 # need OPERATORS=1 (make test runs them too).
-E2E_TESTS := e2e e2e_availability e2e_cluster_aware e2e_kueue e2e_kueue_differential
+E2E_TESTS := e2e e2e_availability e2e_cluster_aware e2e_operator_samples e2e_kueue e2e_kueue_differential
 
 ## e2e-build: build etcd, kube-apiserver and kubectl (e2e/go.mod) into target/e2e/, cached by go.mod + go.sum
 e2e-build:
@@ -150,7 +150,7 @@ e2e:
 	  exit 0; fi
 	$(MAKE) e2e-up OPERATORS=0
 	@rc=0; \
-	$(CARGO) test --test e2e || rc=$$?; \
+	$(CARGO) test --test e2e --test e2e_operator_samples || rc=$$?; \
 	[ $$rc -ne 0 ] || $(CARGO) test --test e2e_availability -- --test-threads=1 || rc=$$?; \
 	[ $$rc -ne 0 ] || $(CARGO) test --test e2e_cluster_aware -- --test-threads=1 || rc=$$?; \
 	if [ $$rc -ne 0 ]; then e2e/cluster.sh logs 40; fi; \
