@@ -118,7 +118,7 @@ manifests-check:
 # leaves them out; they need `make e2e-up`). e2e_availability stops and
 # restarts the webhook, so it runs alone, after the others; the Kueue ones
 # need OPERATORS=1 (make test runs them too).
-E2E_TESTS := e2e e2e_availability e2e_kueue e2e_kueue_differential
+E2E_TESTS := e2e e2e_availability e2e_operator_samples e2e_kueue e2e_kueue_differential
 
 ## e2e-build: build etcd, kube-apiserver and kubectl (e2e/go.mod) into target/e2e/, cached by go.mod + go.sum
 e2e-build:
@@ -149,7 +149,7 @@ e2e:
 	  exit 0; fi
 	$(MAKE) e2e-up OPERATORS=0
 	@rc=0; \
-	$(CARGO) test --test e2e || rc=$$?; \
+	$(CARGO) test --test e2e --test e2e_operator_samples || rc=$$?; \
 	[ $$rc -ne 0 ] || $(CARGO) test --test e2e_availability -- --test-threads=1 || rc=$$?; \
 	if [ $$rc -ne 0 ]; then e2e/cluster.sh logs 40; fi; \
 	e2e/cluster.sh down; \
