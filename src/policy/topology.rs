@@ -222,6 +222,12 @@ fn parses_as_bool(value: &str) -> Option<bool> {
     }
 }
 
+/// Whether Go's `strconv.ParseUint(value, 10, 64)` accepts `value`: digits
+/// only (unlike Rust's parse, no leading `+`), within 64 bits.
+fn parses_as_uint64(value: &str) -> bool {
+    value.bytes().all(|b| b.is_ascii_digit()) && value.parse::<u64>().is_ok()
+}
+
 /// What Go's `strconv.ParseInt(value, 10, 32)` accepts.
 fn parses_as_int32(value: &str) -> Option<i32> {
     value.parse::<i32>().ok()
@@ -276,7 +282,7 @@ pub fn validate(
         }
     }
     if let Some(group) = &t.group_name {
-        if group.parse::<u64>().is_ok() {
+        if parses_as_uint64(group) {
             let detail = "must not be a number".to_string();
             errors.push(error(
                 at(GROUP_NAME),

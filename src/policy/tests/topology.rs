@@ -243,10 +243,11 @@ fn a_group_name_needs_a_level_no_slices_before_v0_20_and_is_not_a_number() {
             []
         );
     }
-    assert_eq!(
-        found_in(&p, &pair(json!({GROUP_NAME: "7a", PREFERRED: ZONE}))),
-        []
-    );
+    // Go's ParseUint takes digits only: "+7" and one past u64 are names.
+    for name in ["7a", "+7", "-7", "18446744073709551616"] {
+        let named = pair(json!({GROUP_NAME: name, PREFERRED: ZONE}));
+        assert_eq!(found_in(&p, &named), [], "{name}");
+    }
     assert_eq!(
         found_in(&p, &pair(json!({GROUP_NAME: "42", PREFERRED: ZONE}))),
         [
