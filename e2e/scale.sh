@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The API-aware webhook's memory with many objects in its caches (issue 20;
-# docs/performance.md, "API access: memory"): against a running `make e2e-up`
+# docs/performance.md, "Memory of the API-aware mode"): against a running `make e2e-up`
 # (the webhook with --api-access), creates E2E_SCALE_OBJECTS (10000)
 # LocalQueues and as many RayJobs (suspended through the webhook, a tiny
 # spec) spread over E2E_SCALE_NAMESPACES (100) namespaces, and prints the
@@ -98,6 +98,7 @@ items = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "scale-%
 print(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
 ' "$namespaces" | kubectl create -f - -o name >/dev/null
 empty=$(settle namespaces "$namespaces")
+spaces=$(cached namespaces)
 say "webhook pid $pid: RSS ${empty} KiB with $(cached namespaces) namespaces, no LocalQueues or RayJobs"
 create LocalQueue
 queues=$(settle localqueues "$objects")
@@ -107,6 +108,6 @@ jobs=$(settle rayjobs "$objects")
 say "RSS ${jobs} KiB with $(cached rayjobs) RayJobs more ($((SECONDS - started)) s)"
 echo "| state | VmRSS | per object |"
 echo "|---|---|---|"
-echo "| $namespaces namespaces, caches synced | $((empty / 1024)).$(((empty % 1024) * 10 / 1024)) MiB | |"
+echo "| $spaces namespaces, caches synced | $((empty / 1024)).$(((empty % 1024) * 10 / 1024)) MiB | |"
 echo "| + $objects LocalQueues | $((queues / 1024)).$(((queues % 1024) * 10 / 1024)) MiB | $(((queues - empty) * 1024 / objects)) bytes |"
 echo "| + $objects RayJobs | $((jobs / 1024)).$(((jobs % 1024) * 10 / 1024)) MiB | $(((jobs - queues) * 1024 / objects)) bytes |"
