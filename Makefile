@@ -4,7 +4,7 @@ CARGO ?= cargo
 BIN := $(or $(CARGO_TARGET_DIR),target)/debug/kueue-ray-webhook
 CERTS := certs
 
-.PHONY: run test build certs bench attack-tools bless fuzz e2e e2e-up e2e-down e2e-build e2e-operators
+.PHONY: run test build certs bench attack-tools bless fuzz e2e e2e-up e2e-down e2e-build e2e-operators e2e-scale
 
 ## build: compile the debug binary
 build:
@@ -115,10 +115,11 @@ manifests-check:
 # KubeRay CRDs, the release webhook registered through manifests/.
 
 # The end-to-end test targets (test = false in Cargo.toml: plain `cargo test`
-# leaves them out; they need `make e2e-up`). e2e_availability stops and
-# restarts the webhook, so it runs alone, after the others; the Kueue ones
+# leaves them out; they need `make e2e-up`). e2e_availability and
+# e2e_cluster_aware stop and restart the webhook, so each runs alone, after
+# the others; the Kueue ones
 # need OPERATORS=1 (make test runs them too).
-E2E_TESTS := e2e e2e_availability e2e_kueue e2e_kueue_differential e2e_owners
+E2E_TESTS := e2e e2e_availability e2e_cluster_aware e2e_operator_samples e2e_kueue e2e_kueue_differential e2e_owners
 
 ## e2e-build: build etcd, kube-apiserver and kubectl (e2e/go.mod) into target/e2e/, cached by go.mod + go.sum
 e2e-build:
@@ -149,8 +150,9 @@ e2e:
 	  exit 0; fi
 	$(MAKE) e2e-up OPERATORS=0
 	@rc=0; \
-	$(CARGO) test --test e2e || rc=$$?; \
+	$(CARGO) test --test e2e --test e2e_operator_samples || rc=$$?; \
 	[ $$rc -ne 0 ] || $(CARGO) test --test e2e_availability -- --test-threads=1 || rc=$$?; \
+	[ $$rc -ne 0 ] || $(CARGO) test --test e2e_cluster_aware -- --test-threads=1 || rc=$$?; \
 	if [ $$rc -ne 0 ]; then e2e/cluster.sh logs 40; fi; \
 	e2e/cluster.sh down; \
 	exit $$rc
@@ -165,3 +167,9 @@ e2e-operators:
 	if [ $$rc -ne 0 ]; then e2e/cluster.sh logs 40; fi; \
 	e2e/cluster.sh down; \
 	exit $$rc
+
+## e2e-scale: e2e-up, e2e/scale.sh (the API-aware webhook's RSS with 10,000
+## LocalQueues and 10,000 RayJobs; minutes, not part of `make test`), e2e-down
+e2e-scale:
+	$(MAKE) e2e-up OPERATORS=0
+	@rc=0; e2e/scale.sh || rc=$$?; e2e/cluster.sh down; exit $$rc

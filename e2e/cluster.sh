@@ -6,6 +6,7 @@
 #   e2e/cluster.sh up             start everything (fails if already up)
 #   e2e/cluster.sh down           stop what `up` started, by pid; remove its data
 #   e2e/cluster.sh webhook-start  (re)start the webhook with the flags `up` used
+#                                 (or E2E_WEBHOOK_FLAGS when set, for this start only)
 #   e2e/cluster.sh webhook-stop   SIGTERM the webhook and wait for it to exit
 #   e2e/cluster.sh logs [N]       the last N (40) lines of every component's log
 #
@@ -23,7 +24,9 @@ webhook_bin=${E2E_WEBHOOK_BIN:-$root/target/release/kueue-ray-webhook}
 
 # The webhook's policy and serving flags, besides the listeners and the
 # certificate (docs/e2e.md). The tests give `check` the same policy flags.
-DEFAULT_WEBHOOK_FLAGS="--kueue-version=v0.17 --default-queue=user-queue --elastic-jobs --shutdown-delay=5s --shutdown-timeout=20s"
+# --api-access: as the shipped Deployment, with the identity of
+# webhook_identity below.
+DEFAULT_WEBHOOK_FLAGS="--kueue-version=v0.17 --default-queue=user-queue --elastic-jobs --shutdown-delay=5s --shutdown-timeout=20s --api-access"
 webhook_flags=${E2E_WEBHOOK_FLAGS-$DEFAULT_WEBHOOK_FLAGS}
 
 # Bounds of every wait (seconds).
@@ -75,8 +78,8 @@ live_pid() {
   local file=$run/$1.pid pid exe
   [ -f "$file" ] || return 0
   read -r pid exe <"$file"
-  # A rebuilt binary leaves the running one's exe as "PATH (deleted)".
-  case "$(readlink "/proc/$pid/exe" 2>/dev/null)" in
+  # A binary rebuilt while it runs reads as "<path> (deleted)": still ours.
+  case $(readlink "/proc/$pid/exe" 2>/dev/null) in
     "$exe" | "$exe (deleted)") echo "$pid" ;;
   esac
 }
@@ -157,9 +160,11 @@ extendedKeyUsage=clientAuth"
   cp "$pki/webhook.key" "$run/webhook-tls.key"
 }
 
-write_kubeconfig() {
+# client_kubeconfig FILE CERT USER: a kubeconfig for the client certificate
+# run/pki/CERT.{crt,key} (user USER) against the e2e API server.
+client_kubeconfig() {
   local pki=$run/pki
-  cat >"$kubeconfig" <<EOF
+  cat >"$1" <<EOF
 apiVersion: v1
 kind: Config
 clusters:
@@ -168,16 +173,18 @@ clusters:
       server: https://127.0.0.1:$APISERVER_PORT
       certificate-authority: $pki/ca.crt
 users:
-  - name: e2e-admin
+  - name: $3
     user:
-      client-certificate: $pki/admin.crt
-      client-key: $pki/admin.key
+      client-certificate: $pki/$2.crt
+      client-key: $pki/$2.key
 contexts:
   - name: e2e
-    context: {cluster: e2e, user: e2e-admin}
+    context: {cluster: e2e, user: $3}
 current-context: e2e
 EOF
 }
+
+write_kubeconfig() { client_kubeconfig "$kubeconfig" admin e2e-admin; }
 
 # ---------------------------------------------------------------- components
 
@@ -203,13 +210,70 @@ start_apiserver() {
     --service-cluster-ip-range 10.0.0.0/24 --allow-privileged=true --cert-dir "$run/apiserver"
 }
 
+# The webhook's own identity for --api-access, as the shipped Deployment has
+# it: a client certificate for the user name of the ServiceAccount that
+# manifests/base's ClusterRoleBinding binds (system:serviceaccount:NS:NAME,
+# which RBAC matches to that subject), in run/webhook.kubeconfig; and the
+# shipped Namespace, ServiceAccount, ClusterRole and ClusterRoleBinding
+# applied before the webhook starts, so that its watches sync with exactly
+# the shipped rights (least privilege: tests/e2e_cluster_aware.rs).
+webhook_identity() {
+  local pki=$run/pki rendered subject
+  rendered=$(kubectl kustomize "$root/manifests/base" | kubectl create --dry-run=client -f - -o json)
+  subject=$(python3 -c '
+import json, sys
+text, at, objects = sys.stdin.read(), 0, []
+while text[at:].strip():
+    o, at = json.JSONDecoder().raw_decode(text, len(text) - len(text[at:].lstrip()))
+    objects.append(o)
+for o in objects:
+    if o["kind"] == "ClusterRoleBinding":
+        for s in o.get("subjects", []):
+            if s.get("kind") == "ServiceAccount":
+                print("system:serviceaccount:%s:%s" % (s["namespace"], s["name"]))
+' <<<"$rendered")
+  [ -n "$subject" ] && [ "$(wc -l <<<"$subject")" = 1 ] ||
+    die "expected one ServiceAccount subject in manifests/base's ClusterRoleBinding, got: $subject"
+  sign webhook-client "/CN=$subject" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=clientAuth"
+  client_kubeconfig "$run/webhook.kubeconfig" webhook-client "$subject"
+  python3 -c '
+import json, sys
+text, at, objects = sys.stdin.read(), 0, []
+while text[at:].strip():
+    o, at = json.JSONDecoder().raw_decode(text, len(text) - len(text[at:].lstrip()))
+    objects.append(o)
+kinds = {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
+items = [o for o in objects if o["kind"] in kinds]
+print(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+' <<<"$rendered" | kubectl apply --server-side -f - >"$logs/rbac.log"
+}
+
+# Whether the flags turn --api-access on; then the webhook gets
+# --kubeconfig run/webhook.kubeconfig, unless they name a kubeconfig.
+api_aware() {
+  local flag aware=0
+  for flag in $webhook_flags; do
+    case $flag in
+      --api-access | --api-access=true | --kubeconfig | --kubeconfig=*) aware=1 ;;
+      --api-access=false) aware=0 ;;
+    esac
+  done
+  [ "$aware" = 1 ]
+}
+
 webhook_start() {
   [ -z "$(live_pid webhook)" ] || die "the webhook is already running (pid $(live_pid webhook))"
+  local identity=()
+  if api_aware && [[ " $webhook_flags " != *" --kubeconfig"* ]]; then
+    identity=(--kubeconfig "$run/webhook.kubeconfig")
+  fi
   # shellcheck disable=SC2086 # the flags are words
   start webhook "$webhook_bin" serve \
     --listen "127.0.0.1:$WEBHOOK_PORT" --admin-listen "127.0.0.1:$WEBHOOK_ADMIN_PORT" \
     --tls-cert-file "$run/webhook-tls.crt" --tls-key-file "$run/webhook-tls.key" \
-    $webhook_flags
+    "${identity[@]}" $webhook_flags
   wait_for "webhook /readyz" webhook curl -fsS "http://127.0.0.1:$WEBHOOK_ADMIN_PORT/readyz"
 }
 
@@ -300,6 +364,7 @@ EOF
   start_apiserver
   wait_for "kube-apiserver /readyz" kube-apiserver kubectl get --raw /readyz
   install_crds
+  webhook_identity
   webhook_start
   register_webhook
   # Kueue and the KubeRay operator with OPERATORS=1 (e2e/operators.sh).
@@ -322,7 +387,7 @@ down() {
 case ${1:-} in
   up) up ;;
   down) down ;;
-  webhook-start) load_state && webhook_flags=$WEBHOOK_FLAGS && webhook_start ;;
+  webhook-start) load_state && webhook_bin=$WEBHOOK_BIN && webhook_flags=${E2E_WEBHOOK_FLAGS-$WEBHOOK_FLAGS} && webhook_start ;;
   webhook-stop) load_state && stop webhook ;;
   logs) logs "${2:-40}" ;;
   *) echo "usage: $0 up|down|webhook-start|webhook-stop|logs [N]" >&2; exit 2 ;;

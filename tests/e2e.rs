@@ -255,7 +255,9 @@ fn sample_once(
     let mut args = vec!["check", "-o", "json", "-n", &ns, "--patched"];
     let patched_dir = dir.join("patched");
     args.push(patched_dir.to_str().unwrap());
-    let flags = cluster.policy_flags();
+    // The sample's namespace has no LocalQueue: an API-aware webhook warns
+    // (or denies) the queue label, and `check` is told the same.
+    let flags = cluster.check_flags(&dir);
     args.extend(flags.iter().map(String::as_str));
     args.push(manifest);
     let checked = cluster.webhook_binary(&args, None);

@@ -417,7 +417,8 @@ fn excluded_namespace_object_is_left_running_and_gets_no_workload() {
 /// done by Kueue's own webhook (registered here for this test's namespace
 /// only): an unlabelled RayCluster in a namespace with a LocalQueue named
 /// `default` gets the queue label `default` and is queued. Ours does the same
-/// with `--api-access` (docs/serving.md), which this setup does not run.
+/// with `--api-access` (docs/serving.md; tests/e2e_cluster_aware.rs) when no
+/// `--default-queue` is given, which this setup gives.
 #[test]
 fn kueues_webhook_defaults_the_queue_to_a_localqueue_named_default() {
     let cluster = Cluster::get();

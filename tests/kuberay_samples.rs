@@ -419,20 +419,13 @@ fn the_expected_table_covers_every_ray_sample() {
 }
 
 /// What `check` says of each labelled sample under Kueue v0.19 and v0.20:
-/// the verdict and the violated fields. A row whose two columns differ is
-/// named in docs/policy.md with the reason.
-type ByRelease = (
-    &'static str,
-    &'static [&'static str],
-    &'static [&'static str],
-);
-
+/// the verdict and the violated fields.
 const ADMITTED: &[&str] = &[];
 const CLUSTER_AUTOSCALING: &[&str] = &["spec.enableInTreeAutoscaling"];
 const SHUTDOWN: &[&str] = &["spec.shutdownAfterJobFinishes"];
 const UPGRADE: &[&str] = &["spec.upgradeStrategy"];
 
-const BY_RELEASE: &[ByRelease] = &[
+const BY_RELEASE: &[offline_support::ByRelease] = &[
     ("ray-cluster.sample.yaml", ADMITTED, ADMITTED),
     ("ray-cluster.complete.yaml", ADMITTED, ADMITTED),
     (
@@ -491,48 +484,9 @@ fn check_gives_every_sample_its_verdict_under_kueue_v0_19_and_v0_20() {
     let dir = samples_dir();
     let labelled = tempfile::tempdir().unwrap();
     for (file, _, _) in BY_RELEASE {
-        let objects = ray_objects(&dir.join(file));
-        let text: String = objects
-            .iter()
-            .map(|o| format!("---\n{}", serde_yaml_ng::to_string(o).unwrap()))
-            .collect();
-        let target = labelled.path().join(file);
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::write(target, text).unwrap();
+        offline_support::write_labelled(labelled.path(), file, &ray_objects(&dir.join(file)));
     }
-    let root = labelled.path().to_str().unwrap();
-    for (column, release) in ["v0.19", "v0.20"].into_iter().enumerate() {
-        // As the Deployment serves (--api-access): a RayCronJob's runs carry its label.
-        let flags = ["--kueue-version", release, "--cron-runs-labelled"];
-        let out = offline_support::run(
-            &[&["check", "-o", "json"][..], &flags, &[root]].concat(),
-            None,
-        );
-        assert_eq!(out.code, 1, "{release}: {}", out.stderr);
-        let report = out.json();
-        let objects = report["objects"].as_array().unwrap();
-        assert_eq!(objects.len(), BY_RELEASE.len(), "{release}");
-        for object in objects {
-            let file = object["source"]["file"].as_str().unwrap();
-            let file = Path::new(file).strip_prefix(labelled.path()).unwrap();
-            let file = file.to_str().unwrap();
-            let row = BY_RELEASE.iter().find(|(f, _, _)| *f == file).unwrap();
-            let expected = if column == 0 { row.1 } else { row.2 };
-            let fields: Vec<&str> = object["violations"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v["path"].as_str().unwrap())
-                .collect();
-            assert_eq!(fields, expected, "{release} {file}");
-            let verdict = if expected.is_empty() {
-                "admitted"
-            } else {
-                "denied"
-            };
-            assert_eq!(object["verdict"], verdict, "{release} {file}");
-        }
-    }
+    offline_support::check_by_release(labelled.path(), BY_RELEASE);
 }
 
 #[test]

@@ -93,6 +93,18 @@ pub fn decide(
         violations.append(&cron.type_errors);
     }
     violations.append(&run.violations);
+    if let (Some(queue), true) = (&cron.queue_name, policy.ignores_queue_label(&cron)) {
+        let field = queue_label_path();
+        let message = format!(
+            "{field}: the RayJobs this RayCronJob creates run unmanaged, outside any quota: \
+             namespace {} is outside Kueue's managedJobsNamespaceSelector \
+             (--exclude-namespace), where Kueue never gives an object a Workload, queue label \
+             or not; the label {QUEUE_NAME_KEY}={} is ignored there",
+            quoted(namespace.unwrap_or_default()),
+            quoted(queue)
+        );
+        warnings.push(Warning::on(field, message));
+    }
     if let Some(queue) = label_not_carried(&cron, policy) {
         let detail = not_carried_detail(&run, policy);
         if policy.deny_unqueued_cron_runs {
@@ -144,9 +156,16 @@ pub fn unmanaged_reason(
     ))
 }
 
-/// The RayCronJob's queue label, when its runs will not carry it.
+/// The RayCronJob's queue label, when its runs will not carry it. Not one
+/// that Kueue would ignore on the runs anyway (an excluded namespace, v0.15+):
+/// serving with --api-access would not queue them there, so that advice (or
+/// a denial under `deny_unqueued_cron_runs`) would be wrong; the run's own
+/// rules say why its namespace is not managed.
 fn label_not_carried<'a>(cron: &'a RayObject, policy: &Policy) -> Option<&'a str> {
-    if policy.cron_runs_labelled || !cron.identity_errors.is_empty() {
+    if policy.cron_runs_labelled
+        || !cron.identity_errors.is_empty()
+        || policy.ignores_queue_label(cron)
+    {
         return None;
     }
     cron.queue_name.as_deref()

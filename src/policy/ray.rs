@@ -10,6 +10,7 @@ use super::errors::RequestError;
 use super::json::{Field, FirstItems};
 use super::kinds::RayKind;
 use super::labels::{MAX_EXEC_TIME_KEY, PRIORITY_CLASS_KEY, WorkloadLabels};
+use super::topology::Topology;
 use super::violations::Violations;
 use super::wire::{
     ClusterSpecDoc, GroupDoc, JobSpecDoc, MetaDoc, ObjectDoc, OwnerRefDoc, SpecDoc, TopSpecDoc,
@@ -122,6 +123,9 @@ pub struct JobSpec {
     /// `spec.deletionStrategy.onSuccess.policy` and `onFailure.policy`, when strings.
     pub on_success: Option<String>,
     pub on_failure: Option<String>,
+    /// `spec.submitterPodTemplate`'s topology annotations: Kueue groups the
+    /// submitter's PodSet (one pod) with the others.
+    pub submitter: Topology,
 }
 
 impl JobSpec {
@@ -420,6 +424,11 @@ impl RayObject {
         let selector = std::mem::take(&mut spec.cluster_selector);
         job.uses_existing_cluster = read(selector, || "spec.clusterSelector".into(), errors)
             .is_some_and(|entries| entries.0 > 0);
+        let submitter = std::mem::take(&mut spec.submitter_pod_template);
+        job.submitter = match submitter {
+            Field::Value(template) => Topology::from_doc(template.metadata),
+            _ => Topology::default(),
+        };
         let mode = std::mem::take(&mut spec.submission_mode);
         job.submission_mode = match read(mode, || "spec.submissionMode".into(), errors).as_deref() {
             Some("HTTPMode" | "InteractiveMode" | "SidecarMode") => {

@@ -21,7 +21,6 @@ mod layers;
 mod quantity;
 mod spreading;
 
-use super::elastic::Group;
 use super::errors::{ErrorKind, FieldError, Rule, quoted};
 use super::json::Field;
 use super::names::qualified_name;
@@ -131,10 +130,38 @@ pub struct Rules {
     pub spreading: bool,
 }
 
-/// One PodSet of the object: the head's (one pod) or a worker group's.
+/// Which pod template a PodSet comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Template {
+    Head,
+    Worker(usize),
+    /// A RayJob's submitter (`K8sJobMode`): Kueue groups its PodSet (one
+    /// pod) with the others, and checks nothing else of its annotations.
+    Submitter,
+}
+
+impl Template {
+    /// The template's annotations, below the cluster spec at `base`; the
+    /// submitter's template sits beside the cluster spec.
+    fn annotations(self, base: &str) -> String {
+        match self {
+            Template::Head => format!("{base}.headGroupSpec.template.metadata.annotations"),
+            Template::Worker(i) => {
+                format!("{base}.workerGroupSpecs[{i}].template.metadata.annotations")
+            }
+            Template::Submitter => {
+                let job = base.strip_suffix(".rayClusterSpec").unwrap_or(base);
+                format!("{job}.submitterPodTemplate.metadata.annotations")
+            }
+        }
+    }
+}
+
+/// One PodSet of the object: the head's (one pod), a worker group's, or a
+/// RayJob's submitter's (one pod).
 #[derive(Clone, Copy, Debug)]
 pub struct PodSet<'a> {
-    pub group: Group,
+    pub template: Template,
     pub topology: &'a Topology,
     /// Kueue's pod count ([`worker_pods`](super::ray::worker_pods)); `None`
     /// when unknown, which skips the rules that need it.
@@ -152,23 +179,35 @@ pub fn validate_pod_sets(
     rules: Rules,
     errors: &mut Violations,
 ) {
-    let annotations =
-        |group: Group| format!("{}.{}.template.metadata.annotations", base(), group.path());
-    for set in pod_sets {
-        validate(set.topology, &|| annotations(set.group), rules, errors);
+    let annotations = |template: Template| template.annotations(&base());
+    // Kueue validates the head's and the workers' annotations, not the submitter's.
+    let checked = pod_sets
+        .iter()
+        .filter(|set| set.template != Template::Submitter);
+    for set in checked.clone() {
+        validate(set.topology, &|| annotations(set.template), rules, errors);
     }
     if !pod_sets.iter().all(|set| builds(set.topology, rules)) {
+        // The head's and the workers' annotations say why; the submitter's
+        // are not validated, so Kueue's webhook answers with the build error.
+        let submitter = pod_sets
+            .iter()
+            .find(|set| set.template == Template::Submitter && !builds(set.topology, rules));
+        if let Some(set) = submitter {
+            let detail = "Kueue cannot build the submitter's PodSet from these annotations: an \
+                          unconstrained value that is no boolean, a slice size that is no 32-bit \
+                          integer, or slice layers that are not 1 to 3 layers of JSON; fix or \
+                          remove them"
+                .to_string();
+            let path = annotations(set.template);
+            errors.push(error(path, ErrorKind::Invalid, None, detail));
+        }
         return;
     }
-    for set in pod_sets {
+    for set in checked {
         if let Some(pods) = set.pods {
-            slices_fit(
-                set.topology,
-                pods,
-                &|| annotations(set.group),
-                rules,
-                errors,
-            );
+            let at = || annotations(set.template);
+            slices_fit(set.topology, pods, &at, rules, errors);
         }
     }
     groups(pod_sets, &annotations, rules, errors);
@@ -181,6 +220,12 @@ fn parses_as_bool(value: &str) -> Option<bool> {
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
         _ => None,
     }
+}
+
+/// Whether Go's `strconv.ParseUint(value, 10, 64)` accepts `value`: digits
+/// only (unlike Rust's parse, no leading `+`), within 64 bits.
+fn parses_as_uint64(value: &str) -> bool {
+    value.bytes().all(|b| b.is_ascii_digit()) && value.parse::<u64>().is_ok()
 }
 
 /// What Go's `strconv.ParseInt(value, 10, 32)` accepts.
@@ -237,7 +282,7 @@ pub fn validate(
         }
     }
     if let Some(group) = &t.group_name {
-        if group.parse::<u64>().is_ok() {
+        if parses_as_uint64(group) {
             let detail = "must not be a number".to_string();
             errors.push(error(
                 at(GROUP_NAME),
@@ -385,7 +430,7 @@ fn count_words() -> &'static str {
 /// the same level; with spreading, the same spreading annotation.
 fn groups(
     pod_sets: &[PodSet<'_>],
-    annotations: &dyn Fn(Group) -> String,
+    annotations: &dyn Fn(Template) -> String,
     rules: Rules,
     errors: &mut Violations,
 ) {
@@ -405,12 +450,13 @@ fn groups(
         }
     }
     for (name, members) in order {
-        let at = |set: &PodSet<'_>| format!("{}[{GROUP_NAME}]", annotations(set.group));
+        let at = |set: &PodSet<'_>| format!("{}[{GROUP_NAME}]", annotations(set.template));
         let [first, second] = members.as_slice() else {
             for set in &members {
                 let detail = format!(
-                    "a group is exactly 2 PodSets (the head and one worker group, or two worker \
-                     groups), got {}: give this group name to exactly one other template",
+                    "a group is exactly 2 PodSets (two of the head, the worker groups and a \
+                     RayJob's submitter), got {}: give this group name to exactly one other \
+                     template",
                     members.len()
                 );
                 errors.push(error(
@@ -446,11 +492,11 @@ fn groups(
             for (set, other) in [(first, second), (second, first)] {
                 let detail = format!(
                     "must carry the same {SPREADING} annotation as {} in group {}, or neither may",
-                    annotations(other.group),
+                    annotations(other.template),
                     quoted(name)
                 );
                 errors.push(error(
-                    annotations(set.group),
+                    annotations(set.template),
                     ErrorKind::Invalid,
                     None,
                     detail,
@@ -461,11 +507,11 @@ fn groups(
             for (set, other) in [(first, second), (second, first)] {
                 let detail = format!(
                     "must ask for the same {REQUIRED} or {PREFERRED} level as {} in group {}",
-                    annotations(other.group),
+                    annotations(other.template),
                     quoted(name)
                 );
                 errors.push(error(
-                    annotations(set.group),
+                    annotations(set.template),
                     ErrorKind::Invalid,
                     None,
                     detail,

@@ -2,16 +2,16 @@
 
 use super::cluster::Cluster;
 use super::config::Policy;
-use super::elastic::{self, ELASTIC_JOB_KEY, Group};
+use super::elastic::{self, ELASTIC_JOB_KEY};
 use super::errors::{ErrorKind, FieldError, Rule, quoted};
 use super::json::READ_ITEMS;
 use super::kinds::RayKind;
 use super::labels;
 use super::names::{dns1123_label, dns1123_subdomain};
-use super::ray::{GroupName, RayObject, queue_label_path};
+use super::ray::{GroupName, RayObject, SubmissionMode, queue_label_path};
 use super::rayjob::{self, SUBMITTER_POD_SET};
 use super::release_rules;
-use super::topology;
+use super::topology::{self, Template};
 use super::violations::Violations;
 use super::warning::Warning;
 use super::workload::{is_suspended_workload, needs_elastic_job_gates};
@@ -282,7 +282,7 @@ fn topology_annotations(obj: &RayObject, policy: &Policy, errors: &mut Violation
     };
     let cluster = &obj.cluster;
     let head = topology::PodSet {
-        group: Group::Head,
+        template: Template::Head,
         topology: &cluster.head.topology,
         pods: Some(1),
     };
@@ -291,11 +291,25 @@ fn topology_annotations(obj: &RayObject, policy: &Policy, errors: &mut Violation
         .iter()
         .enumerate()
         .map(|(i, template)| topology::PodSet {
-            group: Group::Worker(i),
+            template: Template::Worker(i),
             topology: &template.topology,
             pods: cluster.worker_pods.get(i).copied().flatten(),
         });
-    let pod_sets: Vec<_> = std::iter::once(head).chain(workers).collect();
+    // A RayJob that brings its cluster and submits with a Job: the
+    // submitter's PodSet (Kueue `rayjob_controller.go`, `addSubmitterPodSet`).
+    let job = &obj.job;
+    let submitter = (obj.kind == RayKind::RayJob
+        && job.has_cluster_spec
+        && job.submission_mode == SubmissionMode::K8sJob)
+        .then_some(topology::PodSet {
+            template: Template::Submitter,
+            topology: &job.submitter,
+            pods: Some(1),
+        });
+    let pod_sets: Vec<_> = std::iter::once(head)
+        .chain(workers)
+        .chain(submitter)
+        .collect();
     let base = || obj.kind.cluster_spec_path();
     topology::validate_pod_sets(&pod_sets, &base, rules, errors);
 }

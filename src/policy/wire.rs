@@ -89,6 +89,16 @@ pub(super) struct SpecDoc<Nested, Job = NotRead> {
     pub upgrade_strategy: Field<UpgradeStrategyDoc>,
     /// A RayCronJob's template of its runs' `spec` (a RayJob spec).
     pub job_template: Field<Job>,
+    /// A RayJob's submitter pod template: only its topology annotations.
+    pub submitter_pod_template: Field<SubmitterTemplateDoc>,
+}
+
+/// A RayJob's `submitterPodTemplate`: Kueue builds the submitter's PodSet
+/// from it, topology request included.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct SubmitterTemplateDoc {
+    pub metadata: Field<TemplateMetaDoc>,
 }
 
 /// A RayService's `spec.upgradeStrategy`: only its `type` is read.
@@ -253,6 +263,7 @@ json_object!(
     GroupDoc,
     TemplateDoc,
     TemplateMetaDoc,
+    SubmitterTemplateDoc,
     TopologyDoc,
     PodSpecDoc,
     GateDoc

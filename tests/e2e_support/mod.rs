@@ -21,6 +21,18 @@ pub const WEBHOOK_DOMAIN: &str = "kueue-ray-webhook.kb.io";
 
 pub const QUEUE_LABEL: &str = "kueue.x-k8s.io/queue-name";
 
+/// Flags of `serve` that `check` has not (or, for `--require-local-queue`,
+/// has only with `--local-queues`: [`Cluster::check_flags`]).
+pub const SERVE_ONLY: &[&str] = &[
+    "--shutdown-",
+    "--api-access",
+    "--kubeconfig",
+    "--managed-namespace-selector",
+    "--require-local-queue",
+    "--sync-timeout",
+    "--owner-read-timeout",
+];
+
 /// The running control plane: target/e2e/run/state.env written by
 /// `e2e/cluster.sh up`.
 pub struct Cluster {
@@ -60,13 +72,44 @@ impl Cluster {
         self.dir.join("kubeconfig")
     }
 
-    /// The policy flags the webhook runs with (`E2E_WEBHOOK_FLAGS`), for `check`.
+    /// The policy flags the webhook runs with (`E2E_WEBHOOK_FLAGS`): all
+    /// but [`SERVE_ONLY`] (written `--flag=value`).
     pub fn policy_flags(&self) -> Vec<String> {
         self.var("WEBHOOK_FLAGS")
             .split_whitespace()
-            .filter(|flag| !flag.starts_with("--shutdown-"))
+            .filter(|flag| !SERVE_ONLY.iter().any(|serve| flag.starts_with(serve)))
             .map(String::from)
             .collect()
+    }
+
+    /// Whether the webhook decides with what the cluster holds
+    /// (`--api-access`, or a `--kubeconfig`; docs/serving.md).
+    pub fn api_aware(&self) -> bool {
+        self.var("WEBHOOK_FLAGS")
+            .split_whitespace()
+            .fold(false, |aware, flag| match flag {
+                "--api-access" | "--api-access=true" => true,
+                "--api-access=false" => false,
+                _ => aware || flag.starts_with("--kubeconfig"),
+            })
+    }
+
+    /// `check`'s flags for an object in a namespace with no LocalQueue: the
+    /// policy flags, and when the webhook is API-aware the same knowledge
+    /// offline, `--local-queues` of an empty file (written into `dir`) and
+    /// `--require-local-queue` if the webhook has it.
+    pub fn check_flags(&self, dir: &Path) -> Vec<String> {
+        let mut flags = self.policy_flags();
+        if self.api_aware() {
+            let none = dir.join("no-local-queues.yaml");
+            std::fs::write(&none, "").unwrap();
+            flags.push("--local-queues".into());
+            flags.push(none.to_str().unwrap().into());
+            if self.webhook_has("--require-local-queue") {
+                flags.push("--require-local-queue".into());
+            }
+        }
+        flags
     }
 
     /// Whether the webhook runs with `flag` (e.g. `--elastic-jobs`).
@@ -138,6 +181,23 @@ impl Cluster {
     pub fn script(&self, command: &str) -> Run {
         let mut c = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/cluster.sh"));
         c.arg(command).env("E2E_DIR", &self.dir);
+        run(c, None)
+    }
+
+    /// Restarts the registered webhook (`webhook-stop`, `webhook-start`)
+    /// with `flags` as its `E2E_WEBHOOK_FLAGS`, or with `None` the flags of
+    /// `make e2e-up` (state.env).
+    pub fn webhook_restart(&self, flags: Option<&str>) -> Run {
+        let stop = self.script("webhook-stop");
+        if stop.code != 0 {
+            return stop;
+        }
+        let mut c = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/cluster.sh"));
+        c.arg("webhook-start").env("E2E_DIR", &self.dir);
+        match flags {
+            Some(flags) => c.env("E2E_WEBHOOK_FLAGS", flags),
+            None => c.env_remove("E2E_WEBHOOK_FLAGS"),
+        };
         run(c, None)
     }
 

@@ -294,3 +294,68 @@ metadata:
 spec:
   enableInTreeAutoscaling: true
 ";
+
+/// One row of a by-release table: a sample file (relative to the labelled
+/// folder), its denied fields under Kueue v0.19, and under v0.20 (empty:
+/// admitted). A row whose two columns differ is named in docs/policy.md
+/// with the reason.
+pub type ByRelease = (
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
+/// Writes `objects` (labelled Ray objects of the sample `file`) below `root`
+/// as one YAML stream, for [`check_by_release`].
+pub fn write_labelled(root: &Path, file: &str, objects: &[Value]) {
+    let text: String = objects
+        .iter()
+        .map(|o| format!("---\n{}", serde_yaml_ng::to_string(o).unwrap()))
+        .collect();
+    let target = root.join(file);
+    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+    std::fs::write(target, text).unwrap();
+}
+
+/// `check --kueue-version v0.19`, then `v0.20`, over `root`, as the
+/// Deployment serves (--api-access: a RayCronJob's runs carry its label):
+/// one object per row, each with the verdict and the denied fields of its
+/// row's column.
+pub fn check_by_release(root: &Path, table: &[ByRelease]) {
+    for (column, release) in ["v0.19", "v0.20"].into_iter().enumerate() {
+        let flags = ["--kueue-version", release, "--cron-runs-labelled"];
+        let out = run(
+            &[
+                &["check", "-o", "json"][..],
+                &flags,
+                &[root.to_str().unwrap()],
+            ]
+            .concat(),
+            None,
+        );
+        assert_eq!(out.code, 1, "{release}: {}", out.stderr);
+        let report = out.json();
+        let objects = report["objects"].as_array().unwrap();
+        assert_eq!(objects.len(), table.len(), "{release}");
+        for object in objects {
+            let file = object["source"]["file"].as_str().unwrap();
+            let file = Path::new(file).strip_prefix(root).unwrap();
+            let file = file.to_str().unwrap();
+            let row = table.iter().find(|(f, _, _)| *f == file).unwrap();
+            let expected = if column == 0 { row.1 } else { row.2 };
+            let fields: Vec<&str> = object["violations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["path"].as_str().unwrap())
+                .collect();
+            assert_eq!(fields, expected, "{release} {file}");
+            let verdict = if expected.is_empty() {
+                "admitted"
+            } else {
+                "denied"
+            };
+            assert_eq!(object["verdict"], verdict, "{release} {file}");
+        }
+    }
+}

@@ -112,6 +112,34 @@ fn the_deny_flag_makes_it_a_denial_at_the_label() {
 }
 
 #[test]
+fn in_an_excluded_namespace_the_label_is_ignored_whatever_serves_the_runs() {
+    // Kueue v0.15+ gives no Workload there: neither --api-access (the advice)
+    // nor a denial would queue the runs; the warning says they run unmanaged.
+    for knobs in [Policy::default(), deny(), labelled_runs()] {
+        let policy = Policy {
+            exclude_namespaces: vec!["ns".into()],
+            ..Policy {
+                rules: release("v0.20").rules,
+                ..knobs
+            }
+        };
+        for d in decisions(&policy, &cron(Some("team"))) {
+            assert!(d.allowed(), "{:?}", errors(&d));
+            assert!(d.patch.0.is_empty());
+            let warnings = messages(&d);
+            assert_eq!(warnings.len(), 1, "{warnings:?}");
+            assert!(
+                warnings[0].contains("run unmanaged, outside any quota")
+                    && warnings[0].contains("namespace \"ns\"")
+                    && !warnings[0].contains("--api-access"),
+                "{}",
+                warnings[0]
+            );
+        }
+    }
+}
+
+#[test]
 fn with_labelled_runs_a_labelled_cron_job_is_clean() {
     let policy = Policy {
         deny_unqueued_cron_runs: true,

@@ -243,10 +243,11 @@ fn a_group_name_needs_a_level_no_slices_before_v0_20_and_is_not_a_number() {
             []
         );
     }
-    assert_eq!(
-        found_in(&p, &pair(json!({GROUP_NAME: "7a", PREFERRED: ZONE}))),
-        []
-    );
+    // Go's ParseUint takes digits only: "+7" and one past u64 are names.
+    for name in ["7a", "+7", "-7", "18446744073709551616"] {
+        let named = pair(json!({GROUP_NAME: name, PREFERRED: ZONE}));
+        assert_eq!(found_in(&p, &named), [], "{name}");
+    }
     assert_eq!(
         found_in(&p, &pair(json!({GROUP_NAME: "42", PREFERRED: ZONE}))),
         [
@@ -702,5 +703,86 @@ fn a_rayservice_is_checked_at_its_cluster_config() {
         [format!(
             "spec.rayClusterConfig.workerGroupSpecs[0].template.metadata.annotations[{SLICE_SIZE}]"
         )]
+    );
+}
+
+/// A labelled RayJob bringing its cluster: head and one worker group (4
+/// pods) annotated `head` and `worker`, the submitter template `submitter`.
+fn job(head: Value, worker: Value, submitter: Option<Value>, mode: &str) -> Value {
+    let mut obj = json!({"metadata": {"name": "j", "labels": {"kueue.x-k8s.io/queue-name": "q"}},
+        "spec": {"shutdownAfterJobFinishes": true, "submissionMode": mode,
+            "rayClusterSpec": cluster(head, worker, 4)["spec"].clone()}});
+    if let Some(annotations) = submitter {
+        obj["spec"]["submitterPodTemplate"] = json!({"metadata": {"annotations": annotations}});
+    }
+    obj
+}
+
+const RJ: Option<RayKind> = Some(RayKind::RayJob);
+const JOB_HEAD: &str = "spec.rayClusterSpec.headGroupSpec.template.metadata.annotations";
+const JOB_WORKER: &str = "spec.rayClusterSpec.workerGroupSpecs[0].template.metadata.annotations";
+const SUBMITTER: &str = "spec.submitterPodTemplate.metadata.annotations";
+
+fn job_errors(obj: &Value) -> Vec<(String, ErrorKind)> {
+    let d = validate_with(&release("v0.20"), Operation::Create, RJ, obj, None);
+    d.violations
+        .iter()
+        .map(|v| (v.path.clone(), v.kind))
+        .collect()
+}
+
+#[test]
+fn a_rayjobs_submitter_is_one_more_podset_in_groups() {
+    let member = json!({GROUP_NAME: "g", REQUIRED: ZONE});
+    // The submitter and the head: a pair, the worker alone elsewhere.
+    let pair = job(json!({}), json!({}), Some(member.clone()), "K8sJobMode");
+    assert_eq!(
+        job_errors(&pair),
+        [(format!("{SUBMITTER}[{GROUP_NAME}]"), ErrorKind::Invalid)]
+    );
+    let pair = job(
+        member.clone(),
+        json!({}),
+        Some(member.clone()),
+        "K8sJobMode",
+    );
+    assert_eq!(job_errors(&pair), []);
+    // Head, worker and submitter: three.
+    let three = job(
+        member.clone(),
+        member.clone(),
+        Some(member.clone()),
+        "K8sJobMode",
+    );
+    let group = |at: &str| (format!("{at}[{GROUP_NAME}]"), ErrorKind::Invalid);
+    assert_eq!(
+        job_errors(&three),
+        [group(JOB_HEAD), group(JOB_WORKER), group(SUBMITTER)]
+    );
+    // No submitter Job, no submitter PodSet.
+    let sidecar = job(
+        member.clone(),
+        member.clone(),
+        Some(member.clone()),
+        "SidecarMode",
+    );
+    assert_eq!(job_errors(&sidecar), []);
+    // Its annotations are not validated, but one Kueue cannot build denies.
+    let loose = job(
+        json!({}),
+        json!({}),
+        Some(json!({GROUP_NAME: "42"})),
+        "K8sJobMode",
+    );
+    assert_eq!(job_errors(&loose), []);
+    let unbuilt = job(
+        json!({}),
+        json!({}),
+        Some(json!({ UNCONSTRAINED: "maybe" })),
+        "K8sJobMode",
+    );
+    assert_eq!(
+        job_errors(&unbuilt),
+        [(SUBMITTER.to_string(), ErrorKind::Invalid)]
     );
 }
