@@ -163,7 +163,7 @@ e2e:
 e2e-operators:
 	$(MAKE) e2e-up OPERATORS=1
 	@rc=0; \
-	$(CARGO) test --test e2e_kueue --test e2e_kueue_differential --test e2e_owners || rc=$$?; \
+	$(CARGO) test --no-fail-fast --test e2e_kueue --test e2e_kueue_differential --test e2e_owners || rc=$$?; \
 	if [ $$rc -ne 0 ]; then e2e/cluster.sh logs 40; fi; \
 	e2e/cluster.sh down; \
 	exit $$rc
