@@ -119,7 +119,7 @@ manifests-check:
 # e2e_cluster_aware stop and restart the webhook, so each runs alone, after
 # the others; the Kueue ones
 # need OPERATORS=1 (make test runs them too).
-E2E_TESTS := e2e e2e_availability e2e_cluster_aware e2e_operator_samples e2e_kueue e2e_kueue_differential
+E2E_TESTS := e2e e2e_availability e2e_cluster_aware e2e_operator_samples e2e_kueue e2e_kueue_differential e2e_owners
 
 ## e2e-build: build etcd, kube-apiserver and kubectl (e2e/go.mod) into target/e2e/, cached by go.mod + go.sum
 e2e-build:
@@ -158,11 +158,12 @@ e2e:
 	exit $$rc
 	@[ "$(OPERATORS)" != 1 ] || $(MAKE) e2e-operators
 
-## e2e-operators: e2e-up OPERATORS=1, the Kueue and KubeRay operator tests, e2e-down
+## e2e-operators: e2e-up OPERATORS=1, the Kueue and KubeRay operator tests (e2e_kueue,
+## e2e_kueue_differential, e2e_owners), e2e-down
 e2e-operators:
 	$(MAKE) e2e-up OPERATORS=1
 	@rc=0; \
-	$(CARGO) test --test e2e_kueue --test e2e_kueue_differential || rc=$$?; \
+	$(CARGO) test --no-fail-fast --test e2e_kueue --test e2e_kueue_differential --test e2e_owners || rc=$$?; \
 	if [ $$rc -ne 0 ]; then e2e/cluster.sh logs 40; fi; \
 	e2e/cluster.sh down; \
 	exit $$rc

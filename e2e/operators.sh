@@ -205,7 +205,10 @@ live_pid() {
   local file=$RUN/$1.pid pid exe
   [[ -f $file ]] || return 0
   read -r pid exe <"$file"
-  if [[ $(readlink -f "/proc/$pid/exe" 2>/dev/null) == "$exe" ]]; then echo "$pid"; fi
+  # A rebuilt binary leaves the running one's exe as "PATH (deleted)".
+  case "$(readlink "/proc/$pid/exe" 2>/dev/null)" in
+    "$exe" | "$exe (deleted)") echo "$pid" ;;
+  esac
 }
 
 cmd_up() {

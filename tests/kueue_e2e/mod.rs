@@ -75,6 +75,13 @@ impl Cluster {
         Cluster { kubeconfig, env }
     }
 
+    /// A component's log as written so far (`target/e2e/logs/NAME.log`:
+    /// `ray-operator`, `kueue`, `webhook`).
+    pub fn log(&self, name: &str) -> String {
+        let file = e2e_dir().join(format!("logs/{name}.log"));
+        std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+    }
+
     pub fn var(&self, key: &str) -> &str {
         self.env
             .get(key)
