@@ -179,10 +179,10 @@ fn every_sample_is_admitted_as_check_says() {
             let kind = doc["kind"].as_str().unwrap().to_string();
             let resource = format!("{}s.ray.io", kind.to_lowercase());
             let what = format!("{}#{index} ({kind})", file.display());
-            if !served.contains(&resource) {
-                eprintln!("skipped {what}: the pinned KubeRay CRDs do not serve {resource}");
-                continue;
-            }
+            assert!(
+                served.contains(&resource),
+                "{what}: the pinned KubeRay CRDs do not serve {resource}; pin a KubeRay that does"
+            );
             seen += 1;
             // Every sample is tried; the failures are counted at the end
             // (each printed as it happens).
@@ -479,29 +479,29 @@ spec:
     let stored = cluster.get(&ns, "rayjob", "job");
     assert_eq!(stored["spec"]["suspend"], true, "{stored:#}");
 
-    if cluster.webhook_has("--elastic-jobs") {
-        let elastic = cluster_yaml(
-            "elastic",
-            "  annotations:\n    kueue.x-k8s.io/elastic-job: \"true\"\n",
-        )
-        .replace(
-            "spec:\n  headGroupSpec",
-            "spec:\n  enableInTreeAutoscaling: true\n  headGroupSpec",
-        );
-        cluster.kubectl_ok(&["-n", &ns, "create", "-f", "-"], Some(&elastic));
-        let stored = cluster.get(&ns, "raycluster", "elastic");
-        let gate = json!([{"name": "kueue.x-k8s.io/elastic-job"}]);
-        assert_eq!(
-            stored["spec"]["headGroupSpec"]["template"]["spec"]["schedulingGates"], gate,
-            "{stored:#}"
-        );
-        assert_eq!(
-            stored["spec"]["workerGroupSpecs"][0]["template"]["spec"]["schedulingGates"], gate,
-            "{stored:#}"
-        );
-    } else {
-        eprintln!("skipped the elastic gates: the webhook runs without --elastic-jobs");
-    }
+    assert!(
+        cluster.webhook_has("--elastic-jobs"),
+        "the elastic gates need --elastic-jobs in the webhook's flags (make e2e-up's default)"
+    );
+    let elastic = cluster_yaml(
+        "elastic",
+        "  annotations:\n    kueue.x-k8s.io/elastic-job: \"true\"\n",
+    )
+    .replace(
+        "spec:\n  headGroupSpec",
+        "spec:\n  enableInTreeAutoscaling: true\n  headGroupSpec",
+    );
+    cluster.kubectl_ok(&["-n", &ns, "create", "-f", "-"], Some(&elastic));
+    let stored = cluster.get(&ns, "raycluster", "elastic");
+    let gate = json!([{"name": "kueue.x-k8s.io/elastic-job"}]);
+    assert_eq!(
+        stored["spec"]["headGroupSpec"]["template"]["spec"]["schedulingGates"], gate,
+        "{stored:#}"
+    );
+    assert_eq!(
+        stored["spec"]["workerGroupSpecs"][0]["template"]["spec"]["schedulingGates"], gate,
+        "{stored:#}"
+    );
 }
 
 /// The `spec:` body of [`cluster_yaml`].

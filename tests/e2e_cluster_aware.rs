@@ -7,8 +7,7 @@
 //! the ones `make e2e-up` gave it), others start instances of their own that
 //! no registration calls: `make e2e` runs this file alone
 //! (`--test-threads=1`). Without `--api-access` in `E2E_WEBHOOK_FLAGS` the
-//! tests that need the registered webhook API-aware are skipped, with the
-//! reason printed (as the elastic-gate test is without `--elastic-jobs`).
+//! tests that need the registered webhook API-aware fail, saying why.
 
 mod e2e_support;
 
@@ -38,16 +37,15 @@ const WATCHES: [&str; 5] = [
     "raycronjobs",
 ];
 
-/// The registered webhook is API-aware, or the test is skipped, said so.
-fn aware(cluster: &Cluster, test: &str) -> bool {
-    let aware = cluster.api_aware();
-    if !aware {
-        eprintln!(
-            "*** skipped {test}: the webhook runs without --api-access (E2E_WEBHOOK_FLAGS={:?}) ***",
-            cluster.var("WEBHOOK_FLAGS")
-        );
-    }
-    aware
+/// The registered webhook is API-aware (`make e2e-up`'s default), or the
+/// test fails saying so: a test that cannot run is not a pass.
+fn require_aware(cluster: &Cluster) {
+    assert!(
+        cluster.api_aware(),
+        "this test needs the registered webhook API-aware: E2E_WEBHOOK_FLAGS={:?} lacks \
+         --api-access (unset it for make e2e-up's default)",
+        cluster.var("WEBHOOK_FLAGS")
+    );
 }
 
 fn raycluster(name: &str, labels: &[(&str, &str)], owner: Option<Value>) -> Value {
@@ -159,9 +157,7 @@ fn flags_with(cluster: &Cluster, drop: &str, add: &str) -> String {
 #[test]
 fn the_shipped_rbac_is_enough_and_no_more() {
     let cluster = Cluster::up();
-    if !aware(&cluster, "the_shipped_rbac_is_enough_and_no_more") {
-        return;
-    }
+    require_aware(&cluster);
     // The gauges follow the watches each second (and an earlier test may
     // just have restarted the webhook).
     let metrics = poll("every watch of the webhook to report synced", || {
@@ -235,9 +231,7 @@ fn identity(cluster: &Cluster) -> String {
 #[test]
 fn a_missing_local_queue_is_warned_until_it_exists() {
     let cluster = Cluster::up();
-    if !aware(&cluster, "a_missing_local_queue_is_warned_until_it_exists") {
-        return;
-    }
+    require_aware(&cluster);
     let ns = namespace(&cluster, "lq-warn");
     let labels = [(QUEUE_LABEL, "team-q")];
     let out = create(&cluster, &ns, &raycluster("before", &labels, None), false);
@@ -284,12 +278,7 @@ fn a_missing_local_queue_is_warned_until_it_exists() {
 #[test]
 fn with_require_local_queue_a_missing_local_queue_is_denied() {
     let cluster = Cluster::up();
-    if !aware(
-        &cluster,
-        "with_require_local_queue_a_missing_local_queue_is_denied",
-    ) {
-        return;
-    }
+    require_aware(&cluster);
     let _restarted = Restarted::with(&cluster, &flags_with(&cluster, "", "--require-local-queue"));
     let ns = namespace(&cluster, "lq-require");
     let labels = [(QUEUE_LABEL, "team-q")];
@@ -322,12 +311,7 @@ fn with_require_local_queue_a_missing_local_queue_is_denied() {
 #[test]
 fn a_local_queue_named_default_labels_an_unlabelled_raycluster() {
     let cluster = Cluster::up();
-    if !aware(
-        &cluster,
-        "a_local_queue_named_default_labels_an_unlabelled_raycluster",
-    ) {
-        return;
-    }
+    require_aware(&cluster);
     let _restarted = Restarted::with(&cluster, &flags_with(&cluster, "--default-queue", ""));
     let ns = namespace(&cluster, "lq-default");
     let bare = namespace(&cluster, "lq-none");
@@ -365,18 +349,11 @@ fn a_local_queue_named_default_labels_an_unlabelled_raycluster() {
 #[test]
 fn relabelling_a_namespace_moves_it_out_of_management_and_back() {
     let cluster = Cluster::up();
-    if !aware(
-        &cluster,
-        "relabelling_a_namespace_moves_it_out_of_management_and_back",
-    ) {
-        return;
-    }
-    if !cluster.var("WEBHOOK_FLAGS").contains("--default-queue") {
-        eprintln!(
-            "*** skipped relabelling_a_namespace...: no --default-queue to tell management by ***"
-        );
-        return;
-    }
+    require_aware(&cluster);
+    assert!(
+        cluster.var("WEBHOOK_FLAGS").contains("--default-queue"),
+        "this test tells management by the default queue: E2E_WEBHOOK_FLAGS lacks --default-queue"
+    );
     const OUT: &str = "e2e-unmanaged";
     let selector = format!("--managed-namespace-selector={OUT}!=true");
     let _restarted = Restarted::with(&cluster, &flags_with(&cluster, "", &selector));
@@ -437,12 +414,7 @@ fn rayjob(cluster: &Cluster, ns: &str, name: &str) -> String {
 #[test]
 fn a_forged_controller_reference_does_not_exempt_a_raycluster() {
     let cluster = Cluster::up();
-    if !aware(
-        &cluster,
-        "a_forged_controller_reference_does_not_exempt_a_raycluster",
-    ) {
-        return;
-    }
+    require_aware(&cluster);
     let ns = namespace(&cluster, "owners");
     let uid = rayjob(&cluster, &ns, "owner");
     let fake = "00000000-0000-4000-8000-000000000000";

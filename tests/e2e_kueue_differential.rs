@@ -665,6 +665,7 @@ fn both_webhooks_and_the_component() {
         };
         table += &format!("| {} | {seen} | {suspend} | {queue} |\n", case.name);
     }
+    kueue_alone_behind_the_api_server(&cluster, label);
     cluster.kubectl(&["delete", "-f", "-"], Some(&configs));
     let out = root().join("target/e2e/kueue-both.md");
     std::fs::write(&out, &table).unwrap();
@@ -674,4 +675,48 @@ fn both_webhooks_and_the_component() {
         "{DOC} does not hold the table of what a user sees with both webhooks; the new one is {}",
         out.display()
     );
+}
+
+/// The differences the docs call CRD defaults vanish behind the API server:
+/// the replayed request lacks a field KubeRay's CRD defaults (`replicas: 0`,
+/// `submissionMode: K8sJobMode`), so Kueue's webhook, called directly,
+/// allows it; created through the API server, which sets the defaults before
+/// any webhook, Kueue's webhook alone denies it at the field we deny at.
+/// Kueue alone: the namespace our registration leaves out, labelled for
+/// Kueue's (its configurations applied by the caller).
+fn kueue_alone_behind_the_api_server(cluster: &Cluster, label: &str) {
+    let ns = "kueue-ray-webhook";
+    cluster.ok(
+        &["label", "--overwrite", "namespace", ns, &format!("{label}=true")],
+        None,
+    );
+    for (golden, field) in [
+        (
+            "kueue-v0.20/validate-raycluster-create-topology-slice-size-replicas-absent",
+            "spec.workerGroupSpecs[0].template.metadata.annotations[kueue.x-k8s.io/podset-slice-size]",
+        ),
+        (
+            "kueue-v0.20/validate-rayjob-create-topology-submitter-in-group",
+            "spec.rayClusterSpec.headGroupSpec.template.metadata.annotations[kueue.x-k8s.io/podset-group-name]",
+        ),
+    ] {
+        let path = root().join(format!("tests/golden/{golden}.request.json"));
+        let review: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let mut object = review["request"]["object"].clone();
+        if let Some(metadata) = object["metadata"].as_object_mut() {
+            metadata.remove("namespace");
+        }
+        let out = cluster.kubectl(
+            &["create", "--dry-run=server", "-o", "json", "-n", ns, "-f", "-"],
+            Some(&object.to_string()),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains(field),
+            "{golden}: Kueue's webhook alone, behind the API server, should deny at {field}; \
+             got status {:?}, stderr: {stderr}",
+            out.status
+        );
+    }
+    cluster.ok(&["label", "namespace", ns, &format!("{label}-")], None);
 }
