@@ -687,7 +687,13 @@ fn both_webhooks_and_the_component() {
 fn kueue_alone_behind_the_api_server(cluster: &Cluster, label: &str) {
     let ns = "kueue-ray-webhook";
     cluster.ok(
-        &["label", "--overwrite", "namespace", ns, &format!("{label}=true")],
+        &[
+            "label",
+            "--overwrite",
+            "namespace",
+            ns,
+            &format!("{label}=true"),
+        ],
         None,
     );
     for (golden, field) in [
@@ -707,7 +713,16 @@ fn kueue_alone_behind_the_api_server(cluster: &Cluster, label: &str) {
             metadata.remove("namespace");
         }
         let out = cluster.kubectl(
-            &["create", "--dry-run=server", "-o", "json", "-n", ns, "-f", "-"],
+            &[
+                "create",
+                "--dry-run=server",
+                "-o",
+                "json",
+                "-n",
+                ns,
+                "-f",
+                "-",
+            ],
             Some(&object.to_string()),
         );
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -57,16 +57,9 @@ fn decide_run(
     mutate::queue_label(&mut obj, namespace, policy, cluster, &mut scratch);
     let labelled_by = scratch.changes.first().copied();
     mutate::suspend(&mut obj, policy, &mut scratch);
-    let mut violations = validate::violations(&obj, None, policy);
     let mut warnings = Vec::new();
-    validate::local_queue(
-        &obj,
-        namespace,
-        policy,
-        cluster,
-        &mut violations,
-        &mut warnings,
-    );
+    let mut violations =
+        validate::in_namespace(&obj, None, namespace, policy, cluster, &mut warnings);
     let template = dotted_run_template(cron.kind);
     violations.rebase("spec.", &format!("{template}."));
     Run {

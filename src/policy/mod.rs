@@ -173,13 +173,12 @@ pub fn mutate_in(
     mutate::elastic_job_gates(&mut obj, policy, &mut mutation);
     rayjob::existing_cluster_warning(&obj, policy, &mut mutation);
     mutate::excluded_namespace_warning(&obj, req.namespace, policy, &mut mutation);
-    let mut violations = validate::violations(&obj, None, policy);
-    validate::local_queue(
+    let violations = validate::in_namespace(
         &obj,
+        None,
         req.namespace,
         policy,
         cluster,
-        &mut violations,
         &mut mutation.warnings,
     );
     Ok(Decision {
@@ -286,15 +285,13 @@ pub fn validate_in(
         }
         _ => None,
     };
-    let mut violations = validate::violations(&obj, old.as_ref(), policy);
     let mut warnings = Vec::new();
-    let namespace = req.namespace;
-    validate::local_queue(
+    let violations = validate::in_namespace(
         &obj,
-        namespace,
+        old.as_ref(),
+        req.namespace,
         policy,
         cluster,
-        &mut violations,
         &mut warnings,
     );
     Ok(Decision {

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 const HEAD_POD_SET: &str = "head";
 
 /// All violations of `obj` (with `old`, the stored object, on UPDATE).
-pub fn violations(obj: &RayObject, old: Option<&RayObject>, policy: &Policy) -> Violations {
+fn violations(obj: &RayObject, old: Option<&RayObject>, policy: &Policy) -> Violations {
     let mut errors = obj.identity_errors.clone();
     // Kueue checks these on every object, managed or not.
     topology_annotations(obj, policy, &mut errors);
@@ -86,11 +86,26 @@ fn workload_labels_unchanged(
     }
 }
 
+/// Every violation of `obj` in `namespace`, the LocalQueue check against
+/// the cluster's view included; its warnings go to `warnings`.
+pub fn in_namespace(
+    obj: &RayObject,
+    old: Option<&RayObject>,
+    namespace: Option<&str>,
+    policy: &Policy,
+    cluster: &dyn Cluster,
+    warnings: &mut Vec<Warning>,
+) -> Violations {
+    let mut errors = violations(obj, old, policy);
+    local_queue(obj, namespace, policy, cluster, &mut errors, warnings);
+    errors
+}
+
 /// A managed object's queue label must name a LocalQueue of its namespace,
 /// when the LocalQueues are known: a warning, or a violation with
 /// `require_local_queue` (Kueue itself accepts the object, and its workload
 /// then waits forever with "LocalQueue doesn't exist").
-pub fn local_queue(
+fn local_queue(
     obj: &RayObject,
     namespace: Option<&str>,
     policy: &Policy,
