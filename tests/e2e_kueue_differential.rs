@@ -626,23 +626,7 @@ fn both_webhooks_and_the_component() {
         "| sample | what the user sees | stored `suspend` | stored queue label |\n|---|---|---|---|\n",
     );
     for case in &cases {
-        let mut object = case.review["request"]["object"].clone();
-        if let Some(metadata) = object["metadata"].as_object_mut() {
-            metadata.remove("namespace"); // kubectl's reading set `default`
-        }
-        let out = cluster.kubectl(
-            &[
-                "create",
-                "--dry-run=server",
-                "-o",
-                "json",
-                "-n",
-                &ns.name,
-                "-f",
-                "-",
-            ],
-            Some(&object.to_string()),
-        );
+        let out = dry_run_create(&cluster, &ns.name, &case.review);
         let stderr = String::from_utf8_lossy(&out.stderr);
         let warnings = stderr.lines().filter(|l| l.starts_with("Warning:")).count();
         let (seen, suspend, queue) = if out.status.success() {
@@ -677,6 +661,28 @@ fn both_webhooks_and_the_component() {
     );
 }
 
+/// A review's object created in `ns` with a server-side dry run, as a user
+/// would (its own namespace dropped: kubectl's reading set `default`).
+fn dry_run_create(cluster: &Cluster, ns: &str, review: &Value) -> std::process::Output {
+    let mut object = review["request"]["object"].clone();
+    if let Some(metadata) = object["metadata"].as_object_mut() {
+        metadata.remove("namespace");
+    }
+    cluster.kubectl(
+        &[
+            "create",
+            "--dry-run=server",
+            "-o",
+            "json",
+            "-n",
+            ns,
+            "-f",
+            "-",
+        ],
+        Some(&object.to_string()),
+    )
+}
+
 /// The differences the docs call CRD defaults vanish behind the API server:
 /// the replayed request lacks a field KubeRay's CRD defaults (`replicas: 0`,
 /// `submissionMode: K8sJobMode`), so Kueue's webhook, called directly,
@@ -708,23 +714,7 @@ fn kueue_alone_behind_the_api_server(cluster: &Cluster, label: &str) {
     ] {
         let path = root().join(format!("tests/golden/{golden}.request.json"));
         let review: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        let mut object = review["request"]["object"].clone();
-        if let Some(metadata) = object["metadata"].as_object_mut() {
-            metadata.remove("namespace");
-        }
-        let out = cluster.kubectl(
-            &[
-                "create",
-                "--dry-run=server",
-                "-o",
-                "json",
-                "-n",
-                ns,
-                "-f",
-                "-",
-            ],
-            Some(&object.to_string()),
-        );
+        let out = dry_run_create(cluster, ns, &review);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             !out.status.success() && stderr.contains(field),
