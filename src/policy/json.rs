@@ -40,6 +40,12 @@ pub trait Expected {
     const TYPE: JsonType;
 }
 
+/// A boxed field has its content's type (large, rarely present views are
+/// boxed so that the view stays small to move).
+impl<T: Expected> Expected for Box<T> {
+    const TYPE: JsonType = T::TYPE;
+}
+
 impl Expected for bool {
     const TYPE: JsonType = JsonType::Boolean;
 }

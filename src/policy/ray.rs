@@ -256,7 +256,7 @@ impl RayObject {
             .map_or(Field::Absent, |spec: TopSpecDoc| spec.job_template);
         let path = || dotted_run_template(self.kind);
         let template = read(template, path, &mut self.type_errors);
-        self.run = Some(Box::new(self.run_of(template)));
+        self.run = Some(Box::new(self.run_of(template.map(|boxed| *boxed))));
     }
 
     /// The run KubeRay would create from `template`: no labels or
@@ -406,7 +406,7 @@ impl RayObject {
                         self.suspend_parents = 2;
                     }
                     let suspend = std::mem::take(&mut cluster.suspend);
-                    self.read_cluster(cluster, suspend_in_cluster.then_some(suspend));
+                    self.read_cluster(*cluster, suspend_in_cluster.then_some(suspend));
                 }
                 if !suspend_in_cluster {
                     self.read_suspend(spec.suspend);

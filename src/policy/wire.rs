@@ -74,11 +74,12 @@ pub(super) struct SpecDoc<Nested, Job = NotRead> {
     pub worker_group_specs: Field<FirstItems<Field<GroupDoc>>>,
     /// The head's group: only its pod template is read.
     pub head_group_spec: Field<GroupDoc>,
-    /// A RayService's cluster spec.
-    pub ray_cluster_config: Field<Nested>,
+    /// A RayService's cluster spec. The nested views are boxed: present in
+    /// one kind each, they would otherwise make every view large to move.
+    pub ray_cluster_config: Field<Box<Nested>>,
     // A RayJob's: its cluster spec, or the existing cluster it runs on, and
     // how it is submitted and cleaned up.
-    pub ray_cluster_spec: Field<Nested>,
+    pub ray_cluster_spec: Field<Box<Nested>>,
     pub cluster_selector: Field<EntryCount>,
     pub submission_mode: Field<String>,
     pub shutdown_after_job_finishes: Field<bool>,
@@ -88,7 +89,7 @@ pub(super) struct SpecDoc<Nested, Job = NotRead> {
     /// A RayService's upgrade strategy.
     pub upgrade_strategy: Field<UpgradeStrategyDoc>,
     /// A RayCronJob's template of its runs' `spec` (a RayJob spec).
-    pub job_template: Field<Job>,
+    pub job_template: Field<Box<Job>>,
     /// A RayJob's submitter pod template: only its topology annotations.
     pub submitter_pod_template: Field<SubmitterTemplateDoc>,
 }
@@ -120,7 +121,7 @@ pub(super) type TopSpecDoc = SpecDoc<ClusterSpecDoc, JobSpecDoc>;
 
 impl<Nested, Job> SpecDoc<Nested, Job> {
     /// The cluster spec nested under `key` (a [`KINDS`](super::kinds::KINDS) path token).
-    pub fn take_nested(&mut self, key: &str) -> Field<Nested> {
+    pub fn take_nested(&mut self, key: &str) -> Field<Box<Nested>> {
         match key {
             "rayClusterConfig" => std::mem::take(&mut self.ray_cluster_config),
             "rayClusterSpec" => std::mem::take(&mut self.ray_cluster_spec),
@@ -268,3 +269,20 @@ json_object!(
     PodSpecDoc,
     GateDoc
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The view is moved several times per review (out of the envelope,
+    /// into the object's reading). The nested cluster specs and a
+    /// RayCronJob's job template are boxed so that it stays small to move:
+    /// unboxed, it had grown to 4.5 KB, and every review paid for the copies
+    /// (`cargo bench --bench pure -- --instructions`, docs/performance.md).
+    #[test]
+    fn the_object_view_stays_small_to_move() {
+        let size = std::mem::size_of::<ObjectDoc>();
+        println!("ObjectDoc: {size} bytes");
+        assert!(size <= 1280, "ObjectDoc is {size} bytes");
+    }
+}
