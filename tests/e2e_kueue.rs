@@ -327,47 +327,83 @@ fn queue_label_changes_while_suspended_and_running() {
 /// `--elastic-jobs` in ours) is admitted; the RayCluster KubeRay makes for it
 /// inherits the elastic annotation, and its pods are created and end up
 /// ungated once the RayJob is admitted.
+///
+/// Kueue v0.17's workload slicing sometimes ends this flow with two
+/// admitted slices of the one RayJob, and then never starts it ("unexpected
+/// combination of old and new workload slices with reserved quota",
+/// `pkg/workloadslicing/workloadslicing.go`; docs/kueue-differential.md).
+/// Our webhook has no part in it (it answers the RayJob's CREATE and
+/// UPDATEs alike either way), so exactly that state, and nothing else,
+/// repeats the flow once with a new RayJob; a second time fails.
 #[test]
 fn elastic_rayjob_child_pods_are_not_gated() {
     let cluster = Cluster::get();
     let ns = cluster.namespace("elastic");
-    let job = rayjob("ej", &[(QUEUE_LABEL, QUEUE)], 1)
+    if let Err(race) = elastic_rayjob_flow(&cluster, &ns.name, "ej") {
+        eprintln!("*** Kueue's workload-slice race ({race}); the flow once more, as ej2 ***");
+        // Its quota freed first: the ClusterQueue may not hold two.
+        cluster.ok(&["delete", "rayjob", "ej", "-n", &ns.name, "--wait"], None);
+        if let Err(race) = elastic_rayjob_flow(&cluster, &ns.name, "ej2") {
+            panic!("Kueue's workload-slice race twice in a row: {race}");
+        }
+    }
+}
+
+/// [`elastic_rayjob_child_pods_are_not_gated`] for the RayJob `name`: `Err`
+/// only when Kueue holds two admitted Workloads of it (its slicing race).
+fn elastic_rayjob_flow(cluster: &Cluster, ns: &str, name: &str) -> Result<(), String> {
+    let job = rayjob(name, &[(QUEUE_LABEL, QUEUE)], 1)
         .replace(
-            "metadata:\n  name: ej\n",
-            "metadata:\n  name: ej\n  annotations:\n    kueue.x-k8s.io/elastic-job: \"true\"\n",
+            &format!("metadata:\n  name: {name}\n"),
+            &format!(
+                "metadata:\n  name: {name}\n  annotations:\n    kueue.x-k8s.io/elastic-job: \"true\"\n"
+            ),
         )
         .replace(
             "  rayClusterSpec:\n",
             "  rayClusterSpec:\n    enableInTreeAutoscaling: true\n",
         );
-    let stored = cluster.create(&ns.name, &job).unwrap();
+    let stored = cluster.create(ns, &job).unwrap();
     assert!(suspended(&stored), "{stored}");
     wait_for("the elastic RayJob's Workload admitted", || {
-        let w = cluster.workload_of(&ns.name, "RayJob", "ej");
+        let w = cluster.workload_of(ns, "RayJob", name);
         is_true(&w, "Admitted").then_some(())
     });
     let child = wait_for("the RayCluster of the elastic RayJob", || {
-        cluster
-            .list(&ns.name, "rayclusters")
+        let child = cluster
+            .list(ns, "rayclusters")
             .into_iter()
-            .find(|rc| owned_by(rc, "RayJob", "ej"))
-    });
+            .find(|rc| owned_by(rc, "RayJob", name));
+        let admitted = cluster
+            .workloads_of(ns, "RayJob", name)
+            .iter()
+            .filter(|w| is_true(w, "QuotaReserved"))
+            .count();
+        match child {
+            Some(child) => Some(Ok(child)),
+            None if admitted >= 2 => Some(Err(format!(
+                "{admitted} Workloads of RayJob {name} hold quota and none is started"
+            ))),
+            None => None,
+        }
+    })?;
     assert_eq!(
         child["metadata"]["annotations"]["kueue.x-k8s.io/elastic-job"], "true",
         "{child}"
     );
     // Whether or not the child's templates carry the elastic gate, its pods
     // end up ungated: none is left waiting for a gate nobody lifts.
-    let name = child["metadata"]["name"].as_str().unwrap().to_owned();
+    let cluster_name = child["metadata"]["name"].as_str().unwrap().to_owned();
     wait_for("the child's pods, created and ungated", || {
         let pods: Vec<Value> = cluster
-            .list(&ns.name, "pods")
+            .list(ns, "pods")
             .into_iter()
-            .filter(|p| p["metadata"]["labels"]["ray.io/cluster"] == name.as_str())
+            .filter(|p| p["metadata"]["labels"]["ray.io/cluster"] == cluster_name.as_str())
             .collect();
         (pods.len() >= 3 && pods.iter().all(|p| p["spec"]["schedulingGates"].is_null()))
             .then_some(())
     });
+    Ok(())
 }
 
 /// Flow 4, settled with the real Kueue: a queue-labelled RayCluster in a
